@@ -1,0 +1,83 @@
+//! Prefixed ULID identifiers (SPEC §1): `cus_01J...`, `ver_01J...`.
+
+use ulid::Ulid;
+
+/// The kinds of object that carry an id, each with its fixed prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    Customer,
+    Verification,
+    FlashChallenge,
+    KtpBundle,
+    FaceEnrollment,
+    Attempt,
+    ReviewItem,
+    TierEvent,
+    AuditEntry,
+    Webhook,
+    WebhookEvent,
+    ApiKey,
+    Device,
+    Submission,
+    User,
+    Organization,
+    Request,
+}
+
+impl IdKind {
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            IdKind::Customer => "cus",
+            IdKind::Verification => "ver",
+            IdKind::FlashChallenge => "fc",
+            IdKind::KtpBundle => "ktpb",
+            IdKind::FaceEnrollment => "fe",
+            IdKind::Attempt => "att",
+            IdKind::ReviewItem => "rev",
+            IdKind::TierEvent => "tev",
+            IdKind::AuditEntry => "aud",
+            IdKind::Webhook => "whk",
+            IdKind::WebhookEvent => "evt",
+            IdKind::ApiKey => "key",
+            IdKind::Device => "dev",
+            IdKind::Submission => "sub",
+            IdKind::User => "usr",
+            IdKind::Organization => "org",
+            IdKind::Request => "req",
+        }
+    }
+}
+
+/// A new, time-ordered id of the given kind.
+pub fn new_id(kind: IdKind) -> String {
+    format!("{}_{}", kind.prefix(), Ulid::new())
+}
+
+/// Whether `value` is a well-formed id of `kind` (prefix plus a valid ULID).
+pub fn is_id_of(kind: IdKind, value: &str) -> bool {
+    value
+        .strip_prefix(kind.prefix())
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|ulid| Ulid::from_string(ulid).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_ids_carry_their_prefix_and_parse_back() {
+        let id = new_id(IdKind::Customer);
+        assert!(id.starts_with("cus_"));
+        assert_eq!(id.len(), 4 + 26);
+        assert!(is_id_of(IdKind::Customer, &id));
+        assert!(!is_id_of(IdKind::Verification, &id));
+    }
+
+    #[test]
+    fn malformed_ids_are_rejected() {
+        for bad in ["cus_", "cus_123", "cus01HXY", "", "cus_01HXYZZZZZZZZZZZZZZZZZZZZZZZ"] {
+            assert!(!is_id_of(IdKind::Customer, bad), "{bad}");
+        }
+    }
+}

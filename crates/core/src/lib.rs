@@ -1,0 +1,9 @@
+//! Kenali's pure domain: identifiers, NIK rules, the KYC tier ladder, envelope sealing and
+//! the audit hash chain. Nothing here performs I/O; every rule is a plain function.
+
+pub mod audit;
+pub mod id;
+pub mod nik;
+pub mod seal;
+pub mod tier;
+pub mod time_fmt;

@@ -1,0 +1,378 @@
+//! The KYC tier ladder (SPEC §3). The tier is a pure fold over a customer's verification
+//! history in time order; recomputing it from the stored rows must give the stored tier.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    None,
+    Basic,
+    Standard,
+    Premium,
+}
+
+impl Tier {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Tier::None => "none",
+            Tier::Basic => "basic",
+            Tier::Standard => "standard",
+            Tier::Premium => "premium",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Tier> {
+        match value {
+            "none" => Some(Tier::None),
+            "basic" => Some(Tier::Basic),
+            "standard" => Some(Tier::Standard),
+            "premium" => Some(Tier::Premium),
+            _ => None,
+        }
+    }
+
+    pub const fn next(self) -> Option<Tier> {
+        match self {
+            Tier::None => Some(Tier::Basic),
+            Tier::Basic => Some(Tier::Standard),
+            Tier::Standard => Some(Tier::Premium),
+            Tier::Premium => None,
+        }
+    }
+}
+
+/// Where a face reference came from (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollmentSource {
+    Dukcapil,
+    KtpExtract,
+    OnboardingSelfie,
+    StepUpPromotion,
+}
+
+/// KTP capture assurance (seed 001).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Assurance {
+    High,
+    Standard,
+    Low,
+}
+
+/// What one verification row contributes to the ladder; rows that contribute nothing
+/// (a failed check) are simply `passed: false`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evidence {
+    NikFormat {
+        passed: bool,
+    },
+    KtpCapture {
+        assurance: Assurance,
+    },
+    DukcapilVerdict {
+        valid: bool,
+    },
+    FaceLiveness {
+        passed: bool,
+    },
+    FaceMatch {
+        passed: bool,
+        source: Option<EnrollmentSource>,
+    },
+    /// An analyst approved a held item (review queue): counts as standard evidence.
+    ReviewApproval,
+    /// An analyst set the tier outright, up or down, with a reason.
+    Override {
+        target: Tier,
+    },
+}
+
+/// Org policy that changes the ladder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TierPolicy {
+    /// Premium needs the face match to be against a `dukcapil` enrollment (seed 002).
+    pub premium_requires_dukcapil: bool,
+}
+
+/// One requirement of a tier, named so clients can show what is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    NikFormat,
+    KtpCaptureOrDukcapil,
+    FaceLiveness,
+    FaceMatch,
+    FaceMatchDukcapil,
+}
+
+impl Requirement {
+    pub const fn description(self) -> &'static str {
+        match self {
+            Requirement::NikFormat => "a valid NIK format verification",
+            Requirement::KtpCaptureOrDukcapil => {
+                "a KTP capture with assurance high or standard, a Dukcapil verdict valid: true, or an analyst approval"
+            }
+            Requirement::FaceLiveness => "a passed face liveness check",
+            Requirement::FaceMatch => "a passed face match against an enrolled reference",
+            Requirement::FaceMatchDukcapil => "a passed face match against a dukcapil enrollment",
+        }
+    }
+}
+
+/// The facts accumulated from the history; the tier follows from them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Facts {
+    nik: bool,
+    standard: bool,
+    liveness: bool,
+    face_match: bool,
+    face_match_dukcapil: bool,
+}
+
+impl Facts {
+    fn apply(&mut self, evidence: &Evidence) {
+        match evidence {
+            Evidence::NikFormat { passed } => self.nik |= passed,
+            Evidence::KtpCapture { assurance } => {
+                self.standard |= matches!(assurance, Assurance::High | Assurance::Standard)
+            }
+            // Dukcapil confirming the identity also confirms the NIK is well formed and real.
+            Evidence::DukcapilVerdict { valid } => {
+                self.nik |= valid;
+                self.standard |= valid;
+            }
+            Evidence::FaceLiveness { passed } => self.liveness |= passed,
+            Evidence::FaceMatch { passed, source } => {
+                self.face_match |= passed;
+                self.face_match_dukcapil |= *passed && *source == Some(EnrollmentSource::Dukcapil);
+            }
+            Evidence::ReviewApproval => self.standard = true,
+            Evidence::Override { target } => {
+                // The analyst's decision replaces what came before; later evidence counts again.
+                self.nik = *target >= Tier::Basic;
+                self.standard = *target >= Tier::Standard;
+                self.liveness = *target >= Tier::Premium;
+                self.face_match = *target >= Tier::Premium;
+                self.face_match_dukcapil = *target >= Tier::Premium;
+            }
+        }
+    }
+
+    fn requirements_of(tier: Tier, policy: TierPolicy) -> &'static [Requirement] {
+        match tier {
+            Tier::None => &[],
+            Tier::Basic => &[Requirement::NikFormat],
+            Tier::Standard => &[Requirement::KtpCaptureOrDukcapil],
+            Tier::Premium if policy.premium_requires_dukcapil => {
+                &[Requirement::FaceLiveness, Requirement::FaceMatchDukcapil]
+            }
+            Tier::Premium => &[Requirement::FaceLiveness, Requirement::FaceMatch],
+        }
+    }
+
+    fn holds(&self, requirement: Requirement) -> bool {
+        match requirement {
+            Requirement::NikFormat => self.nik,
+            Requirement::KtpCaptureOrDukcapil => self.standard,
+            Requirement::FaceLiveness => self.liveness,
+            Requirement::FaceMatch => self.face_match,
+            Requirement::FaceMatchDukcapil => self.face_match_dukcapil,
+        }
+    }
+
+    fn tier(&self, policy: TierPolicy) -> Tier {
+        let mut tier = Tier::None;
+        while let Some(next) = tier.next() {
+            if Self::requirements_of(next, policy).iter().all(|r| self.holds(*r)) {
+                tier = next;
+            } else {
+                break;
+            }
+        }
+        tier
+    }
+}
+
+/// The tier a history (oldest first) earns under a policy.
+pub fn compute_tier<'a>(history: impl IntoIterator<Item = &'a Evidence>, policy: TierPolicy) -> Tier {
+    progress(history, policy).tier
+}
+
+/// The tier plus which requirements of the next tier are met and which are missing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierProgress {
+    pub tier: Tier,
+    pub next_tier: Option<Tier>,
+    pub met: Vec<Requirement>,
+    pub missing: Vec<Requirement>,
+}
+
+pub fn progress<'a>(history: impl IntoIterator<Item = &'a Evidence>, policy: TierPolicy) -> TierProgress {
+    let mut facts = Facts::default();
+    for evidence in history {
+        facts.apply(evidence);
+    }
+    let tier = facts.tier(policy);
+    let next_tier = tier.next();
+    let (met, missing) = next_tier
+        .map(|next| Facts::requirements_of(next, policy))
+        .unwrap_or(&[])
+        .iter()
+        .partition(|r| facts.holds(**r));
+    TierProgress { tier, next_tier, met, missing }
+}
+
+/// Verification kinds as stored in the ledger.
+pub mod kind {
+    pub const NIK_FORMAT: &str = "nik_format";
+    pub const KTP_CAPTURE: &str = "ktp_capture";
+    pub const DUKCAPIL_VERDICT: &str = "dukcapil_verdict";
+    pub const FACE_LIVENESS: &str = "face_liveness";
+    pub const FACE_MATCH: &str = "face_match";
+    pub const REVIEW_DECISION: &str = "review_decision";
+    pub const TIER_OVERRIDE: &str = "tier_override";
+}
+
+/// Reads what a stored verification row (kind, passed, details JSON) contributes to the ladder.
+/// Unknown kinds contribute nothing, so new kinds never change old tiers by accident.
+pub fn evidence_from_row(kind_name: &str, passed: bool, details: &serde_json::Value) -> Option<Evidence> {
+    let text = |field: &str| details.get(field).and_then(serde_json::Value::as_str);
+    match kind_name {
+        kind::NIK_FORMAT => Some(Evidence::NikFormat { passed }),
+        kind::KTP_CAPTURE => {
+            let assurance = match text("assuranceTier") {
+                Some("high") if passed => Assurance::High,
+                Some("standard") if passed => Assurance::Standard,
+                _ => Assurance::Low,
+            };
+            Some(Evidence::KtpCapture { assurance })
+        }
+        kind::DUKCAPIL_VERDICT => Some(Evidence::DukcapilVerdict { valid: passed }),
+        kind::FACE_LIVENESS => Some(Evidence::FaceLiveness { passed }),
+        kind::FACE_MATCH => {
+            let source = text("enrollmentSource")
+                .and_then(|s| serde_json::from_value(serde_json::Value::String(s.to_string())).ok());
+            Some(Evidence::FaceMatch { passed, source })
+        }
+        kind::REVIEW_DECISION => (passed && text("decision") == Some("approve")).then_some(Evidence::ReviewApproval),
+        kind::TIER_OVERRIDE => text("targetTier").and_then(Tier::parse).map(|target| Evidence::Override { target }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Evidence::*;
+
+    fn tier_of(history: &[Evidence]) -> Tier {
+        compute_tier(history, TierPolicy::default())
+    }
+
+    #[test]
+    fn the_ladder_climbs_one_rung_at_a_time() {
+        assert_eq!(tier_of(&[]), Tier::None);
+        assert_eq!(tier_of(&[NikFormat { passed: false }]), Tier::None);
+        assert_eq!(tier_of(&[NikFormat { passed: true }]), Tier::Basic);
+        let standard = [NikFormat { passed: true }, KtpCapture { assurance: Assurance::High }];
+        assert_eq!(tier_of(&standard), Tier::Standard);
+        let mut premium = standard.to_vec();
+        premium.push(FaceLiveness { passed: true });
+        assert_eq!(tier_of(&premium), Tier::Standard);
+        premium.push(FaceMatch { passed: true, source: Some(EnrollmentSource::KtpExtract) });
+        assert_eq!(tier_of(&premium), Tier::Premium);
+    }
+
+    #[test]
+    fn rungs_cannot_be_skipped() {
+        // Face evidence without the KTP or Dukcapil rung does not reach premium.
+        let history =
+            [NikFormat { passed: true }, FaceLiveness { passed: true }, FaceMatch { passed: true, source: None }];
+        assert_eq!(tier_of(&history), Tier::Basic);
+        assert_eq!(tier_of(&[KtpCapture { assurance: Assurance::High }]), Tier::None);
+    }
+
+    #[test]
+    fn low_assurance_capture_does_not_lift_the_tier() {
+        let history = [NikFormat { passed: true }, KtpCapture { assurance: Assurance::Low }];
+        assert_eq!(tier_of(&history), Tier::Basic);
+        let approved = [history[0].clone(), history[1].clone(), ReviewApproval];
+        assert_eq!(tier_of(&approved), Tier::Standard);
+    }
+
+    #[test]
+    fn a_valid_dukcapil_verdict_reaches_standard_and_an_invalid_one_nothing() {
+        assert_eq!(tier_of(&[DukcapilVerdict { valid: true }]), Tier::Standard);
+        assert_eq!(tier_of(&[DukcapilVerdict { valid: false }]), Tier::None);
+    }
+
+    #[test]
+    fn premium_policy_requires_a_dukcapil_reference() {
+        let policy = TierPolicy { premium_requires_dukcapil: true };
+        let mut history = vec![
+            DukcapilVerdict { valid: true },
+            FaceLiveness { passed: true },
+            FaceMatch { passed: true, source: Some(EnrollmentSource::StepUpPromotion) },
+        ];
+        let progress_now = progress(&history, policy);
+        assert_eq!(progress_now.tier, Tier::Standard);
+        assert_eq!(progress_now.missing, vec![Requirement::FaceMatchDukcapil]);
+        assert_eq!(progress_now.met, vec![Requirement::FaceLiveness]);
+        history.push(FaceMatch { passed: true, source: Some(EnrollmentSource::Dukcapil) });
+        assert_eq!(compute_tier(&history, policy), Tier::Premium);
+    }
+
+    #[test]
+    fn overrides_replace_history_and_later_evidence_counts_again() {
+        let history = [NikFormat { passed: true }, Override { target: Tier::Standard }];
+        assert_eq!(tier_of(&history), Tier::Standard);
+        let down = [NikFormat { passed: true }, DukcapilVerdict { valid: true }, Override { target: Tier::None }];
+        assert_eq!(tier_of(&down), Tier::None);
+        let again = [down[0].clone(), down[1].clone(), down[2].clone(), NikFormat { passed: true }];
+        assert_eq!(tier_of(&again), Tier::Basic);
+    }
+
+    #[test]
+    fn progress_names_the_next_tier_requirements() {
+        let progress_none = progress(&[], TierPolicy::default());
+        assert_eq!(progress_none.next_tier, Some(Tier::Basic));
+        assert_eq!(progress_none.missing, vec![Requirement::NikFormat]);
+        let top =
+            [DukcapilVerdict { valid: true }, FaceLiveness { passed: true }, FaceMatch { passed: true, source: None }];
+        let progress_top = progress(&top, TierPolicy::default());
+        assert_eq!(progress_top.tier, Tier::Premium);
+        assert_eq!(progress_top.next_tier, None);
+        assert!(progress_top.missing.is_empty());
+    }
+
+    #[test]
+    fn stored_rows_map_to_evidence() {
+        let none = serde_json::json!({});
+        assert_eq!(evidence_from_row("nik_format", true, &none), Some(NikFormat { passed: true }));
+        let ktp = serde_json::json!({"assuranceTier": "high"});
+        assert_eq!(evidence_from_row("ktp_capture", true, &ktp), Some(KtpCapture { assurance: Assurance::High }));
+        assert_eq!(evidence_from_row("ktp_capture", false, &ktp), Some(KtpCapture { assurance: Assurance::Low }));
+        let face = serde_json::json!({"enrollmentSource": "dukcapil"});
+        assert_eq!(
+            evidence_from_row("face_match", true, &face),
+            Some(FaceMatch { passed: true, source: Some(EnrollmentSource::Dukcapil) })
+        );
+        let over = serde_json::json!({"targetTier": "standard"});
+        assert_eq!(evidence_from_row("tier_override", true, &over), Some(Override { target: Tier::Standard }));
+        assert_eq!(evidence_from_row("tier_override", true, &none), None);
+        let approve = serde_json::json!({"decision": "approve"});
+        assert_eq!(evidence_from_row("review_decision", true, &approve), Some(ReviewApproval));
+        assert_eq!(evidence_from_row("something_new", true, &none), None);
+    }
+
+    #[test]
+    fn tier_names_round_trip() {
+        for tier in [Tier::None, Tier::Basic, Tier::Standard, Tier::Premium] {
+            assert_eq!(Tier::parse(tier.as_str()), Some(tier));
+        }
+        assert_eq!(Tier::parse("gold"), None);
+    }
+}

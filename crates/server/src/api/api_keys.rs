@@ -1,0 +1,126 @@
+//! `GET/POST /api/identity/api-keys`, `DELETE /api/identity/api-keys/{id}` (revoke). Admin scope.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use kenali_core::id::{new_id, IdKind};
+use kenali_core::time_fmt::now_timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::views::ListView;
+use crate::auth::{display_prefix, generate_secret, hash_secret, parse_scopes, scopes_to_string, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
+use crate::ledger::{self, Actor};
+use crate::state::AppState;
+use crate::store::api_keys::{self, ApiKeyRow};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    id: String,
+    name: String,
+    prefix: String,
+    scopes: Vec<String>,
+    created_by: String,
+    created_at: String,
+    revoked_at: Option<String>,
+}
+
+impl From<&ApiKeyRow> for ApiKeyView {
+    fn from(k: &ApiKeyRow) -> Self {
+        ApiKeyView {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            scopes: k.scopes.split(',').map(str::to_string).collect(),
+            created_by: k.created_by.clone(),
+            created_at: k.created_at.clone(),
+            revoked_at: k.revoked_at.clone(),
+        }
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<ListView<ApiKeyView>>> {
+    let principal = auth.require(Scope::Admin)?;
+    let page = query.page()?;
+    let mut conn = state.store.pool().acquire().await?;
+    let (rows, next_cursor) = api_keys::list(&mut conn, &principal.org_id, &page).await?;
+    Ok(Json(ListView { data: rows.iter().map(ApiKeyView::from).collect(), next_cursor }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateKey {
+    name: String,
+    scopes: Vec<String>,
+    #[allow(dead_code)]
+    external_id: Option<String>,
+}
+
+/// Creates a key row; the secret is returned to the caller once and never stored.
+pub async fn insert_key(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    name: &str,
+    scopes: &[Scope],
+    secret: &str,
+) -> Result<ApiKeyRow, crate::store::StoreError> {
+    let row = ApiKeyRow {
+        id: new_id(IdKind::ApiKey),
+        org_id: actor.org_id.clone(),
+        name: name.to_string(),
+        prefix: display_prefix(secret),
+        scopes: scopes_to_string(scopes),
+        created_by: actor.actor.clone(),
+        created_at: now_timestamp(),
+        revoked_at: None,
+    };
+    api_keys::insert(conn, &row, &hash_secret(secret)).await?;
+    ledger::audit(conn, actor, "api_key.created", &row.id, json!({"name": row.name, "scopes": row.scopes})).await?;
+    Ok(row)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateKey>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let principal = auth.require(Scope::Admin)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid_field("name", "must be 1 to 100 characters"));
+    }
+    let scopes =
+        parse_scopes(body.scopes.iter().map(String::as_str)).map_err(|m| ApiError::invalid_field("scopes", m))?;
+    let secret = generate_secret();
+    let actor = Actor::from_principal(principal);
+    let mut tx = state.store.begin().await?;
+    let row = insert_key(&mut tx, &actor, name, &scopes, &secret).await?;
+    tx.commit().await?;
+    let mut view = serde_json::to_value(ApiKeyView::from(&row)).map_err(ApiError::internal)?;
+    view["secret"] = Value::String(secret);
+    Ok((StatusCode::CREATED, Json(json!({"apiKey": view}))))
+}
+
+pub async fn revoke(State(state): State<AppState>, auth: Auth, Path(key_id): Path<String>) -> ApiResult<Json<Value>> {
+    let principal = auth.require(Scope::Admin)?;
+    let actor = Actor::from_principal(principal);
+    let mut tx = state.store.begin().await?;
+    let key =
+        api_keys::find(&mut tx, &principal.org_id, &key_id).await?.ok_or_else(|| ApiError::not_found("API key"))?;
+    if key.revoked_at.is_some() {
+        return Err(ApiError::conflict("already_revoked", "this API key is already revoked"));
+    }
+    let now = now_timestamp();
+    api_keys::revoke(&mut tx, &principal.org_id, &key.id, &now).await?;
+    ledger::audit(&mut tx, &actor, "api_key.revoked", &key.id, json!({"name": key.name})).await?;
+    tx.commit().await?;
+    let revoked = ApiKeyRow { revoked_at: Some(now), ..key };
+    Ok(Json(json!({"apiKey": ApiKeyView::from(&revoked)})))
+}

@@ -1,0 +1,103 @@
+//! `GET /api/identity/audit-log` and `GET /api/identity/tier-events` (internal scope).
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::customers::timestamp_param;
+use super::views::{ListView, TierEventView};
+use crate::auth::Scope;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiQuery, Auth, PageQuery};
+use crate::state::AppState;
+use crate::store::audit::{self, AuditFilter};
+use crate::store::tier_events;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    actor: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryView {
+    id: String,
+    seq: i64,
+    actor: String,
+    action: String,
+    target: String,
+    request_id: String,
+    details: serde_json::Value,
+    created_at: String,
+    prev_hash: String,
+    hash: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<ListView<AuditEntryView>>> {
+    let principal = auth.require(Scope::Internal)?;
+    let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
+    let before_seq = page
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<i64>().map_err(|_| ApiError::invalid_field("cursor", "is not a cursor this server issued")))
+        .transpose()?;
+    let filter = AuditFilter {
+        action: query.action,
+        target: query.target,
+        actor: query.actor,
+        since: timestamp_param("since", query.since.as_deref())?,
+        until: timestamp_param("until", query.until.as_deref())?,
+    };
+    let mut conn = state.store.pool().acquire().await?;
+    let (rows, next_cursor) = audit::list(&mut conn, &principal.org_id, &filter, before_seq, page.limit).await?;
+    let data = rows
+        .into_iter()
+        .map(|(r, hash)| AuditEntryView {
+            id: r.id,
+            seq: r.seq,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            request_id: r.request_id,
+            details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
+            created_at: r.created_at,
+            prev_hash: r.prev_hash,
+            hash,
+        })
+        .collect();
+    Ok(Json(ListView { data, next_cursor }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TierEventQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    customer_id: Option<String>,
+    since: Option<String>,
+}
+
+pub async fn tier_events(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<TierEventQuery>,
+) -> ApiResult<Json<ListView<TierEventView>>> {
+    let principal = auth.require(Scope::Internal)?;
+    let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
+    let since = timestamp_param("since", query.since.as_deref())?;
+    let mut conn = state.store.pool().acquire().await?;
+    let (rows, next_cursor) =
+        tier_events::list(&mut conn, &principal.org_id, query.customer_id.as_deref(), since.as_deref(), &page).await?;
+    Ok(Json(ListView { data: rows.iter().map(TierEventView::from).collect(), next_cursor }))
+}

@@ -1,0 +1,238 @@
+//! `POST/GET /api/customers`, `GET /api/identity/customers/{id}`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kenali_core::id::{new_id, IdKind};
+use kenali_core::nik::{validate_nik, NikInfo, NikProblem};
+use kenali_core::seal::DataKey;
+use kenali_core::tier::{kind, Tier};
+use kenali_core::time_fmt::{format_timestamp, now_timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::views::{CustomerView, ListView, VerificationView};
+use super::{load_customer, tier_policy, validate};
+use crate::auth::Scope;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
+use crate::ledger::{self, open_pii, seal_pii, Actor, NewVerification, Pii};
+use crate::state::AppState;
+use crate::store::customers::{self, CustomerFilter, CustomerRow};
+use crate::store::verifications;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateCustomer {
+    full_name: String,
+    external_ref: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    nik: Option<String>,
+    date_of_birth: Option<String>,
+    gender: Option<String>,
+    /// Idempotency (handled by the middleware); accepted so it is not an unknown field.
+    #[allow(dead_code)]
+    external_id: Option<String>,
+}
+
+/// The NIK problems as a 400 whose details list each broken rule.
+pub fn nik_error(problems: &[NikProblem]) -> ApiError {
+    let details = problems.iter().map(|p| json!({"field": "nik", "code": p.code(), "message": p.message()})).collect();
+    let summary = problems.iter().map(|p| p.message()).collect::<Vec<_>>().join("; ");
+    ApiError::bad_request("invalid_nik", format!("nik: {summary}")).with_details(details)
+}
+
+pub fn current_year() -> i32 {
+    time::OffsetDateTime::now_utc().year()
+}
+
+/// Checks the NIK against the Kemendagri regions and, when given, the DOB and gender.
+pub fn check_nik(
+    nik: &str,
+    dob: Option<time::Date>,
+    gender: Option<kenali_core::nik::Gender>,
+) -> Result<(String, NikInfo), ApiError> {
+    let nik = validate::nik_text(nik)?;
+    let info = validate_nik(&nik, dob, gender, current_year()).map_err(|p| nik_error(&p))?;
+    Ok((nik, info))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateCustomer>,
+) -> ApiResult<Response> {
+    let principal = auth.require(Scope::Public)?;
+    let full_name = validate::full_name(&body.full_name)?;
+    let external_ref = body.external_ref.as_deref().map(|r| validate::reference("externalRef", r)).transpose()?;
+    let email = body.email.as_deref().map(validate::email).transpose()?;
+    let phone = body.phone.as_deref().map(validate::phone).transpose()?;
+    let dob = body.date_of_birth.as_deref().map(validate::date_of_birth).transpose()?;
+    let gender = body.gender.as_deref().map(validate::gender).transpose()?;
+    let nik = body.nik.as_deref().map(|n| check_nik(n, dob, gender)).transpose()?;
+    let policy = tier_policy(&state, &principal.org_id).await?;
+    let actor = Actor::from_principal(principal);
+
+    let mut tx = state.store.begin().await?;
+    if let Some(external_ref) = &external_ref {
+        if let Some(existing) = customers::find_by_external_ref(&mut tx, &principal.org_id, external_ref).await? {
+            drop(tx);
+            return existing_customer(&state, &existing);
+        }
+    }
+    let now = now_timestamp();
+    let id = new_id(IdKind::Customer);
+    let data_key = DataKey::generate();
+    let pii = Pii {
+        full_name,
+        email,
+        phone,
+        nik: nik.as_ref().map(|(n, _)| n.clone()),
+        // The NIK carries the birth date and gender; fill them in when the caller did not.
+        date_of_birth: dob.or(nik.as_ref().map(|(_, i)| i.date_of_birth)).map(|d| d.to_string()),
+        gender: gender.or(nik.as_ref().map(|(_, i)| i.gender)),
+    };
+    let index = &state.keys.blind_index;
+    let row = CustomerRow {
+        id: id.clone(),
+        org_id: principal.org_id.clone(),
+        external_ref,
+        wrapped_data_key: Some(state.keys.master.wrap(&data_key, &id)),
+        pii_sealed: Some(seal_pii(&data_key, &id, &pii)?),
+        nik_index: pii.nik.as_deref().map(|n| index.index("nik", n)),
+        email_index: pii.email.as_deref().map(|e| index.index("email", e)),
+        phone_index: pii.phone.as_deref().map(|p| index.index("phone", p)),
+        tier: Tier::None.as_str().into(),
+        created_at: now.clone(),
+        updated_at: now,
+        erased_at: None,
+    };
+    if let Err(e) = customers::insert(&mut tx, &row).await {
+        if e.is_unique_violation() {
+            // Another request created the same externalRef first: answer with that customer.
+            drop(tx);
+            let mut conn = state.store.pool().acquire().await?;
+            let existing = customers::find_by_external_ref(
+                &mut conn,
+                &principal.org_id,
+                row.external_ref.as_deref().unwrap_or_default(),
+            )
+            .await?
+            .ok_or_else(|| ApiError::internal("externalRef conflict without a customer"))?;
+            return existing_customer(&state, &existing);
+        }
+        return Err(e.into());
+    }
+    ledger::audit(&mut tx, &actor, "customer.created", &id, json!({"externalRef": row.external_ref})).await?;
+    let mut stored = row.clone();
+    if nik.is_some() {
+        let recorded = ledger::record_verification(
+            &mut tx,
+            &actor,
+            &row,
+            NewVerification {
+                kind: kind::NIK_FORMAT,
+                passed: true,
+                reasons: vec!["nik_valid".into()],
+                details: json!({"source": "customer_create"}),
+            },
+            policy,
+        )
+        .await?;
+        stored.tier = recorded.tier.as_str().to_string();
+    }
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({"customer": CustomerView::new(&stored, pii)}))).into_response())
+}
+
+fn existing_customer(state: &AppState, existing: &CustomerRow) -> ApiResult<Response> {
+    if existing.erased_at.is_some() {
+        return Err(ApiError::gone("the customer with this externalRef was erased"));
+    }
+    let pii = open_pii(&state.keys, existing)?;
+    Ok((StatusCode::OK, Json(json!({"customer": CustomerView::new(existing, pii)}))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListCustomers {
+    limit: Option<String>,
+    cursor: Option<String>,
+    tier: Option<String>,
+    external_ref: Option<String>,
+    nik: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    created_from: Option<String>,
+    created_to: Option<String>,
+}
+
+pub fn timestamp_param(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+    value
+        .map(|v| {
+            kenali_core::time_fmt::parse_timestamp(v)
+                .map(format_timestamp)
+                .ok_or_else(|| ApiError::invalid_field(field, "must be an RFC 3339 time, e.g. 2026-05-24T08:15:52Z"))
+        })
+        .transpose()
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<ListCustomers>,
+) -> ApiResult<Json<ListView<CustomerView>>> {
+    let principal = auth.require(Scope::Public)?;
+    let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
+    if let Some(tier) = &query.tier {
+        Tier::parse(tier).ok_or_else(|| ApiError::invalid_field("tier", "must be none, basic, standard or premium"))?;
+    }
+    let index = &state.keys.blind_index;
+    let filter = CustomerFilter {
+        tier: query.tier,
+        external_ref: query.external_ref,
+        nik_index: query.nik.as_deref().map(validate::nik_text).transpose()?.map(|n| index.index("nik", &n)),
+        email_index: query.email.as_deref().map(validate::email).transpose()?.map(|e| index.index("email", &e)),
+        phone_index: query.phone.as_deref().map(validate::phone).transpose()?.map(|p| index.index("phone", &p)),
+        created_from: timestamp_param("createdFrom", query.created_from.as_deref())?,
+        created_to: timestamp_param("createdTo", query.created_to.as_deref())?,
+    };
+    let mut conn = state.store.pool().acquire().await?;
+    let (rows, next_cursor) = customers::list(&mut conn, &principal.org_id, &filter, &page).await?;
+    let data = rows
+        .iter()
+        .map(|row| open_pii(&state.keys, row).map(|pii| CustomerView::new(row, pii)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(ListView { data, next_cursor }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CustomerProfile {
+    #[serde(flatten)]
+    customer: CustomerView,
+    verifications: Vec<VerificationView>,
+    enrollment_count: i64,
+}
+
+pub async fn profile(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(customer_id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let principal = auth.require(Scope::Public)?;
+    let mut conn = state.store.pool().acquire().await?;
+    let row = load_customer(&mut conn, &principal.org_id, &customer_id).await?;
+    let pii = open_pii(&state.keys, &row)?;
+    let mut history = verifications::history(&mut conn, &principal.org_id, &row.id).await?;
+    history.reverse();
+    let enrollment_count = customers::enrollment_count(&mut conn, &principal.org_id, &row.id).await?;
+    let profile = CustomerProfile {
+        customer: CustomerView::new(&row, pii),
+        verifications: history.iter().map(VerificationView::from).collect(),
+        enrollment_count,
+    };
+    Ok(Json(json!({"customer": profile})))
+}

@@ -1,0 +1,42 @@
+//! HTTP handlers, one module per resource. Handlers parse and check input, call the store
+//! and the ledger inside one transaction, and shape the response; rules live in kenali-core.
+
+pub mod api_keys;
+pub mod audit_log;
+pub mod customers;
+pub mod health;
+pub mod kyc;
+pub mod nik;
+pub mod validate;
+pub mod views;
+
+use kenali_core::tier::TierPolicy;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::customers::CustomerRow;
+use crate::store::StoreResult;
+
+/// The customer of this org with this id; 404 for unknown or another org's, 410 if erased.
+pub async fn load_customer(
+    conn: &mut sqlx::AnyConnection,
+    org_id: &str,
+    customer_id: &str,
+) -> Result<CustomerRow, ApiError> {
+    if !kenali_core::id::is_id_of(kenali_core::id::IdKind::Customer, customer_id) {
+        return Err(ApiError::not_found("customer"));
+    }
+    let customer = crate::store::customers::find(conn, org_id, customer_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("customer"))?;
+    if customer.erased_at.is_some() {
+        return Err(ApiError::gone("this customer was erased"));
+    }
+    Ok(customer)
+}
+
+/// The org's tier policy. Org settings arrive with the operations issue; until then the
+/// SPEC §3 default applies to every org.
+pub async fn tier_policy(_state: &AppState, _org_id: &str) -> StoreResult<TierPolicy> {
+    Ok(TierPolicy::default())
+}

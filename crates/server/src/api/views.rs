@@ -1,0 +1,109 @@
+//! Response shapes (SPEC §1: camelCase, RFC 3339 times, resources wrapped in their name).
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ledger::Pii;
+use crate::store::customers::CustomerRow;
+use crate::store::tier_events::TierEventRow;
+use crate::store::verifications::VerificationRow;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerView {
+    pub id: String,
+    pub external_ref: Option<String>,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub nik: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub gender: Option<kenali_core::nik::Gender>,
+    pub tier: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl CustomerView {
+    pub fn new(row: &CustomerRow, pii: Pii) -> Self {
+        CustomerView {
+            id: row.id.clone(),
+            external_ref: row.external_ref.clone(),
+            full_name: pii.full_name,
+            email: pii.email,
+            phone: pii.phone,
+            nik: pii.nik,
+            date_of_birth: pii.date_of_birth,
+            gender: pii.gender,
+            tier: row.tier.clone(),
+            created_at: row.created_at.clone(),
+            updated_at: row.updated_at.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerificationView {
+    pub id: String,
+    pub customer_id: String,
+    pub kind: String,
+    pub status: String,
+    pub reasons: Vec<String>,
+    pub details: Value,
+    pub actor: String,
+    pub actor_user_id: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&VerificationRow> for VerificationView {
+    fn from(v: &VerificationRow) -> Self {
+        VerificationView {
+            id: v.id.clone(),
+            customer_id: v.customer_id.clone(),
+            kind: v.kind.clone(),
+            status: v.status.clone(),
+            reasons: serde_json::from_str(&v.reasons).unwrap_or_default(),
+            details: serde_json::from_str(&v.details).unwrap_or(Value::Null),
+            actor: v.actor.clone(),
+            actor_user_id: v.actor_user_id.clone(),
+            created_at: v.created_at.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierEventView {
+    pub id: String,
+    pub customer_id: String,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    pub verification_id: Option<String>,
+    pub actor: String,
+    pub created_at: String,
+}
+
+impl From<&TierEventRow> for TierEventView {
+    fn from(e: &TierEventRow) -> Self {
+        TierEventView {
+            id: e.id.clone(),
+            customer_id: e.customer_id.clone(),
+            from: e.from_tier.clone(),
+            to: e.to_tier.clone(),
+            reason: e.reason.clone(),
+            verification_id: e.verification_id.clone(),
+            actor: e.actor.clone(),
+            created_at: e.created_at.clone(),
+        }
+    }
+}
+
+/// `{"data": [...], "nextCursor": ...}`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListView<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}

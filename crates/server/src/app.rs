@@ -1,0 +1,169 @@
+//! The router and the serve loop. `serve(listener, shutdown)` takes a bound listener and a
+//! shutdown future (mini-redis style), so tests bind port 0 and the binary handles SIGTERM
+//! with the same code.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::api;
+use crate::auth::{authenticate, generate_secret, Scope};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::keys::{load_master_key, Keys};
+use crate::ledger::Actor;
+use crate::metrics::Metrics;
+use crate::middleware::{idempotency, observe};
+use crate::state::AppState;
+use crate::store::{api_keys, orgs, Store};
+
+async fn route_not_found() -> impl IntoResponse {
+    ApiError::not_found("route")
+}
+
+async fn method_not_allowed(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let response = next.run(req).await;
+    if response.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED {
+        let mut err = ApiError::new(
+            axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not accept that method",
+        )
+        .into_response();
+        if let Some(allow) = response.headers().get(axum::http::header::ALLOW) {
+            err.headers_mut().insert(axum::http::header::ALLOW, allow.clone());
+        }
+        return err;
+    }
+    response
+}
+
+/// Every route. Routes behind an API key get authentication and idempotency; image-carrying
+/// routes get the larger body limit.
+pub fn app(state: AppState) -> Router {
+    let image_limit = DefaultBodyLimit::max(state.config.image_body_limit_bytes);
+    let protected = Router::new()
+        .route("/api/customers", post(api::customers::create).get(api::customers::list))
+        .route("/api/identity/customers/{id}", get(api::customers::profile))
+        .route("/api/identity/kyc/{customer_id}", get(api::kyc::show))
+        .route("/api/identity/kyc/{customer_id}/upgrade", post(api::kyc::upgrade))
+        .route("/api/identity/nik/validate", post(api::nik::validate_for_customer))
+        .route("/api/identity/nik/dukcapil", post(api::nik::ingest_dukcapil).layer(image_limit))
+        .route("/api/identity/tier-events", get(api::audit_log::tier_events))
+        .route("/api/identity/audit-log", get(api::audit_log::list))
+        .route("/api/identity/api-keys", get(api::api_keys::list).post(api::api_keys::create))
+        .route("/api/identity/api-keys/{id}", delete(api::api_keys::revoke))
+        .route("/api/identity/api-keys/{id}/revoke", post(api::api_keys::revoke))
+        .layer(from_fn_with_state(state.clone(), idempotency))
+        .layer(from_fn_with_state(state.clone(), authenticate));
+    let mut open = Router::new().route("/api/healthz", get(api::health::healthz));
+    if state.config.metrics_listen.is_none() {
+        open = open.route("/metrics", get(api::health::metrics));
+    }
+    open.merge(protected)
+        .fallback(route_not_found)
+        .layer(from_fn(method_not_allowed))
+        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// The router that serves only `/metrics`, for a separate listen address.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new().route("/metrics", get(api::health::metrics)).with_state(state)
+}
+
+/// Opens storage, migrates, loads keys and applies the bootstrap key: everything `serve`
+/// and the CLI commands need.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let store = Store::connect(&config.database_url(), config.database_max_connections, None).await?;
+    state_with_store(config, store).await
+}
+
+pub async fn state_with_store(config: Config, store: Store) -> anyhow::Result<AppState> {
+    store.migrate().await?;
+    let keys = Arc::new(Keys::new(load_master_key(&config)?));
+    let state = AppState { store, keys, config: Arc::new(config), metrics: Arc::new(Metrics::new()?) };
+    apply_bootstrap_key(&state).await?;
+    Ok(state)
+}
+
+/// SPEC §2: on a fresh install, `KENALI_BOOTSTRAP_API_KEY` creates org `default` holding that
+/// key with every scope. Once any key exists, the variable is ignored.
+async fn apply_bootstrap_key(state: &AppState) -> anyhow::Result<()> {
+    let Some(secret) = state.config.bootstrap_api_key.as_ref() else {
+        return Ok(());
+    };
+    let secret = secret.expose();
+    if secret.len() < 20 {
+        anyhow::bail!(
+            "KENALI_BOOTSTRAP_API_KEY must be at least 20 characters (e.g. the output of `openssl rand -hex 24`)"
+        );
+    }
+    let mut tx = state.store.begin().await?;
+    if api_keys::count_all(&mut tx).await? > 0 {
+        return Ok(());
+    }
+    let org = orgs::get_or_create(&mut tx, "default").await?;
+    let actor =
+        Actor { org_id: org.id.clone(), actor: "bootstrap".into(), actor_user_id: None, request_id: "startup".into() };
+    api::api_keys::insert_key(&mut tx, &actor, "bootstrap", &Scope::ALL, secret).await?;
+    tx.commit().await?;
+    tracing::info!(org = %org.id, "created org `default` with the bootstrap API key (all scopes)");
+    Ok(())
+}
+
+/// Creates an API key from the command line; returns (org id, key id, secret).
+pub async fn create_api_key(
+    state: &AppState,
+    org_name: &str,
+    name: &str,
+    scopes: &[Scope],
+) -> anyhow::Result<(String, String, String)> {
+    let secret = generate_secret();
+    let mut tx = state.store.begin().await?;
+    let org = orgs::get_or_create(&mut tx, org_name).await?;
+    let actor = Actor { org_id: org.id.clone(), actor: "cli".into(), actor_user_id: None, request_id: "cli".into() };
+    let row = api::api_keys::insert_key(&mut tx, &actor, name, scopes, &secret).await?;
+    tx.commit().await?;
+    Ok((org.id, row.id, secret))
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let metrics_task = metrics_listener.map(|listener| {
+        let app = metrics_app(state.clone());
+        let mut rx = rx.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        })
+    });
+    let store = state.store.clone();
+    let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = tx.send(true);
+        })
+        .await;
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    store.close().await;
+    result
+}

@@ -1,0 +1,141 @@
+//! API keys (SPEC §2): `qe_sk_` secrets, stored only as a SHA-256 hash (the secrets carry 256
+//! random bits, so a slow password hash would add latency without adding safety), each key
+//! with a set of scopes. Scopes do not imply one another: a key gets exactly what it lists.
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::api_keys;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Public,
+    Internal,
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Public, Scope::Internal, Scope::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Public => "public",
+            Scope::Internal => "internal",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// Parses `public,internal` (or a list) into a sorted, de-duplicated set.
+pub fn parse_scopes<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Vec<Scope>, String> {
+    let mut scopes = Vec::new();
+    for value in values {
+        let value = value.trim();
+        let scope =
+            Scope::parse(value).ok_or_else(|| format!("unknown scope `{value}` (use public, internal, admin)"))?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    if scopes.is_empty() {
+        return Err("at least one scope is needed".into());
+    }
+    scopes.sort();
+    Ok(scopes)
+}
+
+pub fn scopes_to_string(scopes: &[Scope]) -> String {
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Who is calling: the key's org, the key id (the audit actor) and its scopes.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub org_id: String,
+    pub key_id: String,
+    pub scopes: Vec<Scope>,
+}
+
+pub const SECRET_PREFIX: &str = "qe_sk_";
+
+/// A new secret: the prefix and 32 random bytes, base64url.
+pub fn generate_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("{SECRET_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// What lists show of a secret: enough to tell keys apart, far too little to use.
+pub fn display_prefix(secret: &str) -> String {
+    secret.chars().take(SECRET_PREFIX.len() + 6).collect()
+}
+
+fn presented_secret(req: &Request) -> Option<String> {
+    let headers = req.headers();
+    if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string());
+    }
+    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string())
+}
+
+/// Resolves the API key on every protected route; 401 when absent, unknown or revoked.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(secret) = presented_secret(&req).filter(|s| !s.is_empty()) else {
+        return ApiError::unauthorized("missing_api_key", "send an API key as Authorization: Bearer qe_sk_...")
+            .into_response();
+    };
+    let found = match state.store.pool().acquire().await {
+        Ok(mut conn) => api_keys::find_active_by_hash(&mut conn, &hash_secret(&secret)).await,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let key = match found {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            return ApiError::unauthorized("invalid_api_key", "the API key is unknown or revoked").into_response()
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let scopes = parse_scopes(key.scopes.split(',')).unwrap_or_default();
+    req.extensions_mut().insert(Principal { org_id: key.org_id, key_id: key.id, scopes });
+    next.run(req).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_random_prefixed_and_hash_stably() {
+        let a = generate_secret();
+        let b = generate_secret();
+        assert!(a.starts_with(SECRET_PREFIX));
+        assert_ne!(a, b);
+        assert_eq!(hash_secret(&a), hash_secret(&a));
+        assert_ne!(hash_secret(&a), hash_secret(&b));
+        assert_eq!(display_prefix(&a).len(), 12);
+    }
+
+    #[test]
+    fn scopes_parse_strictly() {
+        assert_eq!(parse_scopes(["admin", "public", "admin"]).unwrap(), vec![Scope::Public, Scope::Admin]);
+        assert!(parse_scopes(["root"]).is_err());
+        assert!(parse_scopes([]).is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! Configuration, layered: embedded defaults → `kenali.toml` → `KENALI_*` environment →
+//! command-line flags (SPEC §10). Secrets may come from `KENALI_<NAME>_FILE` and never print.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// A secret string: `Debug` and `Display` print a placeholder, so logging a config is safe.
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Config {
+    /// Address to serve the API on; port 0 picks a free port.
+    pub listen: String,
+    /// Separate address for `/metrics`; when unset, metrics are served on `listen`.
+    pub metrics_listen: Option<String>,
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; defaults to SQLite in the data dir.
+    pub database_url: Option<Secret>,
+    pub database_url_file: Option<PathBuf>,
+    pub blob_url: Option<String>,
+    /// Base64 of 32 bytes.
+    pub master_key: Option<Secret>,
+    pub master_key_file: Option<PathBuf>,
+    pub bootstrap_api_key: Option<Secret>,
+    pub bootstrap_api_key_file: Option<PathBuf>,
+    pub models_dir: Option<PathBuf>,
+    pub log: String,
+    pub log_format: LogFormat,
+    /// Reported by `/api/healthz`; all data of this deployment lives there (seed 000).
+    pub region: String,
+    /// Largest JSON body accepted on ordinary routes.
+    pub body_limit_bytes: usize,
+    /// Largest body on routes that carry images (Dukcapil photo, capture bundles).
+    pub image_body_limit_bytes: usize,
+    pub webhook_allow_private: bool,
+    /// Database connections per process.
+    pub database_max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            metrics_listen: None,
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_url_file: None,
+            blob_url: None,
+            master_key: None,
+            master_key_file: None,
+            bootstrap_api_key: None,
+            bootstrap_api_key_file: None,
+            models_dir: None,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            region: "id-jkt-1".into(),
+            body_limit_bytes: 1024 * 1024,
+            image_body_limit_bytes: 12 * 1024 * 1024,
+            webhook_allow_private: false,
+            database_max_connections: 10,
+        }
+    }
+}
+
+/// Values given as command-line flags; each set one wins over every other layer.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("reading secret file {path}: {source}")]
+    SecretFile { path: PathBuf, source: std::io::Error },
+}
+
+impl Config {
+    /// Builds the configuration from every layer. `file` is the TOML path given by
+    /// `--config`; without it, `./kenali.toml` is read when present.
+    pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, ConfigError> {
+        let toml_path = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("kenali.toml"));
+        if file.is_some() && !toml_path.exists() {
+            return Err(ConfigError::Invalid(format!("config file {} does not exist", toml_path.display())));
+        }
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&toml_path))
+            .merge(Env::prefixed("KENALI_").ignore(&["test_database_url"]))
+            .merge(Serialized::defaults(flags));
+        let mut config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.resolve_secret_files()?;
+        Ok(config)
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        fill_from_file(&mut self.master_key, &self.master_key_file)?;
+        fill_from_file(&mut self.bootstrap_api_key, &self.bootstrap_api_key_file)?;
+        fill_from_file(&mut self.database_url, &self.database_url_file)?;
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_string(),
+            None => format!("sqlite://{}", self.data_dir.join("kenali.db").display()),
+        }
+    }
+
+    pub fn models_dir(&self) -> PathBuf {
+        self.models_dir.clone().unwrap_or_else(|| self.data_dir.join("models"))
+    }
+}
+
+/// A value set directly wins over its `_FILE` twin; the file's trailing newline is dropped.
+fn fill_from_file(value: &mut Option<Secret>, file: &Option<PathBuf>) -> Result<(), ConfigError> {
+    if value.is_some() {
+        return Ok(());
+    }
+    if let Some(path) = file {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile { path: path.clone(), source })?;
+        *value = Some(Secret::new(text.trim_end_matches(['\r', '\n'])));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_and_secrets_stay_hidden() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("kenali.toml", "listen = \"0.0.0.0:9000\"\nregion = \"file\"\nlog = \"debug\"")?;
+            jail.set_env("KENALI_REGION", "env");
+            jail.set_env("KENALI_LOG", "warn");
+            jail.create_file("mk", "c2VjcmV0\n")?;
+            jail.set_env("KENALI_MASTER_KEY_FILE", "mk");
+            let flags = FlagOverrides { listen: Some("127.0.0.1:1".into()), ..Default::default() };
+            let config = Config::load(None, &flags).unwrap();
+            assert_eq!(config.listen, "127.0.0.1:1");
+            assert_eq!(config.region, "env");
+            assert_eq!(config.log, "warn");
+            assert_eq!(config.master_key.as_ref().unwrap().expose(), "c2VjcmV0");
+            assert!(!format!("{config:?}").contains("c2VjcmV0"));
+            assert_eq!(config.database_url(), "sqlite://./data/kenali.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_named_on_the_command_line_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/kenali.toml")), &FlagOverrides::default());
+        assert!(err.is_err());
+    }
+}

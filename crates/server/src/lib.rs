@@ -1,0 +1,15 @@
+//! The Kenali server: HTTP API, storage and command line.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod keys;
+pub mod ledger;
+pub mod metrics;
+pub mod middleware;
+pub mod state;
+pub mod store;

@@ -1,0 +1,127 @@
+use std::process::ExitCode;
+
+use anyhow::Context;
+use argon2::password_hash::{PasswordHasher, SaltString};
+use clap::Parser;
+use kenali_core::id::{new_id, IdKind};
+use kenali_core::time_fmt::now_timestamp;
+use kenali_server::app::{build_state, create_api_key, serve};
+use kenali_server::cli::{
+    cli_scopes, init_logging, verify_audit, ApiKeyCommand, AuditCommand, Cli, Command, UserCommand,
+};
+use kenali_server::config::Config;
+use kenali_server::store::{api_keys, orgs, Store};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref(), &cli.flags())?;
+    init_logging(&config);
+    match cli.command {
+        Command::Serve(_) => {
+            tracing::info!(config = ?config, "starting kenali {}", env!("CARGO_PKG_VERSION"));
+            let listener =
+                TcpListener::bind(&config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+            let metrics_listener = match &config.metrics_listen {
+                Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
+                None => None,
+            };
+            let state = build_state(config).await?;
+            tracing::info!(address = %listener.local_addr()?, "listening");
+            if let Some(metrics) = &metrics_listener {
+                tracing::info!(address = %metrics.local_addr()?, "metrics listening");
+            }
+            serve(listener, metrics_listener, state, shutdown_signal()).await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate => {
+            let store = Store::connect(&config.database_url(), 2, None).await?;
+            store.migrate().await?;
+            println!("migrations applied ({})", store.backend().name());
+        }
+        Command::ApiKey(ApiKeyCommand::Create { org, scopes, name }) => {
+            let scopes = cli_scopes(&scopes)?;
+            let state = build_state(config).await?;
+            let (org_id, key_id, secret) = create_api_key(&state, &org, &name, &scopes).await?;
+            eprintln!("created {key_id} in {org} ({org_id}); the secret is shown once:");
+            println!("{secret}");
+        }
+        Command::User(UserCommand::Create { org, email, role }) => {
+            let email = email.trim().to_lowercase();
+            if !email.contains('@') {
+                anyhow::bail!("--email must be an email address");
+            }
+            let password_hash = match std::env::var("KENALI_USER_PASSWORD") {
+                Ok(password) if password.len() >= 12 => {
+                    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+                    Some(
+                        argon2::Argon2::default()
+                            .hash_password(password.as_bytes(), &salt)
+                            .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?
+                            .to_string(),
+                    )
+                }
+                Ok(_) => anyhow::bail!("KENALI_USER_PASSWORD must be at least 12 characters"),
+                Err(_) => None,
+            };
+            let state = build_state(config).await?;
+            let mut tx = state.store.begin().await?;
+            let org = orgs::get_or_create(&mut tx, &org).await?;
+            let id = new_id(IdKind::User);
+            api_keys::insert_user(&mut tx, &id, &org.id, &email, &role, password_hash.as_deref(), &now_timestamp())
+                .await
+                .context("creating user (is the email already taken in this org?)")?;
+            tx.commit().await?;
+            println!("{id}");
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let store = Store::connect(&config.database_url(), 2, None).await?;
+            match verify_audit(&store).await? {
+                Ok(report) => {
+                    for (org, count) in &report.orgs {
+                        println!("{org}: {count} entries, chain intact");
+                    }
+                    println!("audit log verified");
+                }
+                Err(broken) => {
+                    eprintln!("{broken}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining requests");
+}
