@@ -114,6 +114,7 @@ pub fn init_logging(config: &Config) {
 }
 
 /// Outcome of `kenali audit verify`, per organization.
+#[derive(Debug)]
 pub struct AuditReport {
     pub orgs: Vec<(String, u64)>,
 }

@@ -54,7 +54,9 @@ pub async fn validate_for_customer(
     let mut tx = state.store.begin().await?;
     let customer = load_customer(&mut tx, &principal.org_id, &body.customer_id).await?;
     let mut pii = open_pii(&state.keys, &customer)?;
-    let checked = validate_nik(&nik, dob, gender, current_year());
+    // What the customer record already says counts as a claim the NIK must agree with.
+    let stored_dob = pii.date_of_birth.as_deref().map(|d| validate::date("dateOfBirth", d)).transpose()?;
+    let checked = validate_nik(&nik, dob.or(stored_dob), gender.or(pii.gender), current_year());
     let (passed, reasons) = match &checked {
         Ok(_) => (true, vec!["nik_valid".to_string()]),
         Err(problems) => (false, problems.iter().map(|p| p.code().to_string()).collect()),

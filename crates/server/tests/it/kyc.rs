@@ -1,0 +1,171 @@
+use base64::Engine;
+use kenali_server::auth::Scope;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::testkit::{servers, NIK_MALE};
+
+/// The smallest valid PNG header plus data: enough for the media-type check.
+fn tiny_png() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend_from_slice(b"not really pixels, but a PNG signature and a unique marker 7f3a");
+    bytes
+}
+
+#[tokio::test]
+async fn the_tour_nik_then_dukcapil_climbs_to_standard() {
+    for server in servers().await {
+        let customer = server.create_customer(json!({"fullName": "Budi Santoso", "nik": NIK_MALE})).await;
+        let id = customer["id"].as_str().unwrap();
+        let (_, kyc) = server.get(&format!("/api/identity/kyc/{id}")).await;
+        assert_eq!(kyc["kyc"]["tier"], "basic");
+        assert_eq!(kyc["kyc"]["nextTier"], "standard");
+        assert_eq!(kyc["kyc"]["missing"][0]["code"], "ktp_capture_or_dukcapil");
+
+        let photo = tiny_png();
+        let body = json!({
+            "customerId": id, "valid": true, "nik": NIK_MALE,
+            "photo": base64::engine::general_purpose::STANDARD.encode(&photo),
+            "raw": {"responseCode": "00", "nama": "BUDI SANTOSO"},
+        });
+        let (status, verdict) = server.post("/api/identity/nik/dukcapil", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{verdict}");
+        assert_eq!(verdict["tier"], "standard");
+        assert_eq!(verdict["verification"]["kind"], "dukcapil_verdict");
+        assert_eq!(verdict["tierEvent"]["from"], "basic");
+        assert_eq!(verdict["tierEvent"]["to"], "standard");
+        assert_eq!(verdict["photo"]["mediaType"], "image/png");
+
+        let (_, kyc) = server.get(&format!("/api/identity/kyc/{id}")).await;
+        assert_eq!(kyc["kyc"]["tier"], "standard");
+        assert_eq!(kyc["kyc"]["nextTier"], "premium");
+        let missing: Vec<_> = kyc["kyc"]["missing"].as_array().unwrap().iter().map(|m| m["code"].clone()).collect();
+        assert_eq!(missing, vec![json!("face_liveness"), json!("face_match")]);
+
+        let (_, events) = server.get(&format!("/api/identity/tier-events?customerId={id}")).await;
+        let events = events["data"].as_array().unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!((events[0]["from"].as_str(), events[0]["to"].as_str()), (Some("basic"), Some("standard")));
+        assert_eq!((events[1]["from"].as_str(), events[1]["to"].as_str()), (Some("none"), Some("basic")));
+        let (_, none_since) = server.get("/api/identity/tier-events?since=2999-01-01T00:00:00Z").await;
+        assert_eq!(none_since["data"].as_array().unwrap().len(), 0);
+
+        let (_, audit) = server.get(&format!("/api/identity/audit-log?target={id}")).await;
+        let actions: Vec<_> =
+            audit["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
+        for expected in ["customer.created", "kyc.tier_changed", "dukcapil.submitted"] {
+            assert!(actions.iter().any(|a| a == expected), "{expected} missing from {actions:?}");
+        }
+
+        // The photo is kept sealed: its bytes are not in the row.
+        use sqlx::Row;
+        let row = sqlx::query("SELECT photo_sealed, photo_sha256 FROM dukcapil_verdicts WHERE customer_id = $1")
+            .bind(id)
+            .fetch_one(server.state.store.pool())
+            .await
+            .unwrap();
+        let sealed: Vec<u8> = row.try_get("photo_sealed").unwrap();
+        assert!(!sealed.windows(20).any(|w| w == &photo[20..40]));
+        let sha: String = row.try_get("photo_sha256").unwrap();
+        assert_eq!(sha.len(), 64);
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_verdict_records_a_failure_without_moving_the_tier() {
+    for server in servers().await {
+        let customer = server.create_customer(json!({"fullName": "Budi", "nik": NIK_MALE})).await;
+        let id = customer["id"].as_str().unwrap();
+        let (status, verdict) =
+            server.post("/api/identity/nik/dukcapil", json!({"customerId": id, "valid": false})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(verdict["verification"]["status"], "failed");
+        assert_eq!(verdict["tier"], "basic");
+        assert!(verdict["tierEvent"].is_null());
+
+        let before = server.counts().await;
+        let bad = [
+            (json!({"customerId": id, "valid": "yes"}), StatusCode::BAD_REQUEST),
+            (json!({"customerId": id}), StatusCode::BAD_REQUEST),
+            (json!({"customerId": id, "valid": true, "nik": "123"}), StatusCode::BAD_REQUEST),
+            (json!({"customerId": id, "valid": true, "nik": "3201010101900002"}), StatusCode::CONFLICT),
+            (json!({"customerId": id, "valid": true, "photo": "%%%"}), StatusCode::BAD_REQUEST),
+            (json!({"customerId": id, "valid": true, "photo": "aGVsbG8gd29ybGQ="}), StatusCode::UNPROCESSABLE_ENTITY),
+            (json!({"customerId": "cus_nope", "valid": true}), StatusCode::NOT_FOUND),
+        ];
+        for (body, status) in bad {
+            let (got, answer) = server.post("/api/identity/nik/dukcapil", body.clone()).await;
+            assert_eq!(got, status, "{body} -> {answer}");
+        }
+        assert_eq!(server.counts().await, before);
+    }
+}
+
+#[tokio::test]
+async fn a_nik_check_on_a_customer_is_recorded_even_when_it_fails() {
+    for server in servers().await {
+        let customer = server.create_customer(json!({"fullName": "Ani", "dateOfBirth": "1990-01-01"})).await;
+        let id = customer["id"].as_str().unwrap();
+        // Well-formed but wrong: Dukcapil would never issue it; the failure is the record.
+        let (status, failed) =
+            server.post("/api/identity/nik/validate", json!({"customerId": id, "nik": "3201010201900001"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{failed}");
+        assert_eq!(failed["verification"]["status"], "failed");
+        assert_eq!(failed["verification"]["reasons"][0], "date_of_birth_mismatch");
+        assert_eq!(failed["tier"], "none");
+        // Malformed: a plain 400 and no row.
+        let before = server.counts().await;
+        let (status, _) = server.post("/api/identity/nik/validate", json!({"customerId": id, "nik": "12345"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(server.counts().await, before);
+        let (status, passed) =
+            server.post("/api/identity/nik/validate", json!({"customerId": id, "nik": NIK_MALE})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(passed["verification"]["status"], "passed");
+        assert_eq!(passed["tier"], "basic");
+        let (_, profile) = server.get(&format!("/api/identity/customers/{id}")).await;
+        assert_eq!(profile["customer"]["nik"], NIK_MALE);
+    }
+}
+
+#[tokio::test]
+async fn analysts_override_with_a_reason_and_the_row_names_them() {
+    for server in servers().await {
+        let customer = server.create_customer(json!({"fullName": "Budi", "nik": NIK_MALE})).await;
+        let id = customer["id"].as_str().unwrap();
+        let path = format!("/api/identity/kyc/{id}/upgrade");
+        // Recompute without an override changes nothing.
+        let (status, recomputed) = server.post(&path, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{recomputed}");
+        assert_eq!(recomputed["kyc"]["tier"], "basic");
+        assert!(recomputed["tierEvent"].is_null());
+
+        let (status, answer) = server.post(&path, json!({"targetTier": "standard"})).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")));
+        let (status, _) = server.post(&path, json!({"targetTier": "gold", "reason": "x"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) =
+            server.post(&path, json!({"targetTier": "standard", "reason": "x", "actorUserId": "usr_nobody"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+
+        let internal = server.org_key("default", &[Scope::Public, Scope::Internal]).await;
+        let (status, upgraded) = server
+            .post_as(&internal, &path, json!({"targetTier": "standard", "reason": "Dukcapil down; KTP seen in branch"}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{upgraded}");
+        assert_eq!(upgraded["kyc"]["tier"], "standard");
+        assert_eq!(upgraded["verification"]["kind"], "tier_override");
+        assert_eq!(upgraded["verification"]["details"]["reason"], "Dukcapil down; KTP seen in branch");
+        assert!(upgraded["verification"]["actor"].as_str().unwrap().starts_with("key_"));
+        assert_eq!(upgraded["tierEvent"]["to"], "standard");
+        let (_, audit) = server.get("/api/identity/audit-log?action=kyc.override").await;
+        assert_eq!(audit["data"].as_array().unwrap().len(), 1);
+
+        // A downgrade holds until new evidence arrives.
+        let (_, down) =
+            server.post_as(&internal, &path, json!({"targetTier": "none", "reason": "suspected fraud"})).await;
+        assert_eq!(down["kyc"]["tier"], "none");
+        let (_, profile) = server.get(&format!("/api/identity/customers/{id}")).await;
+        assert_eq!(profile["customer"]["tier"], "none");
+    }
+}
