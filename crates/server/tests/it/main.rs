@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod cli;
 mod customers;
 mod idempotency;
 mod kyc;

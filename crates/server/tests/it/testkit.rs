@@ -40,6 +40,7 @@ impl TestServer {
         let master = base64::engine::general_purpose::STANDARD.encode(rand_bytes());
         let (store, backend, database_url) = match postgres_url {
             Some(url) => {
+                drop_stale_schemas(url).await;
                 let schema = format!("kenali_it_{}", ulid::Ulid::new().to_string().to_lowercase());
                 (Store::connect(url, 5, Some(&schema)).await.expect("postgres"), "postgres", url.to_string())
             }
@@ -160,3 +161,30 @@ pub async fn servers() -> Vec<TestServer> {
 pub const NIK_MALE: &str = "3201010101900001";
 /// The same person's NIK shape for a woman born 1992-03-15 (day + 40).
 pub const NIK_FEMALE: &str = "3201015503920002";
+
+/// Drops test schemas left by runs that started over an hour ago (a schema's name holds the
+/// ULID, hence the time, of the server that made it). Runs in progress are left alone.
+async fn drop_stale_schemas(url: &str) {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        use sqlx::Row;
+        sqlx::any::install_default_drivers();
+        let Ok(pool) = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(url).await else { return };
+        let rows = sqlx::query("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kenali_it_%'")
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for row in rows {
+            let name: String = row.try_get("nspname").unwrap_or_default();
+            let stale = ulid::Ulid::from_string(&name["kenali_it_".len()..].to_uppercase())
+                .map(|id| id.datetime() < hour_ago)
+                .unwrap_or(false);
+            if stale {
+                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE")).execute(&pool).await;
+            }
+        }
+        pool.close().await;
+    })
+    .await;
+}

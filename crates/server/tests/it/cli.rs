@@ -1,0 +1,51 @@
+use std::process::{Command, Output};
+
+fn kenali(data_dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kenali"));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("KENALI_DATABASE_URL")
+        .env_remove("KENALI_MASTER_KEY");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn the_command_line_migrates_creates_keys_and_users() {
+    let dir = std::env::temp_dir().join(format!("kenali-cli-{}", ulid::Ulid::new()));
+    let migrate = kenali(&dir, &["migrate"], &[]);
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+
+    let key = kenali(&dir, &["api-key", "create", "--org", "acme", "--scopes", "public,internal"], &[]);
+    assert!(key.status.success(), "{}", String::from_utf8_lossy(&key.stderr));
+    let secret = String::from_utf8(key.stdout).unwrap();
+    assert!(secret.trim().starts_with("qe_sk_"));
+    // The secret goes to stdout only, never into the log on stderr.
+    assert!(!String::from_utf8_lossy(&key.stderr).contains(secret.trim()));
+
+    let bad_scope = kenali(&dir, &["api-key", "create", "--org", "acme", "--scopes", "root"], &[]);
+    assert!(!bad_scope.status.success());
+
+    let user = kenali(
+        &dir,
+        &["user", "create", "--org", "acme", "--email", "Ani@Acme.id", "--role", "analyst"],
+        &[("KENALI_USER_PASSWORD", "correct horse battery staple")],
+    );
+    assert!(user.status.success(), "{}", String::from_utf8_lossy(&user.stderr));
+    assert!(String::from_utf8_lossy(&user.stdout).trim().starts_with("usr_"));
+    let again = kenali(&dir, &["user", "create", "--org", "acme", "--email", "ani@acme.id", "--role", "analyst"], &[]);
+    assert!(!again.status.success(), "a duplicate email must fail");
+    let short = kenali(
+        &dir,
+        &["user", "create", "--org", "acme", "--email", "b@acme.id", "--role", "admin"],
+        &[("KENALI_USER_PASSWORD", "short")],
+    );
+    assert!(!short.status.success());
+    let verify = kenali(&dir, &["audit", "verify"], &[]);
+    assert!(verify.status.success());
+    std::fs::remove_dir_all(dir).unwrap();
+}
