@@ -116,8 +116,8 @@ pub struct DukcapilVerdict {
     nik: Option<String>,
     /// Base64 JPEG or PNG of the Dukcapil photo.
     photo: Option<String>,
-    /// Dukcapil's own response, kept (sealed) exactly as given.
-    raw: Option<Value>,
+    /// Dukcapil's own response, kept (sealed) exactly as given, byte for byte.
+    raw: Option<Box<serde_json::value::RawValue>>,
     #[allow(dead_code)]
     external_id: Option<String>,
 }
@@ -149,7 +149,7 @@ pub async fn ingest_dukcapil(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let principal = auth.require(Scope::Public)?;
     let photo = body.photo.as_deref().map(decode_photo).transpose()?;
-    let raw = body.raw.as_ref().map(Value::to_string);
+    let raw = body.raw.as_ref().map(|raw| raw.get().to_string());
     let policy = tier_policy(&state, &principal.org_id).await?;
     let actor = Actor::from_principal(principal);
 

@@ -72,6 +72,51 @@ async fn the_tour_nik_then_dukcapil_climbs_to_standard() {
 }
 
 #[tokio::test]
+async fn the_raw_dukcapil_answer_is_kept_byte_for_byte() {
+    use sqlx::Row;
+    for server in servers().await {
+        let customer = server.create_customer(json!({"fullName": "Budi"})).await;
+        let id = customer["id"].as_str().unwrap();
+        let raw = r#"{"zeta": 1,  "alpha": [true, null], "nama":"BUDI"}"#;
+        let body = format!(r#"{{"customerId": "{id}", "valid": true, "raw": {raw}}}"#);
+        let response = server
+            .client
+            .post(format!("{}/api/identity/nik/dukcapil", server.base))
+            .bearer_auth(&server.key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let pool = server.state.store.pool();
+        let sealed: Vec<u8> = sqlx::query("SELECT raw_sealed FROM dukcapil_verdicts WHERE customer_id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get("raw_sealed")
+            .unwrap();
+        assert!(!sealed.windows(4).any(|w| w == b"BUDI"));
+        let customer_row =
+            kenali_server::store::customers::find(&mut *pool.acquire().await.unwrap(), &org_of(&server, id).await, id)
+                .await
+                .unwrap()
+                .unwrap();
+        let key = kenali_server::ledger::data_key(&server.state.keys, &customer_row).unwrap();
+        let verification_id: String = sqlx::query("SELECT id FROM dukcapil_verdicts WHERE customer_id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+            .try_get("id")
+            .unwrap();
+        let opened = key.open(&sealed, &format!("dukcapil/raw/{verification_id}")).unwrap();
+        assert_eq!(String::from_utf8(opened).unwrap(), raw);
+    }
+}
+
+#[tokio::test]
 async fn an_invalid_verdict_records_a_failure_without_moving_the_tier() {
     for server in servers().await {
         let customer = server.create_customer(json!({"fullName": "Budi", "nik": NIK_MALE})).await;
@@ -168,4 +213,15 @@ async fn analysts_override_with_a_reason_and_the_row_names_them() {
         let (_, profile) = server.get(&format!("/api/identity/customers/{id}")).await;
         assert_eq!(profile["customer"]["tier"], "none");
     }
+}
+
+async fn org_of(server: &crate::testkit::TestServer, customer_id: &str) -> String {
+    use sqlx::Row;
+    sqlx::query("SELECT org_id FROM customers WHERE id = $1")
+        .bind(customer_id)
+        .fetch_one(server.state.store.pool())
+        .await
+        .unwrap()
+        .try_get("org_id")
+        .unwrap()
 }
