@@ -56,6 +56,8 @@ impl IdKind {
 
 /// A new, time-ordered id of the given kind.
 pub fn new_id(kind: IdKind) -> String {
+    // `Ulid::default()` is the nil id, not a fresh one: the fallback must call `Ulid::new`.
+    #[allow(clippy::unwrap_or_default)]
     let ulid = GENERATOR.lock().ok().and_then(|mut generator| generator.generate().ok()).unwrap_or_else(Ulid::new);
     format!("{}_{}", kind.prefix(), ulid)
 }

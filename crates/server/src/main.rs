@@ -10,6 +10,7 @@ use kenali_server::cli::{
     cli_scopes, init_logging, verify_audit, ApiKeyCommand, AuditCommand, Cli, Command, UserCommand,
 };
 use kenali_server::config::Config;
+use kenali_server::ledger::{self, Actor};
 use kenali_server::store::{api_keys, orgs, Store};
 use tokio::net::TcpListener;
 
@@ -82,6 +83,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             api_keys::insert_user(&mut tx, &id, &org.id, &email, &role, password_hash.as_deref(), &now_timestamp())
                 .await
                 .context("creating user (is the email already taken in this org?)")?;
+            let actor =
+                Actor { org_id: org.id.clone(), actor: "cli".into(), actor_user_id: None, request_id: "cli".into() };
+            ledger::audit(&mut tx, &actor, "user.created", &id, serde_json::json!({"role": role})).await?;
             tx.commit().await?;
             println!("{id}");
         }
