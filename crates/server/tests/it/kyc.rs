@@ -99,7 +99,7 @@ async fn the_raw_dukcapil_answer_is_kept_byte_for_byte() {
             .unwrap();
         assert!(!sealed.windows(4).any(|w| w == b"BUDI"));
         let customer_row =
-            kenali_server::store::customers::find(&mut *pool.acquire().await.unwrap(), &org_of(&server, id).await, id)
+            kenali_server::store::customers::find(&mut pool.acquire().await.unwrap(), &org_of(&server, id).await, id)
                 .await
                 .unwrap()
                 .unwrap();
