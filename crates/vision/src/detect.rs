@@ -1,0 +1,164 @@
+//! SCRFD-500M face detection (with 5 landmarks). The image is letterboxed into a 640×640
+//! square (scaled to fit, padded right and bottom), normalised to (x − 127.5) / 128, RGB,
+//! NCHW. The model answers, for strides 8, 16 and 32, a score, a box (distances from the
+//! anchor centre, in stride units) and 5 landmarks per anchor, 2 anchors per cell.
+
+use image::imageops::FilterType;
+use image::RgbImage;
+use tract_onnx::prelude::*;
+
+use crate::engine::{load_plan, run_plan, FaceError, Output, Plan};
+
+pub const INPUT_SIZE: u32 = 640;
+/// Detections below this score are dropped (insightface's default).
+pub const SCORE_THRESHOLD: f32 = 0.5;
+/// Overlapping detections above this IoU are merged into the best one.
+pub const NMS_IOU: f32 = 0.4;
+const STRIDES: [usize; 3] = [8, 16, 32];
+const ANCHORS_PER_CELL: usize = 2;
+
+/// One detected face, in the original image's pixel coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Face {
+    /// x1, y1, x2, y2.
+    pub bbox: [f32; 4],
+    pub score: f32,
+    /// Left eye, right eye, nose, left mouth corner, right mouth corner (as seen in the image).
+    pub landmarks: [[f32; 2]; 5],
+}
+
+impl Face {
+    pub fn width(&self) -> f32 {
+        self.bbox[2] - self.bbox[0]
+    }
+    pub fn height(&self) -> f32 {
+        self.bbox[3] - self.bbox[1]
+    }
+}
+
+pub struct Detector {
+    plan: Plan,
+}
+
+impl Detector {
+    pub fn load(path: &std::path::Path) -> Result<Self, FaceError> {
+        let size = INPUT_SIZE as usize;
+        Ok(Self { plan: load_plan(path, &[1, 3, size, size])? })
+    }
+
+    /// Faces found, best score first.
+    pub fn detect(&self, image: &RgbImage) -> Result<Vec<Face>, FaceError> {
+        let (width, height) = image.dimensions();
+        let scale = INPUT_SIZE as f32 / width.max(height) as f32;
+        let new_w = ((width as f32 * scale).round() as u32).clamp(1, INPUT_SIZE);
+        let new_h = ((height as f32 * scale).round() as u32).clamp(1, INPUT_SIZE);
+        let resized = image::imageops::resize(image, new_w, new_h, FilterType::Triangle);
+        let size = INPUT_SIZE as usize;
+        let plane = size * size;
+        // Padding is black, which normalises to about −1, as insightface's letterbox does.
+        let mut input = vec![-127.5f32 / 128.0; 3 * plane];
+        for (x, y, pixel) in resized.enumerate_pixels() {
+            let offset = y as usize * size + x as usize;
+            for c in 0..3 {
+                input[c * plane + offset] = (f32::from(pixel[c]) - 127.5) / 128.0;
+            }
+        }
+        let tensor = Tensor::from_shape(&[1, 3, size, size], &input).map_err(FaceError::inference)?;
+        let outputs = run_plan(&self.plan, tensor)?;
+        let faces = decode(&outputs, 1.0 / scale)?;
+        Ok(non_max_suppression(faces, NMS_IOU))
+    }
+}
+
+/// Finds the score, box and landmark outputs of one stride by their shapes: the model's
+/// outputs are 9 tensors, [N,1], [N,4] and [N,10] for each of the three strides.
+fn decode(outputs: &[Output], inverse_scale: f32) -> Result<Vec<Face>, FaceError> {
+    let mut faces = Vec::new();
+    for stride in STRIDES {
+        let cells = (INPUT_SIZE as usize / stride).pow(2);
+        let anchors = cells * ANCHORS_PER_CELL;
+        let find = |width: usize| {
+            outputs
+                .iter()
+                .find(|(shape, data)| data.len() == anchors * width && shape.last() == Some(&width))
+                .map(|(_, data)| data.as_slice())
+                .ok_or_else(|| FaceError::Model(format!("SCRFD output for stride {stride} width {width} missing")))
+        };
+        let (scores, boxes, landmarks) = (find(1)?, find(4)?, find(10)?);
+        let cols = INPUT_SIZE as usize / stride;
+        for (anchor, &score) in scores.iter().enumerate() {
+            if score < SCORE_THRESHOLD {
+                continue;
+            }
+            let cell = anchor / ANCHORS_PER_CELL;
+            let cx = ((cell % cols) * stride) as f32;
+            let cy = ((cell / cols) * stride) as f32;
+            let s = stride as f32;
+            let d = &boxes[anchor * 4..anchor * 4 + 4];
+            let bbox = [
+                (cx - d[0] * s) * inverse_scale,
+                (cy - d[1] * s) * inverse_scale,
+                (cx + d[2] * s) * inverse_scale,
+                (cy + d[3] * s) * inverse_scale,
+            ];
+            let k = &landmarks[anchor * 10..anchor * 10 + 10];
+            let mut points = [[0f32; 2]; 5];
+            for (i, point) in points.iter_mut().enumerate() {
+                *point = [(cx + k[2 * i] * s) * inverse_scale, (cy + k[2 * i + 1] * s) * inverse_scale];
+            }
+            faces.push(Face { bbox, score, landmarks: points });
+        }
+    }
+    Ok(faces)
+}
+
+fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+    if union <= 0.0 {
+        0.0
+    } else {
+        inter / union
+    }
+}
+
+fn non_max_suppression(mut faces: Vec<Face>, threshold: f32) -> Vec<Face> {
+    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Face> = Vec::new();
+    for face in faces {
+        if kept.iter().all(|k| iou(&k.bbox, &face.bbox) <= threshold) {
+            kept.push(face);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn face(bbox: [f32; 4], score: f32) -> Face {
+        Face { bbox, score, landmarks: [[0.0; 2]; 5] }
+    }
+
+    #[test]
+    fn nms_keeps_the_best_of_overlapping_boxes() {
+        let faces = vec![
+            face([0.0, 0.0, 10.0, 10.0], 0.8),
+            face([1.0, 1.0, 11.0, 11.0], 0.9),
+            face([50.0, 50.0, 60.0, 60.0], 0.7),
+        ];
+        let kept = non_max_suppression(faces, NMS_IOU);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[0].score, 0.9);
+        assert_eq!(kept[1].score, 0.7);
+    }
+
+    #[test]
+    fn iou_of_identical_and_disjoint_boxes() {
+        assert!((iou(&[0.0, 0.0, 2.0, 2.0], &[0.0, 0.0, 2.0, 2.0]) - 1.0).abs() < 1e-6);
+        assert_eq!(iou(&[0.0, 0.0, 1.0, 1.0], &[2.0, 2.0, 3.0, 3.0]), 0.0);
+    }
+}

@@ -1,0 +1,14 @@
+//! Everything about pixels: decoding images, obtaining and verifying model files, and the
+//! face pipeline (detect → align → embed, plus passive anti-spoof). Synchronous and
+//! CPU-bound: callers run it off the async runtime.
+
+pub mod align;
+pub mod decode;
+pub mod detect;
+pub mod embed;
+pub mod engine;
+pub mod liveness;
+pub mod models;
+
+pub use decode::{decode_image, DecodeError, DecodeLimits};
+pub use engine::{FaceEngine, FaceError};

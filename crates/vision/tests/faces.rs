@@ -1,0 +1,124 @@
+//! The face pipeline on real photographs (`../shared/testdata`, see its MANIFEST.md), with the
+//! real models fetched through `models::fetch` into a cache shared by every test run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use kenali_vision::embed::cosine;
+use kenali_vision::models::{fetch, FACE_PACK};
+use kenali_vision::{decode_image, DecodeLimits, FaceEngine, FaceError};
+
+fn testdata(path: &str) -> Vec<u8> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The models directory tests share: `KENALI_MODELS_DIR` when set, else `target/test-models`.
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("KENALI_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models"))
+}
+
+fn engine() -> &'static FaceEngine {
+    static ENGINE: OnceLock<FaceEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let dir = models_dir();
+        fetch(&dir, &FACE_PACK, &mut |line| eprintln!("models: {line}")).expect("fetching models");
+        FaceEngine::load(&dir).expect("loading models")
+    })
+}
+
+fn embedding(path: &str) -> Vec<f32> {
+    let image = decode_image(&testdata(path), DecodeLimits::default()).unwrap();
+    engine().analyze(&image).unwrap_or_else(|e| panic!("{path}: {e}")).embedding
+}
+
+const PEOPLE: [(&str, &[&str]); 5] = [
+    ("alex_lacamoire", &["faces/alex_lacamoire_1.jpg", "faces/alex_lacamoire_2.jpg"]),
+    ("biden", &["faces/biden_1.jpg", "faces/biden_2.jpg"]),
+    ("kit_harington", &["faces/kit_harington_1.jpg", "faces/kit_harington_2.jpg"]),
+    ("obama", &["faces/obama_1.jpg", "faces/obama_2.jpg", "faces/obama_3.jpg", "faces/obama_4.jpg"]),
+    ("rose_leslie", &["faces/rose_leslie_1.jpg", "faces/rose_leslie_2.jpg"]),
+];
+
+#[test]
+fn same_people_match_and_different_people_do_not() {
+    let threshold = 0.45;
+    let mut all = Vec::new();
+    for (person, files) in PEOPLE {
+        for file in files {
+            all.push((person, *file, embedding(file)));
+        }
+    }
+    let (mut lowest_same, mut highest_different) = (f32::MAX, f32::MIN);
+    for (i, (p1, f1, e1)) in all.iter().enumerate() {
+        for (p2, f2, e2) in &all[i + 1..] {
+            let score = cosine(e1, e2);
+            if p1 == p2 {
+                assert!(score > threshold, "{f1} vs {f2}: {score}");
+                lowest_same = lowest_same.min(score);
+            } else {
+                assert!(score < threshold, "{f1} vs {f2}: {score}");
+                highest_different = highest_different.max(score);
+            }
+        }
+    }
+    eprintln!("lowest same-person {lowest_same:.3}, highest different-person {highest_different:.3}");
+}
+
+#[test]
+fn embeddings_are_deterministic_and_unit_length() {
+    let a = embedding("faces/obama_1.jpg");
+    let b = embedding("faces/obama_1.jpg");
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 512);
+    assert!((cosine(&a, &a) - 1.0).abs() < 1e-4);
+}
+
+#[test]
+fn the_anti_spoof_model_tells_live_from_presented_photos() {
+    let engine = engine();
+    let mut scores = Vec::new();
+    for (file, live) in [("spoof/live_1.jpg", true), ("spoof/spoof_1.jpg", false), ("spoof/spoof_2.jpg", false)] {
+        let image = decode_image(&testdata(file), DecodeLimits::default()).unwrap();
+        let face = engine.single_face(&image).unwrap();
+        let p = engine.liveness.live_probability(&image, &face).unwrap();
+        scores.push((file, p));
+        assert_eq!(p >= 0.5, live, "{file}: live probability {p}");
+    }
+    eprintln!("{scores:?}");
+}
+
+#[test]
+fn images_without_exactly_one_face_are_refused() {
+    let engine = engine();
+    let blank = image::RgbImage::from_pixel(320, 240, image::Rgb([128, 128, 128]));
+    assert!(matches!(engine.single_face(&blank), Err(FaceError::NoFace)));
+    // Two people side by side.
+    let left = decode_image(&testdata("faces/obama_1.jpg"), DecodeLimits::default()).unwrap();
+    let right = decode_image(&testdata("faces/biden_1.jpg"), DecodeLimits::default()).unwrap();
+    let height = left.height().min(right.height());
+    let left = image::imageops::resize(
+        &left,
+        left.width() * height / left.height(),
+        height,
+        image::imageops::FilterType::Triangle,
+    );
+    let right = image::imageops::resize(
+        &right,
+        right.width() * height / right.height(),
+        height,
+        image::imageops::FilterType::Triangle,
+    );
+    let mut pair = image::RgbImage::new(left.width() + right.width(), height);
+    image::imageops::replace(&mut pair, &left, 0, 0);
+    image::imageops::replace(&mut pair, &right, i64::from(left.width()), 0);
+    assert!(
+        matches!(engine.single_face(&pair), Err(FaceError::SeveralFaces(2))),
+        "{:?}",
+        engine.single_face(&pair).map(|f| f.bbox)
+    );
+}
