@@ -28,6 +28,7 @@ pub enum IdKind {
     User,
     Organization,
     Request,
+    Capture,
 }
 
 impl IdKind {
@@ -50,6 +51,7 @@ impl IdKind {
             IdKind::User => "usr",
             IdKind::Organization => "org",
             IdKind::Request => "req",
+            IdKind::Capture => "cap",
         }
     }
 }

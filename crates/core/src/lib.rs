@@ -2,6 +2,7 @@
 //! the audit hash chain. Nothing here performs I/O; every rule is a plain function.
 
 pub mod audit;
+pub mod face;
 pub mod id;
 pub mod nik;
 pub mod seal;

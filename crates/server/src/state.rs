@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::faces::FaceService;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -12,4 +13,6 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// The face pipeline; absent only in commands that need no models.
+    pub faces: Option<FaceService>,
 }

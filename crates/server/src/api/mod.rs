@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod audit_log;
 pub mod customers;
+pub mod faces;
 pub mod health;
 pub mod kyc;
 pub mod nik;

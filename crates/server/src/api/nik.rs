@@ -4,13 +4,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use base64::Engine;
 use kenali_core::nik::validate_nik;
 use kenali_core::tier::kind;
 use kenali_core::time_fmt::now_timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::customers::{check_nik, current_year};
 use super::views::{TierEventView, VerificationView};
@@ -18,13 +16,12 @@ use super::{load_customer, tier_policy, validate};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth};
+use crate::faces::{image_field, new_enrollment, ImageInput};
 use crate::ledger::{self, data_key, open_pii, seal_pii, Actor, NewVerification};
 use crate::state::AppState;
 use crate::store::customers::{self, CustomerRow};
 use crate::store::dukcapil::{self, DukcapilRow};
-
-/// Largest Dukcapil photo accepted, decoded.
-pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
+use crate::store::faces;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -122,34 +119,42 @@ pub struct DukcapilVerdict {
     external_id: Option<String>,
 }
 
-/// The decoded photo and its media type, or a 400/422 naming what is wrong.
-fn decode_photo(photo: &str) -> Result<(Vec<u8>, &'static str), ApiError> {
-    let encoded = photo.trim();
-    let encoded = encoded.split_once(";base64,").map(|(_, data)| data).unwrap_or(encoded);
-    if encoded.len() > MAX_PHOTO_BYTES / 3 * 4 + 4 {
-        return Err(ApiError::invalid_field("photo", format!("must be at most {MAX_PHOTO_BYTES} bytes decoded")));
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| ApiError::invalid_field("photo", "is not valid base64"))?;
-    let media_type = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        "image/jpeg"
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
-    } else {
-        return Err(ApiError::unprocessable("unsupported_image", "photo: must be a JPEG or PNG image"));
-    };
-    Ok((bytes, media_type))
-}
-
 pub async fn ingest_dukcapil(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<DukcapilVerdict>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let principal = auth.require(Scope::Public)?;
-    let photo = body.photo.as_deref().map(decode_photo).transpose()?;
+    let photo = body.photo.as_deref().map(|p| image_field("photo", p)).transpose()?;
     let raw = body.raw.as_ref().map(|raw| raw.get().to_string());
+    {
+        // Unknown and other orgs' customers answer 404 before any image work.
+        let mut conn = state.store.pool().acquire().await?;
+        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?;
+    }
+    // The photo becomes a `dukcapil` face enrollment when it holds one usable face. A photo
+    // that is not an image at all is refused; one without a usable face is kept (sealed)
+    // with the verdict, and the answer says why no enrollment was made.
+    let (photo, face) = match photo {
+        None => (None, Err("no_photo".to_string())),
+        Some(photo) => match super::faces::face_service(&state) {
+            Err(_) => (Some(photo), Err("models_unavailable".to_string())),
+            Ok(service) => {
+                let copy = ImageInput {
+                    bytes: photo.bytes.clone(),
+                    media_type: photo.media_type,
+                    sha256: photo.sha256.clone(),
+                };
+                match service.analyze("photo", copy).await {
+                    Ok(analyzed) => (Some(photo), Ok(analyzed)),
+                    Err(err) if matches!(err.code, "no_face" | "several_faces" | "face_too_small") => {
+                        (Some(photo), Err(err.code.to_string()))
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+        },
+    };
     let policy = tier_policy(&state, &principal.org_id).await?;
     let actor = Actor::from_principal(principal);
 
@@ -198,7 +203,7 @@ pub async fn ingest_dukcapil(
             kind: kind::DUKCAPIL_VERDICT,
             passed: body.valid,
             reasons: vec![if body.valid { "dukcapil_valid" } else { "dukcapil_invalid" }.into()],
-            details: json!({"photoProvided": photo.is_some(), "rawProvided": raw.is_some()}),
+            details: json!({"photoProvided": photo.is_some(), "rawProvided": raw.is_some(), "enrolled": face.is_ok()}),
         },
         policy,
     )
@@ -211,13 +216,29 @@ pub async fn ingest_dukcapil(
         customer_id: customer.id.clone(),
         verification_id: recorded.verification.id.clone(),
         valid: body.valid,
-        photo_sha256: photo.as_ref().map(|(bytes, _)| hex::encode(Sha256::digest(bytes))),
-        photo_media_type: photo.as_ref().map(|(_, media)| (*media).to_string()),
-        photo_sealed: photo.as_ref().map(|(bytes, _)| data_key.seal(bytes, &format!("dukcapil/photo/{verdict_id}"))),
+        photo_sha256: photo.as_ref().map(|p| p.sha256.clone()),
+        photo_media_type: photo.as_ref().map(|p| p.media_type.to_string()),
+        photo_sealed: photo.as_ref().map(|p| data_key.seal(&p.bytes, &format!("dukcapil/photo/{verdict_id}"))),
         raw_sealed: raw.as_ref().map(|raw| data_key.seal(raw.as_bytes(), &format!("dukcapil/raw/{verdict_id}"))),
         created_at: now_timestamp(),
     };
     dukcapil::insert(&mut tx, &row).await?;
+    let enrollment = match &face {
+        Ok(analyzed) => {
+            let enrollment = new_enrollment(&principal.org_id, &customer.id, "dukcapil", &data_key, analyzed);
+            faces::insert_enrollment(&mut tx, &enrollment).await?;
+            ledger::audit(
+                &mut tx,
+                &actor,
+                "face.enrolled",
+                &enrollment.id,
+                json!({"customerId": customer.id, "source": "dukcapil"}),
+            )
+            .await?;
+            Some(enrollment)
+        }
+        Err(_) => None,
+    };
     ledger::audit(
         &mut tx,
         &actor,
@@ -235,6 +256,11 @@ pub async fn ingest_dukcapil(
             "tier": recorded.tier,
             "tierEvent": tier_event.as_ref().map(TierEventView::from),
             "photo": row.photo_sha256.as_ref().map(|sha| json!({"sha256": sha, "mediaType": row.photo_media_type, "sealed": true})),
+            "faceEnrolment": match (&enrollment, &face) {
+                (Some(e), _) => json!({"id": e.id, "source": e.source, "modelId": e.model_id, "fallbackStub": false}),
+                (None, Err(reason)) if photo.is_some() => json!({"id": null, "reason": reason}),
+                _ => Value::Null,
+            },
         })),
     ))
 }

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod customers;
 pub mod dukcapil;
+pub mod faces;
 pub mod idempotency;
 pub mod orgs;
 pub mod tier_events;

@@ -5,11 +5,8 @@ use serde_json::json;
 
 use crate::testkit::{servers, NIK_MALE};
 
-/// The smallest valid PNG header plus data: enough for the media-type check.
-fn tiny_png() -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
-    bytes.extend_from_slice(b"not really pixels, but a PNG signature and a unique marker 7f3a");
-    bytes
+fn testdata_bytes(path: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(crate::testkit::testdata_b64(path)).unwrap()
 }
 
 #[tokio::test]
@@ -22,7 +19,7 @@ async fn the_tour_nik_then_dukcapil_climbs_to_standard() {
         assert_eq!(kyc["kyc"]["nextTier"], "standard");
         assert_eq!(kyc["kyc"]["missing"][0]["code"], "ktp_capture_or_dukcapil");
 
-        let photo = tiny_png();
+        let photo = testdata_bytes("faces/obama_1.jpg");
         let body = json!({
             "customerId": id, "valid": true, "nik": NIK_MALE,
             "photo": base64::engine::general_purpose::STANDARD.encode(&photo),
@@ -34,7 +31,9 @@ async fn the_tour_nik_then_dukcapil_climbs_to_standard() {
         assert_eq!(verdict["verification"]["kind"], "dukcapil_verdict");
         assert_eq!(verdict["tierEvent"]["from"], "basic");
         assert_eq!(verdict["tierEvent"]["to"], "standard");
-        assert_eq!(verdict["photo"]["mediaType"], "image/png");
+        assert_eq!(verdict["photo"]["mediaType"], "image/jpeg");
+        assert_eq!(verdict["faceEnrolment"]["source"], "dukcapil");
+        assert_eq!(verdict["faceEnrolment"]["modelId"], "qe-face-v3");
 
         let (_, kyc) = server.get(&format!("/api/identity/kyc/{id}")).await;
         assert_eq!(kyc["kyc"]["tier"], "standard");
@@ -65,7 +64,7 @@ async fn the_tour_nik_then_dukcapil_climbs_to_standard() {
             .await
             .unwrap();
         let sealed: Vec<u8> = row.try_get("photo_sealed").unwrap();
-        assert!(!sealed.windows(20).any(|w| w == &photo[20..40]));
+        assert!(!sealed.windows(20).any(|w| w == &photo[2000..2020]));
         let sha: String = row.try_get("photo_sha256").unwrap();
         assert_eq!(sha.len(), 64);
     }
@@ -136,6 +135,11 @@ async fn an_invalid_verdict_records_a_failure_without_moving_the_tier() {
             (json!({"customerId": id, "valid": true, "nik": "3201010101900002"}), StatusCode::CONFLICT),
             (json!({"customerId": id, "valid": true, "photo": "%%%"}), StatusCode::BAD_REQUEST),
             (json!({"customerId": id, "valid": true, "photo": "aGVsbG8gd29ybGQ="}), StatusCode::UNPROCESSABLE_ENTITY),
+            // A PNG signature over garbage: cannot be decoded.
+            (
+                json!({"customerId": id, "valid": true, "photo": "iVBORw0KGgpnYXJiYWdlIGdhcmJhZ2UgZ2FyYmFnZQ=="}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
             (json!({"customerId": "cus_nope", "valid": true}), StatusCode::NOT_FOUND),
         ];
         for (body, status) in bad {

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod cli;
 mod customers;
+mod faces;
 mod idempotency;
 mod kyc;
 mod testkit;

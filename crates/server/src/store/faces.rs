@@ -1,0 +1,211 @@
+//! Face enrollments, attempts and sealed captures.
+
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+
+use super::{col, paginate, Page, StoreResult};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnrollmentRow {
+    pub id: String,
+    pub org_id: String,
+    pub customer_id: String,
+    pub source: String,
+    pub model_id: String,
+    /// The embedding, sealed with the customer's data key; absent once retired by erasure.
+    pub embedding_sealed: Option<Vec<u8>>,
+    pub image_sha256: Option<String>,
+    pub detection_score: Option<f64>,
+    pub created_at: String,
+    pub retired_at: Option<String>,
+}
+
+const ENROLLMENT_COLUMNS: &str =
+    "id, org_id, customer_id, source, model_id, embedding_sealed, image_sha256, detection_score, created_at, retired_at";
+
+fn enrollment(row: &AnyRow) -> StoreResult<EnrollmentRow> {
+    Ok(EnrollmentRow {
+        id: col(row, "id")?,
+        org_id: col(row, "org_id")?,
+        customer_id: col(row, "customer_id")?,
+        source: col(row, "source")?,
+        model_id: col(row, "model_id")?,
+        embedding_sealed: col(row, "embedding_sealed")?,
+        image_sha256: col(row, "image_sha256")?,
+        detection_score: col(row, "detection_score")?,
+        created_at: col(row, "created_at")?,
+        retired_at: col(row, "retired_at")?,
+    })
+}
+
+pub async fn insert_enrollment(conn: &mut AnyConnection, e: &EnrollmentRow) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO face_enrollments ({ENROLLMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(&e.id)
+    .bind(&e.org_id)
+    .bind(&e.customer_id)
+    .bind(&e.source)
+    .bind(&e.model_id)
+    .bind(e.embedding_sealed.clone())
+    .bind(e.image_sha256.as_deref())
+    .bind(e.detection_score)
+    .bind(&e.created_at)
+    .bind(e.retired_at.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_enrollment(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Option<EnrollmentRow>> {
+    let row = sqlx::query(&format!("SELECT {ENROLLMENT_COLUMNS} FROM face_enrollments WHERE org_id = $1 AND id = $2"))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(enrollment).transpose()
+}
+
+/// A customer's live enrollments made with one model: the pool a probe is compared with.
+pub async fn pool(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    customer_id: &str,
+    model_id: &str,
+) -> StoreResult<Vec<EnrollmentRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ENROLLMENT_COLUMNS} FROM face_enrollments WHERE org_id = $1 AND customer_id = $2 \
+         AND model_id = $3 AND retired_at IS NULL ORDER BY id ASC"
+    ))
+    .bind(org_id)
+    .bind(customer_id)
+    .bind(model_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(enrollment).collect()
+}
+
+pub async fn list_enrollments(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    customer_id: Option<&str>,
+    source: Option<&str>,
+    page: &Page,
+) -> StoreResult<(Vec<EnrollmentRow>, Option<String>)> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ENROLLMENT_COLUMNS} FROM face_enrollments WHERE org_id = $1 AND ($2 IS NULL OR customer_id = $2) \
+         AND ($3 IS NULL OR source = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+    ))
+    .bind(org_id)
+    .bind(customer_id)
+    .bind(source)
+    .bind(page.cursor.as_deref())
+    .bind(page.limit + 1)
+    .fetch_all(conn)
+    .await?;
+    let rows = rows.iter().map(enrollment).collect::<StoreResult<Vec<_>>>()?;
+    Ok(paginate(rows, page.limit, |e| e.id.clone()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRow {
+    pub id: String,
+    pub org_id: String,
+    pub customer_id: Option<String>,
+    pub kind: String,
+    pub outcome: String,
+    pub reasons: String,
+    pub latency_ms: i64,
+    pub client_ip: Option<String>,
+    pub verification_id: Option<String>,
+    pub created_at: String,
+}
+
+const ATTEMPT_COLUMNS: &str =
+    "id, org_id, customer_id, kind, outcome, reasons, latency_ms, client_ip, verification_id, created_at";
+
+fn attempt(row: &AnyRow) -> StoreResult<AttemptRow> {
+    Ok(AttemptRow {
+        id: col(row, "id")?,
+        org_id: col(row, "org_id")?,
+        customer_id: col(row, "customer_id")?,
+        kind: col(row, "kind")?,
+        outcome: col(row, "outcome")?,
+        reasons: col(row, "reasons")?,
+        latency_ms: col(row, "latency_ms")?,
+        client_ip: col(row, "client_ip")?,
+        verification_id: col(row, "verification_id")?,
+        created_at: col(row, "created_at")?,
+    })
+}
+
+pub async fn insert_attempt(conn: &mut AnyConnection, a: &AttemptRow) -> StoreResult<()> {
+    sqlx::query(&format!("INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+        .bind(&a.id)
+        .bind(&a.org_id)
+        .bind(a.customer_id.as_deref())
+        .bind(&a.kind)
+        .bind(&a.outcome)
+        .bind(&a.reasons)
+        .bind(a.latency_ms)
+        .bind(a.client_ip.as_deref())
+        .bind(a.verification_id.as_deref())
+        .bind(&a.created_at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn list_attempts(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    customer_id: Option<&str>,
+    kind: Option<&str>,
+    page: &Page,
+) -> StoreResult<(Vec<AttemptRow>, Option<String>)> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE org_id = $1 AND ($2 IS NULL OR customer_id = $2) \
+         AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5"
+    ))
+    .bind(org_id)
+    .bind(customer_id)
+    .bind(kind)
+    .bind(page.cursor.as_deref())
+    .bind(page.limit + 1)
+    .fetch_all(conn)
+    .await?;
+    let rows = rows.iter().map(attempt).collect::<StoreResult<Vec<_>>>()?;
+    Ok(paginate(rows, page.limit, |a| a.id.clone()))
+}
+
+/// A selfie, reference image or photo, sealed with the customer's data key.
+pub struct CaptureRow<'a> {
+    pub id: String,
+    pub org_id: &'a str,
+    pub customer_id: &'a str,
+    pub kind: &'a str,
+    pub sha256: String,
+    pub media_type: &'a str,
+    pub sealed: Vec<u8>,
+    pub verification_id: Option<&'a str>,
+    pub created_at: String,
+}
+
+pub async fn insert_capture(conn: &mut AnyConnection, c: CaptureRow<'_>) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO captures (id, org_id, customer_id, kind, sha256, media_type, sealed, verification_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&c.id)
+    .bind(c.org_id)
+    .bind(c.customer_id)
+    .bind(c.kind)
+    .bind(&c.sha256)
+    .bind(c.media_type)
+    .bind(c.sealed)
+    .bind(c.verification_id)
+    .bind(&c.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
