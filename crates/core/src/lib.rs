@@ -2,8 +2,10 @@
 //! the audit hash chain. Nothing here performs I/O; every rule is a plain function.
 
 pub mod audit;
+pub mod challenge;
 pub mod face;
 pub mod id;
+pub mod liveness;
 pub mod nik;
 pub mod seal;
 pub mod tier;

@@ -91,19 +91,26 @@ impl FaceService {
         &self.engine
     }
 
+    /// Runs CPU-bound work on the blocking pool, one job per core at a time.
+    pub async fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
+    }
+
     /// Decodes and analyses one image off the async runtime.
     pub async fn analyze(&self, field: &str, input: ImageInput) -> Result<AnalyzedImage, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
         let engine = self.engine.clone();
         let field_name = field.to_string();
         let limits = DecodeLimits { max_bytes: MAX_IMAGE_BYTES, ..DecodeLimits::default() };
-        tokio::task::spawn_blocking(move || {
+        self.run_blocking(move || {
             let image = decode_image(&input.bytes, limits).map_err(|e| decode_error(&field_name, e))?;
             let face = engine.analyze(&image).map_err(|e| face_error(&field_name, e))?;
             Ok(AnalyzedImage { input, face })
         })
         .await
-        .map_err(ApiError::internal)?
     }
 }
 
@@ -111,24 +118,41 @@ pub fn embedding_context(enrollment_id: &str) -> String {
     format!("face/embedding/{enrollment_id}")
 }
 
-/// A new enrollment row for an analysed face, its embedding sealed with the data key.
+/// The face a new enrollment is made from.
+pub struct EnrollmentFace<'a> {
+    pub embedding: &'a [f32],
+    pub image_sha256: &'a str,
+    pub detection_score: f32,
+}
+
+impl<'a> From<&'a AnalyzedImage> for EnrollmentFace<'a> {
+    fn from(analyzed: &'a AnalyzedImage) -> Self {
+        EnrollmentFace {
+            embedding: &analyzed.face.embedding,
+            image_sha256: &analyzed.input.sha256,
+            detection_score: analyzed.face.face.score,
+        }
+    }
+}
+
+/// A new enrollment row, its embedding sealed with the customer's data key.
 pub fn new_enrollment(
     org_id: &str,
     customer_id: &str,
     source: &str,
     data_key: &DataKey,
-    analyzed: &AnalyzedImage,
+    face: EnrollmentFace<'_>,
 ) -> EnrollmentRow {
     let id = new_id(IdKind::FaceEnrollment);
     EnrollmentRow {
-        embedding_sealed: Some(data_key.seal(&embedding_to_bytes(&analyzed.face.embedding), &embedding_context(&id))),
+        embedding_sealed: Some(data_key.seal(&embedding_to_bytes(face.embedding), &embedding_context(&id))),
         id,
         org_id: org_id.to_string(),
         customer_id: customer_id.to_string(),
         source: source.to_string(),
         model_id: kenali_vision::engine::MODEL_ID.to_string(),
-        image_sha256: Some(analyzed.input.sha256.clone()),
-        detection_score: Some(f64::from(analyzed.face.face.score)),
+        image_sha256: Some(face.image_sha256.to_string()),
+        detection_score: Some(f64::from(face.detection_score)),
         created_at: now_timestamp(),
         retired_at: None,
     }

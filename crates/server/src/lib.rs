@@ -12,5 +12,6 @@ pub mod keys;
 pub mod ledger;
 pub mod metrics;
 pub mod middleware;
+pub mod ratelimit;
 pub mod state;
 pub mod store;

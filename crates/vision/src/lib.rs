@@ -8,6 +8,7 @@ pub mod detect;
 pub mod embed;
 pub mod engine;
 pub mod liveness;
+pub mod measure;
 pub mod models;
 
 pub use decode::{decode_image, DecodeError, DecodeLimits};

@@ -20,7 +20,7 @@ use super::{load_customer, tier_policy};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
-use crate::faces::{image_field, open_embedding, AnalyzedImage, FaceService};
+use crate::faces::{image_field, open_embedding, FaceService};
 use crate::ledger::{self, data_key, Actor, NewVerification};
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
@@ -189,7 +189,7 @@ pub async fn face_match(
         }
         (None, None) => {
             let owner = customer.as_ref().ok_or_else(|| ApiError::internal("pool without customer"))?;
-            pool_best(&state, owner, &pool, &probe)?
+            pool_best(&state, owner, &pool, &probe.face.embedding)?
         }
     };
     let matched = score >= threshold;
@@ -245,13 +245,13 @@ pub fn pool_best(
     state: &AppState,
     customer: &CustomerRow,
     pool: &[EnrollmentRow],
-    probe: &AnalyzedImage,
+    probe: &[f32],
 ) -> ApiResult<(f32, Option<EnrollmentRow>)> {
     let key = data_key(&state.keys, customer)?;
     let mut scored = Vec::with_capacity(pool.len());
     for enrollment in pool {
         if let Some(embedding) = open_embedding(&key, enrollment)? {
-            scored.push((enrollment, cosine(&probe.face.embedding, &embedding)));
+            scored.push((enrollment, cosine(probe, &embedding)));
         }
     }
     Ok(best_match(scored).map(|(e, s)| (s, Some(e.clone()))).unwrap_or((f32::MIN, None)))

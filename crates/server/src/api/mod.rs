@@ -7,6 +7,7 @@ pub mod customers;
 pub mod faces;
 pub mod health;
 pub mod kyc;
+pub mod liveness;
 pub mod nik;
 pub mod validate;
 pub mod views;

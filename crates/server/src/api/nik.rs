@@ -225,7 +225,7 @@ pub async fn ingest_dukcapil(
     dukcapil::insert(&mut tx, &row).await?;
     let enrollment = match &face {
         Ok(analyzed) => {
-            let enrollment = new_enrollment(&principal.org_id, &customer.id, "dukcapil", &data_key, analyzed);
+            let enrollment = new_enrollment(&principal.org_id, &customer.id, "dukcapil", &data_key, analyzed.into());
             faces::insert_enrollment(&mut tx, &enrollment).await?;
             ledger::audit(
                 &mut tx,

@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod challenges;
 pub mod customers;
 pub mod dukcapil;
 pub mod faces;

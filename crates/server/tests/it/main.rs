@@ -11,4 +11,5 @@ mod customers;
 mod faces;
 mod idempotency;
 mod kyc;
+mod liveness;
 mod testkit;

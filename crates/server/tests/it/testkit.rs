@@ -210,3 +210,56 @@ pub fn testdata_b64(path: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
     base64::engine::general_purpose::STANDARD.encode(std::fs::read(root.join(path)).unwrap())
 }
+
+/// Frames of a capture under a flash challenge, made from one real photo: each frame is lit
+/// by its step's colour (light added in proportion to the surface's own brightness, as a
+/// screen's glow reflects off skin) and shifted by a few pixels (hand-held motion).
+pub fn lit_frames(path: &str, colors: &[String], strength: f32) -> Vec<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    let base = image::open(root.join(path)).unwrap().to_rgb8();
+    colors
+        .iter()
+        .enumerate()
+        .map(|(i, color)| {
+            let rgb = kenali_core::challenge::parse_color(color).unwrap();
+            let shift = 3 * i as u32;
+            let (w, h) = (base.width() - 12, base.height() - 12);
+            let mut frame = image::imageops::crop_imm(&base, shift, shift / 2, w, h).to_image();
+            for pixel in frame.pixels_mut() {
+                for c in 0..3 {
+                    let v = f32::from(pixel[c]);
+                    pixel[c] = (v + strength * f32::from(rgb[c]) * (v / 255.0)).min(255.0) as u8;
+                }
+            }
+            let mut out = std::io::Cursor::new(Vec::new());
+            frame.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+            base64::engine::general_purpose::STANDARD.encode(out.into_inner())
+        })
+        .collect()
+}
+
+/// A bundle answering `challenge`, one flash sample per frame, signed with its hmacSecret.
+pub fn signed_bundle(challenge: &Value, frames: Vec<String>) -> Value {
+    let colors = challenge["colors"].as_array().unwrap();
+    let samples: Vec<Value> = (0..frames.len().min(colors.len()))
+        .map(|i| serde_json::json!({"step": i, "frameIndex": i, "color": colors[i], "tMs": 500 * i}))
+        .collect();
+    let mut bundle = serde_json::json!({
+        "version": "1", "sdkVersion": "web-1.0.0", "platform": "web",
+        "frames": frames, "capturedAt": "2026-11-26T05:00:00Z",
+        "flashChallengeNonce": challenge["nonce"], "flashSamples": samples,
+    });
+    let signature =
+        kenali_core::challenge::sign(&bundle, challenge["hmacSecret"].as_str().unwrap().as_bytes()).unwrap();
+    bundle["signature"] = Value::String(signature);
+    bundle
+}
+
+impl TestServer {
+    pub async fn face_challenge(&self, customer_id: &str) -> Value {
+        let (status, body) =
+            self.post("/api/identity/face/flash-challenge", serde_json::json!({"customerId": customer_id})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["flashChallenge"].clone()
+    }
+}

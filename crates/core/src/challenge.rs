@@ -1,0 +1,141 @@
+//! Flash challenges and signed capture bundles (SPEC §5).
+
+use hmac::{Hmac, Mac};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde_json::Value;
+use sha2::Sha256;
+
+/// Colours a challenge draws from: saturated primaries and secondaries plus white, which a
+/// phone screen can throw onto a face strongly enough to measure. (No black: it lights nothing.)
+pub const PALETTE: [&str; 7] = ["#FF0000", "#00FF00", "#0000FF", "#FFFFFF", "#FFFF00", "#FF00FF", "#00FFFF"];
+pub const MIN_STEPS: u32 = 3;
+pub const MAX_STEPS: u32 = 8;
+pub const DEFAULT_STEPS: u32 = 5;
+pub const MIN_TTL_MS: u64 = 10_000;
+pub const MAX_TTL_MS: u64 = 300_000;
+pub const DEFAULT_TTL_MS: u64 = 90_000;
+/// How long each colour is shown, drawn per step.
+pub const HOLD_MS_RANGE: std::ops::RangeInclusive<u32> = 300..=600;
+
+/// A colour sequence with no colour twice in a row, and the hold time of each step, drawn
+/// from the given (cryptographic) RNG.
+pub fn draw_sequence(steps: u32, rng: &mut impl Rng) -> (Vec<&'static str>, Vec<u32>) {
+    let mut colors: Vec<&'static str> = Vec::with_capacity(steps as usize);
+    for _ in 0..steps {
+        let choices: Vec<&&str> = PALETTE.iter().filter(|c| colors.last() != Some(*c)).collect();
+        // The palette has more than one colour, so there is always a choice.
+        let color = choices.choose(rng).map(|c| **c).unwrap_or(PALETTE[0]);
+        colors.push(color);
+    }
+    let holds = (0..steps).map(|_| rng.gen_range(HOLD_MS_RANGE)).collect();
+    (colors, holds)
+}
+
+/// `#RRGGBB` as RGB in 0..=255.
+pub fn parse_color(hex: &str) -> Option<[u8; 3]> {
+    let digits = hex.strip_prefix('#')?;
+    if digits.len() != 6 {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(digits.get(i..i + 2)?, 16).ok();
+    Some([byte(0)?, byte(2)?, byte(4)?])
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SignatureError {
+    #[error("the bundle is not a JSON object")]
+    NotAnObject,
+    #[error("the bundle has no signature")]
+    Missing,
+    #[error("the signature is not lowercase hex of 32 bytes")]
+    Malformed,
+    #[error("the signature does not match the bundle")]
+    Mismatch,
+}
+
+/// The signed bytes: RFC 8785 (JCS) canonical JSON of the bundle without `signature`.
+pub fn signing_payload(bundle: &Value) -> Result<String, SignatureError> {
+    let mut object = bundle.as_object().ok_or(SignatureError::NotAnObject)?.clone();
+    object.remove("signature");
+    serde_json_canonicalizer::to_string(&Value::Object(object)).map_err(|_| SignatureError::NotAnObject)
+}
+
+/// Lowercase hex HMAC-SHA256 of the payload.
+pub fn sign(bundle: &Value, key: &[u8]) -> Result<String, SignatureError> {
+    let payload = signing_payload(bundle)?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| SignatureError::Malformed)?;
+    mac.update(payload.as_bytes());
+    Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Checks the bundle's `signature` in constant time.
+pub fn verify(bundle: &Value, key: &[u8]) -> Result<(), SignatureError> {
+    let signature = bundle.get("signature").and_then(Value::as_str).ok_or(SignatureError::Missing)?;
+    if signature.len() != 64 || signature.bytes().any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(SignatureError::Malformed);
+    }
+    let expected = hex::decode(signature).map_err(|_| SignatureError::Malformed)?;
+    let payload = signing_payload(bundle)?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| SignatureError::Malformed)?;
+    mac.update(payload.as_bytes());
+    mac.verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sequences_never_repeat_a_colour_back_to_back() {
+        let mut rng = rand::rngs::OsRng;
+        for steps in MIN_STEPS..=MAX_STEPS {
+            let (colors, holds) = draw_sequence(steps, &mut rng);
+            assert_eq!(colors.len(), steps as usize);
+            assert_eq!(holds.len(), steps as usize);
+            assert!(colors.windows(2).all(|w| w[0] != w[1]), "{colors:?}");
+            assert!(holds.iter().all(|h| HOLD_MS_RANGE.contains(h)));
+            assert!(colors.iter().all(|c| parse_color(c).is_some()));
+        }
+    }
+
+    #[test]
+    fn colours_parse() {
+        assert_eq!(parse_color("#FF8000"), Some([255, 128, 0]));
+        assert_eq!(parse_color("FF8000"), None);
+        assert_eq!(parse_color("#FF80"), None);
+        assert_eq!(parse_color("#GG8000"), None);
+    }
+
+    #[test]
+    fn signatures_cover_the_canonical_form_and_nothing_else() {
+        let key = b"qe_whsec_test";
+        let mut bundle = json!({"version": "1", "frames": ["a", "b"], "capturedAt": "2026-01-01T00:00:00Z", "n": 1.0});
+        let signature = sign(&bundle, key).unwrap();
+        bundle["signature"] = Value::String(signature.clone());
+        assert_eq!(verify(&bundle, key), Ok(()));
+        // Key order and number spelling do not change the canonical form.
+        let reordered: Value = serde_json::from_str(&format!(
+            r#"{{"n": 1, "signature": "{signature}", "capturedAt": "2026-01-01T00:00:00Z", "frames": ["a","b"], "version": "1"}}"#
+        ))
+        .unwrap();
+        assert_eq!(verify(&reordered, key), Ok(()));
+        let mut altered = bundle.clone();
+        altered["frames"][1] = json!("c");
+        assert_eq!(verify(&altered, key), Err(SignatureError::Mismatch));
+        assert_eq!(verify(&bundle, b"other key"), Err(SignatureError::Mismatch));
+        let mut upper = bundle.clone();
+        upper["signature"] = Value::String(signature.to_uppercase());
+        assert_eq!(verify(&upper, key), Err(SignatureError::Malformed));
+        assert_eq!(verify(&json!({"frames": []}), key), Err(SignatureError::Missing));
+        assert_eq!(verify(&json!([1]), key), Err(SignatureError::Missing));
+    }
+
+    #[test]
+    fn the_canonical_form_matches_rfc_8785() {
+        let value = json!({"b": [1e30, 0.5, -0.0], "a": "é\u{0001}", "c": {"z": true, "y": null}});
+        assert_eq!(signing_payload(&value).unwrap(), r#"{"a":"é\u0001","b":[1e+30,0.5,0],"c":{"y":null,"z":true}}"#);
+    }
+}

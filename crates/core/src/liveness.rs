@@ -1,0 +1,367 @@
+//! Face liveness voters and their fusion (SPEC §6). Each voter is a pure function of
+//! measurements the vision crate took from the frames; thresholds live in [`thresholds`].
+
+use serde::Serialize;
+
+/// Every liveness threshold, in one documented place.
+pub mod thresholds {
+    /// `passive_liveness`: mean live probability over the frames (model class 0).
+    pub const PASSIVE_LIVE_MIN: f32 = 0.5;
+    /// `capture_quality`: the face's width as a fraction of the frame's width.
+    pub const FACE_WIDTH_FRACTION_MIN: f32 = 0.12;
+    /// `capture_quality`: variance of the Laplacian over the face (grey levels²); below is blur.
+    pub const SHARPNESS_MIN: f32 = 15.0;
+    /// `capture_quality`: mean grey level of the face, 0–255.
+    pub const LUMINANCE_MIN: f32 = 40.0;
+    pub const LUMINANCE_MAX: f32 = 225.0;
+    /// `multi_frame_consistency`: every frame's face against the first (cosine). The match
+    /// threshold itself: coloured flash light moves embeddings (0.58 seen between a red- and a
+    /// blue-lit frame of one face), while different people stay far below (≤ 0.24 seen).
+    pub const SAME_FACE_MIN: f32 = 0.45;
+    /// `multi_frame_consistency`: largest landmark movement across frames, as a fraction of
+    /// the face width. Below: a frozen still. Above: not one steady capture.
+    pub const MOTION_MIN: f32 = 0.002;
+    pub const MOTION_MAX: f32 = 0.35;
+    /// `flash_reflectance`: correlation of the face's colour change with the challenge colours.
+    pub const FLASH_CORRELATION_MIN: f32 = 0.5;
+    /// `flash_reflectance`: the face's colour must move at least this much (grey levels, RMS).
+    pub const FLASH_RESPONSE_MIN: f32 = 1.0;
+    /// `flash_reflectance`: samples needed, and distinct colours among them.
+    pub const FLASH_SAMPLES_MIN: usize = 3;
+    pub const FLASH_COLORS_MIN: usize = 2;
+}
+
+use thresholds::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Voter {
+    pub name: &'static str,
+    pub passed: bool,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
+}
+
+impl Voter {
+    fn new(name: &'static str, passed: bool, reason: impl Into<String>, score: Option<f32>) -> Self {
+        Self { name, passed, reason: reason.into(), score }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fused {
+    Live,
+    Spoof,
+    Unclear,
+}
+
+/// What was measured on one frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrameMeasure {
+    pub sha256: String,
+    pub width: u32,
+    pub faces: usize,
+    /// The rest describe the frame's single (or best) face, when there is one.
+    pub face_width: f32,
+    /// The detector's confidence in the face.
+    pub face_score: f32,
+    pub sharpness: f32,
+    pub luminance: f32,
+    pub mean_rgb: [f32; 3],
+    pub landmarks: [[f32; 2]; 5],
+    pub embedding: Vec<f32>,
+    pub live_probability: Option<f32>,
+}
+
+impl FrameMeasure {
+    fn has_face(&self) -> bool {
+        self.faces >= 1
+    }
+}
+
+/// One flash sample: which frame was lit by which challenge colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlashSample {
+    pub frame_index: usize,
+    pub color: [u8; 3],
+}
+
+fn frame_problems(f: &FrameMeasure) -> Vec<&'static str> {
+    if f.faces == 0 {
+        return vec!["no face"];
+    }
+    if f.faces > 1 {
+        return vec!["several faces"];
+    }
+    let mut problems = Vec::new();
+    if f.face_width < FACE_WIDTH_FRACTION_MIN * f.width as f32 {
+        problems.push("face too small");
+    }
+    if f.sharpness < SHARPNESS_MIN {
+        problems.push("blurred");
+    }
+    if f.luminance < LUMINANCE_MIN {
+        problems.push("underexposed");
+    } else if f.luminance > LUMINANCE_MAX {
+        problems.push("overexposed");
+    }
+    problems
+}
+
+pub fn capture_quality(frames: &[FrameMeasure]) -> Voter {
+    let per_frame: Vec<Vec<&str>> = frames.iter().map(frame_problems).collect();
+    let good = per_frame.iter().filter(|p| p.is_empty()).count();
+    let score = Some(good as f32 / frames.len().max(1) as f32);
+    if good == frames.len() && !frames.is_empty() {
+        return Voter::new("capture_quality", true, "one sharp, well-exposed face in every frame", score);
+    }
+    let reason = per_frame
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(i, p)| format!("frame {i}: {}", p.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Voter::new("capture_quality", false, reason, score)
+}
+
+pub fn passive_liveness(frames: &[FrameMeasure]) -> Option<Voter> {
+    let probabilities: Vec<f32> = frames.iter().filter_map(|f| f.live_probability).collect();
+    if probabilities.is_empty() {
+        return None;
+    }
+    let mean = probabilities.iter().sum::<f32>() / probabilities.len() as f32;
+    let passed = mean >= PASSIVE_LIVE_MIN;
+    let reason =
+        if passed { "the anti-spoof model sees a live face" } else { "the anti-spoof model sees a presented image" };
+    Some(Voter::new("passive_liveness", passed, reason, Some(mean)))
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+pub fn multi_frame_consistency(frames: &[FrameMeasure]) -> Option<Voter> {
+    let with_face: Vec<&FrameMeasure> = frames.iter().filter(|f| f.has_face() && !f.embedding.is_empty()).collect();
+    if with_face.len() < 2 {
+        return None;
+    }
+    let mut hashes: Vec<&str> = frames.iter().map(|f| f.sha256.as_str()).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    if hashes.len() < frames.len() {
+        return Some(Voter::new("multi_frame_consistency", false, "frames are byte-identical copies", Some(0.0)));
+    }
+    let first = with_face[0];
+    let least_similar = with_face[1..].iter().map(|f| cosine(&first.embedding, &f.embedding)).fold(f32::MAX, f32::min);
+    if least_similar < SAME_FACE_MIN {
+        return Some(Voter::new(
+            "multi_frame_consistency",
+            false,
+            "the face changes between frames",
+            Some(least_similar),
+        ));
+    }
+    let motion = with_face
+        .iter()
+        .map(|f| {
+            let moved = f
+                .landmarks
+                .iter()
+                .zip(first.landmarks.iter())
+                .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+                .fold(0.0, f32::max);
+            moved / first.face_width.max(1.0)
+        })
+        .fold(0.0, f32::max);
+    if motion < MOTION_MIN {
+        return Some(Voter::new("multi_frame_consistency", false, "no natural motion: a frozen image", Some(motion)));
+    }
+    if motion > MOTION_MAX {
+        return Some(Voter::new("multi_frame_consistency", false, "the face jumps between frames", Some(motion)));
+    }
+    Some(Voter::new("multi_frame_consistency", true, "one face, natural small motion", Some(least_similar)))
+}
+
+/// Pearson correlation of the face's colour deviations with the challenge colours'.
+pub fn flash_reflectance(frames: &[FrameMeasure], samples: &[FlashSample]) -> Option<Voter> {
+    let usable: Vec<(&FrameMeasure, [u8; 3])> = samples
+        .iter()
+        .filter_map(|s| frames.get(s.frame_index).filter(|f| f.faces == 1).map(|f| (f, s.color)))
+        .collect();
+    if usable.is_empty() {
+        return None;
+    }
+    let mut colors: Vec<[u8; 3]> = usable.iter().map(|(_, c)| *c).collect();
+    colors.sort_unstable();
+    colors.dedup();
+    if usable.len() < FLASH_SAMPLES_MIN || colors.len() < FLASH_COLORS_MIN {
+        return Some(Voter::new("flash_reflectance", false, "too few flash samples to test the challenge", None));
+    }
+    let n = usable.len() as f32;
+    let mut mean_face = [0f32; 3];
+    let mut mean_color = [0f32; 3];
+    for (f, c) in &usable {
+        for k in 0..3 {
+            mean_face[k] += f.mean_rgb[k] / n;
+            mean_color[k] += f32::from(c[k]) / n;
+        }
+    }
+    let (mut cov, mut var_face, mut var_color) = (0f32, 0f32, 0f32);
+    for (f, c) in &usable {
+        for k in 0..3 {
+            let d = f.mean_rgb[k] - mean_face[k];
+            let e = f32::from(c[k]) - mean_color[k];
+            cov += d * e;
+            var_face += d * d;
+            var_color += e * e;
+        }
+    }
+    let response = (var_face / (3.0 * n)).sqrt();
+    if response < FLASH_RESPONSE_MIN {
+        return Some(Voter::new(
+            "flash_reflectance",
+            false,
+            "the face does not reflect the challenge colours",
+            Some(0.0),
+        ));
+    }
+    let correlation = cov / (var_face.sqrt() * var_color.sqrt()).max(f32::EPSILON);
+    let passed = correlation >= FLASH_CORRELATION_MIN;
+    let reason = if passed {
+        "the face reflects the challenge colours"
+    } else {
+        "the face's colour does not follow the challenge"
+    };
+    Some(Voter::new("flash_reflectance", passed, reason, Some(correlation)))
+}
+
+/// Spoof when a voter that detects attacks failed; unclear when the capture was too poor to
+/// judge or the model could not run; live only when every voter that ran passed.
+pub fn fuse(voters: &[Voter]) -> Fused {
+    const ATTACK_VOTERS: [&str; 4] =
+        ["passive_liveness", "flash_reflectance", "multi_frame_consistency", "screen_moire"];
+    if voters.iter().any(|v| !v.passed && ATTACK_VOTERS.contains(&v.name)) {
+        return Fused::Spoof;
+    }
+    let passive_ran = voters.iter().any(|v| v.name == "passive_liveness");
+    if passive_ran && voters.iter().all(|v| v.passed) {
+        Fused::Live
+    } else {
+        Fused::Unclear
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(i: usize, rgb: [f32; 3], shift: f32) -> FrameMeasure {
+        FrameMeasure {
+            sha256: format!("hash{i}"),
+            width: 640,
+            faces: 1,
+            face_width: 200.0,
+            face_score: 0.9,
+            sharpness: 80.0,
+            luminance: 120.0,
+            mean_rgb: rgb,
+            landmarks: [[100.0 + shift, 100.0]; 5],
+            embedding: vec![1.0, 0.0],
+            live_probability: Some(0.9),
+        }
+    }
+
+    const COLORS: [[u8; 3]; 4] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]];
+
+    #[test]
+    fn a_face_that_follows_the_colours_passes_and_a_still_does_not() {
+        let lit: Vec<_> = COLORS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                frame(
+                    i,
+                    [120.0 + f32::from(c[0]) / 20.0, 100.0 + f32::from(c[1]) / 20.0, 90.0 + f32::from(c[2]) / 20.0],
+                    i as f32,
+                )
+            })
+            .collect();
+        let samples: Vec<_> =
+            COLORS.iter().enumerate().map(|(i, c)| FlashSample { frame_index: i, color: *c }).collect();
+        let voter = flash_reflectance(&lit, &samples).unwrap_or_else(|| unreachable!());
+        assert!(voter.passed, "{voter:?}");
+        let still: Vec<_> = (0..4).map(|i| frame(i, [120.0, 100.0, 90.0], 0.0)).collect();
+        assert!(!flash_reflectance(&still, &samples).is_some_and(|v| v.passed));
+        // Colours that move against the challenge fail.
+        let inverted: Vec<_> = COLORS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                frame(
+                    i,
+                    [120.0 - f32::from(c[0]) / 20.0, 100.0 - f32::from(c[1]) / 20.0, 90.0 - f32::from(c[2]) / 20.0],
+                    0.0,
+                )
+            })
+            .collect();
+        assert!(!flash_reflectance(&inverted, &samples).is_some_and(|v| v.passed));
+        assert!(flash_reflectance(&lit, &[]).is_none());
+        assert!(!flash_reflectance(&lit, &samples[..2]).is_some_and(|v| v.passed));
+    }
+
+    #[test]
+    fn frames_must_be_distinct_the_same_face_and_gently_moving() {
+        let moving: Vec<_> = (0..3).map(|i| frame(i, [0.0; 3], i as f32 * 2.0)).collect();
+        assert!(multi_frame_consistency(&moving).is_some_and(|v| v.passed));
+        let frozen: Vec<_> = (0..3).map(|i| frame(i, [0.0; 3], 0.0)).collect();
+        assert!(!multi_frame_consistency(&frozen).is_some_and(|v| v.passed));
+        let mut copies = moving.clone();
+        copies[2].sha256 = copies[0].sha256.clone();
+        assert!(!multi_frame_consistency(&copies).is_some_and(|v| v.passed));
+        let mut swapped = moving.clone();
+        swapped[1].embedding = vec![0.0, 1.0];
+        assert!(!multi_frame_consistency(&swapped).is_some_and(|v| v.passed));
+        let mut jumping = moving.clone();
+        jumping[2].landmarks = [[300.0, 100.0]; 5];
+        assert!(!multi_frame_consistency(&jumping).is_some_and(|v| v.passed));
+        assert!(multi_frame_consistency(&moving[..1]).is_none());
+    }
+
+    #[test]
+    fn quality_names_each_problem() {
+        let good = vec![frame(0, [0.0; 3], 0.0)];
+        assert!(capture_quality(&good).passed);
+        let mut bad = good[0].clone();
+        bad.sharpness = 2.0;
+        bad.luminance = 10.0;
+        let voter = capture_quality(&[bad]);
+        assert!(!voter.passed);
+        assert_eq!(voter.reason, "frame 0: blurred, underexposed");
+        let none = FrameMeasure { faces: 0, ..good[0].clone() };
+        assert!(!capture_quality(&[none]).passed);
+    }
+
+    #[test]
+    fn fusion_is_spoof_on_an_attack_voter_and_live_only_when_all_pass() {
+        let pass = |name| Voter::new(name, true, "", None);
+        let fail = |name| Voter::new(name, false, "", None);
+        assert_eq!(fuse(&[pass("passive_liveness"), pass("capture_quality")]), Fused::Live);
+        assert_eq!(fuse(&[fail("passive_liveness"), pass("capture_quality")]), Fused::Spoof);
+        assert_eq!(fuse(&[pass("passive_liveness"), fail("flash_reflectance")]), Fused::Spoof);
+        assert_eq!(fuse(&[pass("passive_liveness"), fail("capture_quality")]), Fused::Unclear);
+        assert_eq!(fuse(&[pass("capture_quality")]), Fused::Unclear);
+    }
+
+    #[test]
+    fn passive_liveness_averages_the_model() {
+        let mut frames = vec![frame(0, [0.0; 3], 0.0), frame(1, [0.0; 3], 0.0)];
+        frames[1].live_probability = Some(0.0);
+        let voter = passive_liveness(&frames).unwrap_or_else(|| unreachable!());
+        assert!((voter.score.unwrap_or_default() - 0.45).abs() < 1e-6);
+        assert!(!voter.passed);
+        frames.iter_mut().for_each(|f| f.live_probability = None);
+        assert!(passive_liveness(&frames).is_none());
+    }
+}

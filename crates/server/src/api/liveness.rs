@@ -1,0 +1,605 @@
+//! `POST /api/identity/face/flash-challenge`, `POST /api/identity/face/liveness`,
+//! `POST /api/identity/auth/step-up` (SPEC §5–§7).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::Json;
+use kenali_core::challenge::{self, parse_color, SignatureError};
+use kenali_core::face::{threshold_for, RiskLevel, DEFAULT_MATCH_THRESHOLD};
+use kenali_core::id::{new_id, IdKind};
+use kenali_core::liveness::{self, FlashSample, FrameMeasure, Fused, Voter};
+use kenali_core::tier::kind;
+use kenali_core::time_fmt::{format_timestamp, now_timestamp, parse_timestamp};
+use kenali_vision::embed::cosine;
+use kenali_vision::engine::MODEL_ID;
+use kenali_vision::{decode_image, DecodeLimits};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::faces::{face_service, pool_best, store_capture, AttemptContext};
+use super::views::VerificationView;
+use super::{load_customer, tier_policy};
+use crate::auth::Scope;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{parse_json, ApiJson, Auth};
+use crate::faces::{image_field, new_enrollment, EnrollmentFace, ImageInput, MAX_IMAGE_BYTES};
+use crate::ledger::{self, data_key, Actor, NewVerification};
+use crate::ratelimit;
+use crate::state::AppState;
+use crate::store::challenges::{self, ChallengeRow};
+use crate::store::customers::CustomerRow;
+use crate::store::faces;
+
+/// Frames a bundle may carry.
+pub const MAX_FRAMES: usize = 10;
+/// A step-up this far above the threshold promotes the selfie into the pool.
+pub const PROMOTION_MARGIN: f32 = 0.10;
+/// Most enrollments one customer's pool grows to by promotion; old ones are never dropped.
+pub const POOL_CAP: usize = 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChallengeRequest {
+    customer_id: String,
+    steps: Option<u32>,
+    ttl_ms: Option<u64>,
+    #[allow(dead_code)]
+    external_id: Option<String>,
+}
+
+fn challenge_secret_context(challenge_id: &str) -> String {
+    format!("challenge/secret/{challenge_id}")
+}
+
+/// Issues a single-use challenge for `purpose` (`face` here; `ktp` for KTP capture).
+pub async fn issue_challenge(state: &AppState, auth: &Auth, body: ChallengeRequest, purpose: &str) -> ApiResult<Value> {
+    let principal = auth.require(Scope::Public)?;
+    let steps = body.steps.unwrap_or(challenge::DEFAULT_STEPS);
+    if !(challenge::MIN_STEPS..=challenge::MAX_STEPS).contains(&steps) {
+        return Err(ApiError::invalid_field(
+            "steps",
+            format!("must be {} to {}", challenge::MIN_STEPS, challenge::MAX_STEPS),
+        ));
+    }
+    let ttl_ms = body.ttl_ms.unwrap_or(challenge::DEFAULT_TTL_MS);
+    if !(challenge::MIN_TTL_MS..=challenge::MAX_TTL_MS).contains(&ttl_ms) {
+        return Err(ApiError::invalid_field(
+            "ttlMs",
+            format!("must be {} to {}", challenge::MIN_TTL_MS, challenge::MAX_TTL_MS),
+        ));
+    }
+    let mut rng = rand::rngs::OsRng;
+    let (colors, holds) = challenge::draw_sequence(steps, &mut rng);
+    let mut secret_bytes = [0u8; 32];
+    rng.fill_bytes(&mut secret_bytes);
+    let secret = format!("qe_whsec_{}", hex::encode(secret_bytes));
+    let mut nonce_bytes = [0u8; 16];
+    rng.fill_bytes(&mut nonce_bytes);
+    let nonce = hex::encode(nonce_bytes);
+    let id = new_id(IdKind::FlashChallenge);
+    let now = time::OffsetDateTime::now_utc();
+    let expires_at = format_timestamp(now + time::Duration::milliseconds(i64::try_from(ttl_ms).unwrap_or(90_000)));
+    let sealed = state.keys.idempotency.seal(secret.as_bytes(), &challenge_secret_context(&id));
+    let row = ChallengeRow {
+        id: id.clone(),
+        org_id: principal.org_id.clone(),
+        customer_id: body.customer_id.clone(),
+        purpose: purpose.to_string(),
+        nonce: nonce.clone(),
+        colors: serde_json::to_string(&colors).map_err(ApiError::internal)?,
+        hold_ms: serde_json::to_string(&holds).map_err(ApiError::internal)?,
+        secret_sealed: hex::encode(sealed),
+        expires_at: expires_at.clone(),
+        consumed_at: None,
+        consumed_signature: None,
+        result: None,
+        created_at: format_timestamp(now),
+    };
+    let mut tx = state.store.begin().await?;
+    load_customer(&mut tx, &principal.org_id, &body.customer_id).await?;
+    challenges::insert(&mut tx, &row).await?;
+    tx.commit().await?;
+    Ok(json!({"flashChallenge": {
+        "id": id, "purpose": purpose, "nonce": nonce, "colors": colors, "holdMs": holds,
+        "expiresAt": expires_at, "hmacSecret": secret,
+    }}))
+}
+
+pub async fn face_challenge(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<ChallengeRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    Ok((StatusCode::CREATED, Json(issue_challenge(&state, &auth, body, "face").await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FlashSampleIn {
+    step: usize,
+    frame_index: usize,
+    color: String,
+    #[allow(dead_code)]
+    t_ms: Option<u64>,
+}
+
+/// A capture bundle (seed 001); `signature` covers everything else (JCS + HMAC-SHA256).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Bundle {
+    #[allow(dead_code)]
+    version: String,
+    #[allow(dead_code)]
+    sdk_version: String,
+    #[allow(dead_code)]
+    platform: String,
+    frames: Vec<String>,
+    captured_at: String,
+    #[allow(dead_code)]
+    signature: String,
+    flash_challenge_nonce: Option<String>,
+    flash_samples: Option<Vec<FlashSampleIn>>,
+    #[allow(dead_code)]
+    ocr_fields: Option<Value>,
+    #[allow(dead_code)]
+    ocr_confidence: Option<Value>,
+}
+
+/// A verified, consumed bundle and the challenge it answered.
+struct CheckedBundle {
+    challenge: ChallengeRow,
+    frames: Vec<ImageInput>,
+    samples: Vec<FlashSample>,
+}
+
+enum BundleCheck {
+    Fresh(Box<CheckedBundle>),
+    /// The same signed bundle was already decided: its stored answer.
+    Replay(Value),
+}
+
+fn prefix_field(err: ApiError, prefix: &str) -> ApiError {
+    let mut err = err;
+    if err.code == "invalid_field" {
+        err.message = format!("{prefix}.{}", err.message);
+    }
+    err
+}
+
+/// Signature first (SPEC §5): the bundle is parsed, its challenge found by nonce and the
+/// HMAC checked before any image is decoded. Then the challenge is consumed atomically.
+async fn check_bundle(
+    state: &AppState,
+    org_id: &str,
+    customer: &CustomerRow,
+    bundle_value: &Value,
+    hmac_key: Option<&str>,
+    purpose: &str,
+) -> ApiResult<BundleCheck> {
+    let bundle: Bundle = parse_json(bundle_value.to_string().as_bytes()).map_err(|e| prefix_field(e, "bundle"))?;
+    if let Some(key) = hmac_key {
+        if key.starts_with("dev_") {
+            return Err(ApiError::bad_request(
+                "unsupported_hmac_key",
+                "device-derived keys arrive with device registration; sign with the challenge's hmacSecret",
+            ));
+        }
+    }
+    let nonce = bundle.flash_challenge_nonce.as_deref().ok_or_else(|| {
+        ApiError::invalid_field("bundle.flashChallengeNonce", "is required: sign with a flash challenge")
+    })?;
+    let mut conn = state.store.pool().acquire().await?;
+    let challenge = challenges::find_by_nonce(&mut conn, org_id, nonce)
+        .await?
+        .filter(|c| c.customer_id == customer.id && c.purpose == purpose)
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_signature", "the bundle does not answer a challenge of this customer")
+        })?;
+    let sealed = hex::decode(&challenge.secret_sealed).map_err(ApiError::internal)?;
+    let secret = state
+        .keys
+        .idempotency
+        .open(&sealed, &challenge_secret_context(&challenge.id))
+        .map_err(|e| ApiError::internal(format!("challenge secret: {e}")))?;
+    challenge::verify(bundle_value, &secret).map_err(|e| match e {
+        SignatureError::Missing | SignatureError::Malformed => {
+            ApiError::unauthorized("invalid_signature", e.to_string())
+        }
+        _ => ApiError::unauthorized("invalid_signature", "the bundle signature does not match"),
+    })?;
+    let signature = bundle_value["signature"].as_str().unwrap_or_default().to_string();
+    if challenge.consumed_at.is_some() {
+        // The same signed bundle again returns the first answer (idempotent retry).
+        if challenge.consumed_signature.as_deref() == Some(signature.as_str()) {
+            if let Some(result) = &challenge.result {
+                return Ok(BundleCheck::Replay(serde_json::from_str(result).map_err(ApiError::internal)?));
+            }
+        }
+        return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
+    }
+    let expired = parse_timestamp(&challenge.expires_at).is_none_or(|at| at < time::OffsetDateTime::now_utc());
+    if expired {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "challenge_expired",
+            "this flash challenge has expired; request a new one",
+        ));
+    }
+    if bundle.frames.is_empty() || bundle.frames.len() > MAX_FRAMES {
+        return Err(ApiError::invalid_field("bundle.frames", format!("must hold 1 to {MAX_FRAMES} frames")));
+    }
+    parse_timestamp(&bundle.captured_at)
+        .ok_or_else(|| ApiError::invalid_field("bundle.capturedAt", "must be an RFC 3339 time"))?;
+    let colors: Vec<String> = serde_json::from_str(&challenge.colors).map_err(ApiError::internal)?;
+    let mut samples = Vec::new();
+    for sample in bundle.flash_samples.unwrap_or_default() {
+        // The server uses the challenge's own colour for the step, never the client's.
+        let expected = colors.get(sample.step).ok_or_else(|| {
+            ApiError::invalid_field("bundle.flashSamples", "a sample names a step the challenge does not have")
+        })?;
+        if !sample.color.eq_ignore_ascii_case(expected) {
+            return Err(ApiError::invalid_field(
+                "bundle.flashSamples",
+                "a sample's colour is not the challenge's colour for its step",
+            ));
+        }
+        if sample.frame_index >= bundle.frames.len() {
+            return Err(ApiError::invalid_field(
+                "bundle.flashSamples",
+                "a sample names a frame the bundle does not have",
+            ));
+        }
+        let color = parse_color(expected).ok_or_else(|| ApiError::internal("challenge colour"))?;
+        samples.push(FlashSample { frame_index: sample.frame_index, color });
+    }
+    let frames = bundle
+        .frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| image_field(&format!("bundle.frames[{i}]"), f))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !challenges::consume(&mut conn, &challenge.id, &signature, &now_timestamp()).await? {
+        return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
+    }
+    Ok(BundleCheck::Fresh(Box::new(CheckedBundle { challenge, frames, samples })))
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LivenessView {
+    fused: Fused,
+    voters: Vec<Voter>,
+    passed: usize,
+    present: usize,
+}
+
+struct LivenessRun {
+    view: LivenessView,
+    frames: Vec<ImageInput>,
+    measures: Vec<FrameMeasure>,
+    challenge_id: String,
+}
+
+/// Decodes and measures every frame off the runtime, then votes.
+async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResult<LivenessRun> {
+    let service = face_service(state)?;
+    let engine = service.engine().clone();
+    let limits = DecodeLimits { max_bytes: MAX_IMAGE_BYTES, ..DecodeLimits::default() };
+    let inputs: Vec<(Vec<u8>, String)> = checked.frames.iter().map(|f| (f.bytes.clone(), f.sha256.clone())).collect();
+    let measures = service
+        .run_blocking(move || {
+            inputs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (bytes, sha))| {
+                    let image = decode_image(&bytes, limits).map_err(|e| {
+                        ApiError::unprocessable("undecodable_image", format!("bundle.frames[{i}]: {e}"))
+                    })?;
+                    engine.measure_frame(&image, sha).map_err(ApiError::internal)
+                })
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
+        .await?;
+    let mut voters = vec![liveness::capture_quality(&measures)];
+    voters.extend(liveness::passive_liveness(&measures));
+    voters.extend(liveness::multi_frame_consistency(&measures));
+    voters.extend(liveness::flash_reflectance(&measures, &checked.samples));
+    let fused = liveness::fuse(&voters);
+    let passed = voters.iter().filter(|v| v.passed).count();
+    let present = voters.len();
+    Ok(LivenessRun {
+        view: LivenessView { fused, voters, passed, present },
+        frames: checked.frames,
+        measures,
+        challenge_id: checked.challenge.id,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LivenessRequest {
+    customer_id: String,
+    bundle: Value,
+    hmac_key: Option<String>,
+    #[allow(dead_code)]
+    external_id: Option<String>,
+}
+
+fn liveness_details(run: &LivenessRun) -> Value {
+    json!({"fused": run.view.fused, "voters": run.view.voters, "challengeId": run.challenge_id,
+           "frameSha256": run.frames.iter().map(|f| f.sha256.clone()).collect::<Vec<_>>()})
+}
+
+pub async fn face_liveness(
+    State(state): State<AppState>,
+    auth: Auth,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<LivenessRequest>,
+) -> ApiResult<Json<Value>> {
+    let started = Instant::now();
+    let principal = auth.require(Scope::Public)?;
+    face_service(&state)?;
+    let customer = {
+        let mut conn = state.store.pool().acquire().await?;
+        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
+    };
+    ratelimit::check(&state, ratelimit::FACE_LIVENESS, &customer.id).await?;
+    let attempt = AttemptContext {
+        org_id: principal.org_id.clone(),
+        customer_id: Some(customer.id.clone()),
+        kind: "face_liveness",
+        started,
+        client,
+    };
+    let checked =
+        match check_bundle(&state, &principal.org_id, &customer, &body.bundle, body.hmac_key.as_deref(), "face").await?
+        {
+            BundleCheck::Replay(answer) => return Ok(Json(answer)),
+            BundleCheck::Fresh(checked) => checked,
+        };
+    let run = match run_liveness(&state, checked).await {
+        Ok(run) => run,
+        Err(err) => return Err(attempt.refuse(&state, err).await),
+    };
+    let actor = Actor::from_principal(principal);
+    let policy = tier_policy(&state, &principal.org_id).await?;
+    let passed = run.view.fused == Fused::Live;
+    let reasons =
+        vec![format!("liveness_{}", serde_json::to_value(run.view.fused).unwrap_or_default().as_str().unwrap_or(""))];
+    let mut tx = state.store.begin().await?;
+    let recorded = ledger::record_verification(
+        &mut tx,
+        &actor,
+        &customer,
+        NewVerification {
+            kind: kind::FACE_LIVENESS,
+            passed,
+            reasons: reasons.clone(),
+            details: liveness_details(&run),
+        },
+        policy,
+    )
+    .await?;
+    for frame in &run.frames {
+        store_capture(&state, &mut tx, &customer, "frame", frame, Some(&recorded.verification.id)).await?;
+    }
+    faces::insert_attempt(
+        &mut tx,
+        &attempt.row(if passed { "passed" } else { "failed" }, &reasons, Some(&recorded.verification.id)),
+    )
+    .await?;
+    let answer = json!({"verification": VerificationView::from(&recorded.verification), "liveness": run.view});
+    challenges::store_result(&mut tx, &run.challenge_id, &answer.to_string()).await?;
+    tx.commit().await?;
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StepUpRequest {
+    customer_id: String,
+    risk_level: Option<RiskLevel>,
+    action_label: Option<String>,
+    trigger: Option<String>,
+    bundle: Value,
+    hmac_key: Option<String>,
+    reference_image: Option<String>,
+    #[allow(dead_code)]
+    external_id: Option<String>,
+}
+
+/// Atomic liveness + match against the pool (or a reference image).
+pub async fn step_up(
+    State(state): State<AppState>,
+    auth: Auth,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<StepUpRequest>,
+) -> ApiResult<Json<Value>> {
+    let started = Instant::now();
+    let principal = auth.require(Scope::Public)?;
+    let service = face_service(&state)?.clone();
+    if body.action_label.as_ref().is_some_and(|l| l.chars().count() > 200) {
+        return Err(ApiError::invalid_field("actionLabel", "must be at most 200 characters"));
+    }
+    if body.trigger.as_ref().is_some_and(|t| t.is_empty() || t.chars().count() > 64) {
+        return Err(ApiError::invalid_field("trigger", "must be 1 to 64 characters"));
+    }
+    let risk = body.risk_level.unwrap_or_default();
+    let reference = body.reference_image.as_deref().map(|r| image_field("referenceImage", r)).transpose()?;
+    let (customer, pool) = {
+        let mut conn = state.store.pool().acquire().await?;
+        let customer = load_customer(&mut conn, &principal.org_id, &body.customer_id).await?;
+        let pool = faces::pool(&mut conn, &principal.org_id, &customer.id, MODEL_ID).await?;
+        (customer, pool)
+    };
+    ratelimit::check(&state, ratelimit::STEP_UP, &customer.id).await?;
+    let attempt = AttemptContext {
+        org_id: principal.org_id.clone(),
+        customer_id: Some(customer.id.clone()),
+        kind: "step_up",
+        started,
+        client,
+    };
+    if pool.is_empty() && reference.is_none() {
+        // Nothing to match against: refuse without spending the challenge.
+        let reasons = vec!["no_reference".to_string()];
+        crate::api::faces::record_attempt(&state, attempt.row("refused", &reasons, None)).await?;
+        return Ok(Json(json!({
+            "allow": false, "reasons": reasons, "liveness": null, "match": null, "verificationIds": [],
+            "decidedInMs": started.elapsed().as_millis(),
+        })));
+    }
+    let checked =
+        match check_bundle(&state, &principal.org_id, &customer, &body.bundle, body.hmac_key.as_deref(), "face").await?
+        {
+            BundleCheck::Replay(answer) => return Ok(Json(answer)),
+            BundleCheck::Fresh(checked) => checked,
+        };
+    let run = match run_liveness(&state, checked).await {
+        Ok(run) => run,
+        Err(err) => return Err(attempt.refuse(&state, err).await),
+    };
+    // Every frame with exactly one face is a probe; the best score over frames × pool wins
+    // (the flash colours shift embeddings, and the least-lit frame matches best).
+    let probes: Vec<usize> = (0..run.measures.len())
+        .filter(|&i| run.measures[i].faces == 1 && !run.measures[i].embedding.is_empty())
+        .collect();
+    if probes.is_empty() {
+        return Err(attempt
+            .refuse(&state, ApiError::unprocessable("no_face", "bundle.frames: no frame holds exactly one face"))
+            .await);
+    }
+    let threshold = threshold_for(DEFAULT_MATCH_THRESHOLD, risk);
+    let reference_embedding = match reference {
+        Some(reference) => match service.analyze("referenceImage", reference).await {
+            Ok(reference) => Some(reference.face.embedding),
+            Err(err) => return Err(attempt.refuse(&state, err).await),
+        },
+        None => None,
+    };
+    let mut best: Option<(usize, f32, Option<crate::store::faces::EnrollmentRow>)> = None;
+    for &i in &probes {
+        let embedding = &run.measures[i].embedding;
+        let (score, enrollment) = match &reference_embedding {
+            Some(reference) => (cosine(embedding, reference), None),
+            None => pool_best(&state, &customer, &pool, embedding)?,
+        };
+        if best.as_ref().is_none_or(|(_, top, _)| score > *top) {
+            best = Some((i, score, enrollment));
+        }
+    }
+    let Some((probe_index, score, matched_enrollment)) = best else {
+        return Err(ApiError::internal("no probe frame"));
+    };
+    let probe_measure = &run.measures[probe_index];
+    let matched = score >= threshold;
+    let live = run.view.fused == Fused::Live;
+    let allow = live && matched;
+    let mut reasons = Vec::new();
+    reasons
+        .push(format!("liveness_{}", serde_json::to_value(run.view.fused).unwrap_or_default().as_str().unwrap_or("")));
+    reasons.push(if matched { "face_matched" } else { "face_not_matched" }.to_string());
+
+    let actor = Actor::from_principal(principal);
+    let policy = tier_policy(&state, &principal.org_id).await?;
+    let mut tx = state.store.begin().await?;
+    let liveness_row = ledger::record_verification(
+        &mut tx,
+        &actor,
+        &customer,
+        NewVerification {
+            kind: kind::FACE_LIVENESS,
+            passed: live,
+            reasons: vec![reasons[0].clone()],
+            details: liveness_details(&run),
+        },
+        policy,
+    )
+    .await?;
+    let match_row = ledger::record_verification(
+        &mut tx,
+        &actor,
+        &customer,
+        NewVerification {
+            kind: kind::FACE_MATCH,
+            passed: matched,
+            reasons: vec![reasons[1].clone()],
+            details: json!({
+                "score": score, "threshold": threshold, "modelId": MODEL_ID, "riskLevel": risk,
+                "enrollmentId": matched_enrollment.as_ref().map(|e| e.id.clone()),
+                "enrollmentSource": matched_enrollment.as_ref().map(|e| e.source.clone()),
+                "against": if matched_enrollment.is_some() { "pool" } else { "reference_image" },
+                "probeSha256": run.frames[probe_index].sha256,
+                "actionLabel": body.action_label, "trigger": body.trigger,
+            }),
+        },
+        policy,
+    )
+    .await?;
+    for frame in &run.frames {
+        store_capture(&state, &mut tx, &customer, "frame", frame, Some(&liveness_row.verification.id)).await?;
+    }
+    // A strong pass grows the pool (seed 002, lesson 3); onboarding against a reference image
+    // enrolls the selfie as the customer's first reference.
+    let enroll_source = if allow && matched_enrollment.is_none() && body.trigger.as_deref() == Some("onboarding") {
+        Some("onboarding_selfie")
+    } else if allow && score >= threshold + PROMOTION_MARGIN && pool.len() < POOL_CAP {
+        Some("step_up_promotion")
+    } else {
+        None
+    };
+    let mut enrollment_id = None;
+    if let Some(source) = enroll_source {
+        let key = data_key(&state.keys, &customer)?;
+        let probe = EnrollmentFace {
+            embedding: &probe_measure.embedding,
+            image_sha256: &run.frames[probe_index].sha256,
+            detection_score: probe_measure.face_score,
+        };
+        let enrollment = new_enrollment(&principal.org_id, &customer.id, source, &key, probe);
+        faces::insert_enrollment(&mut tx, &enrollment).await?;
+        ledger::audit(
+            &mut tx,
+            &actor,
+            "face.enrolled",
+            &enrollment.id,
+            json!({"customerId": customer.id, "source": source}),
+        )
+        .await?;
+        enrollment_id = Some(enrollment.id);
+    }
+    let verification_ids = vec![liveness_row.verification.id.clone(), match_row.verification.id.clone()];
+    faces::insert_attempt(
+        &mut tx,
+        &attempt.row(if allow { "passed" } else { "failed" }, &reasons, Some(&match_row.verification.id)),
+    )
+    .await?;
+    ledger::audit(
+        &mut tx,
+        &actor,
+        "step_up.decided",
+        &customer.id,
+        json!({"allow": allow, "riskLevel": risk, "actionLabel": body.action_label, "verificationIds": verification_ids}),
+    )
+    .await?;
+    let answer = json!({
+        "allow": allow,
+        "reasons": reasons,
+        "liveness": run.view,
+        "match": {
+            "score": score, "threshold": threshold, "matched": matched, "modelId": MODEL_ID,
+            "enrollmentId": matched_enrollment.as_ref().map(|e| e.id.clone()),
+            "promotedEnrollmentId": enrollment_id,
+        },
+        "verificationIds": verification_ids,
+        "tier": match_row.tier,
+        "decidedInMs": started.elapsed().as_millis(),
+    });
+    challenges::store_result(&mut tx, &run.challenge_id, &answer.to_string()).await?;
+    tx.commit().await?;
+    Ok(Json(answer))
+}
