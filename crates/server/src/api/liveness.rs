@@ -319,6 +319,40 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResul
     })
 }
 
+enum BundleLiveness {
+    /// The same signed bundle was already decided: its stored answer.
+    Replay(Value),
+    Ran(LivenessRun),
+}
+
+/// Checks and consumes the bundle, then measures and votes; failures after the signature
+/// check are recorded as refused attempts.
+async fn bundle_liveness(
+    state: &AppState,
+    customer: &CustomerRow,
+    bundle: &Value,
+    hmac_key: Option<&str>,
+    attempt: &AttemptContext,
+) -> ApiResult<BundleLiveness> {
+    let checked = match check_bundle(state, &customer.org_id, customer, bundle, hmac_key, "face").await? {
+        BundleCheck::Replay(answer) => return Ok(BundleLiveness::Replay(answer)),
+        BundleCheck::Fresh(checked) => checked,
+    };
+    match run_liveness(state, checked).await {
+        Ok(run) => Ok(BundleLiveness::Ran(run)),
+        Err(err) => Err(attempt.refuse(state, err).await),
+    }
+}
+
+fn liveness_reason(fused: Fused) -> String {
+    let name = match fused {
+        Fused::Live => "live",
+        Fused::Spoof => "spoof",
+        Fused::Unclear => "unclear",
+    };
+    format!("liveness_{name}")
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LivenessRequest {
@@ -355,21 +389,14 @@ pub async fn face_liveness(
         started,
         client,
     };
-    let checked =
-        match check_bundle(&state, &principal.org_id, &customer, &body.bundle, body.hmac_key.as_deref(), "face").await?
-        {
-            BundleCheck::Replay(answer) => return Ok(Json(answer)),
-            BundleCheck::Fresh(checked) => checked,
-        };
-    let run = match run_liveness(&state, checked).await {
-        Ok(run) => run,
-        Err(err) => return Err(attempt.refuse(&state, err).await),
+    let run = match bundle_liveness(&state, &customer, &body.bundle, body.hmac_key.as_deref(), &attempt).await? {
+        BundleLiveness::Replay(answer) => return Ok(Json(answer)),
+        BundleLiveness::Ran(run) => run,
     };
     let actor = Actor::from_principal(principal);
     let policy = tier_policy(&state, &principal.org_id).await?;
     let passed = run.view.fused == Fused::Live;
-    let reasons =
-        vec![format!("liveness_{}", serde_json::to_value(run.view.fused).unwrap_or_default().as_str().unwrap_or(""))];
+    let reasons = vec![liveness_reason(run.view.fused)];
     let mut tx = state.store.begin().await?;
     let recorded = ledger::record_verification(
         &mut tx,
@@ -453,15 +480,9 @@ pub async fn step_up(
             "decidedInMs": started.elapsed().as_millis(),
         })));
     }
-    let checked =
-        match check_bundle(&state, &principal.org_id, &customer, &body.bundle, body.hmac_key.as_deref(), "face").await?
-        {
-            BundleCheck::Replay(answer) => return Ok(Json(answer)),
-            BundleCheck::Fresh(checked) => checked,
-        };
-    let run = match run_liveness(&state, checked).await {
-        Ok(run) => run,
-        Err(err) => return Err(attempt.refuse(&state, err).await),
+    let run = match bundle_liveness(&state, &customer, &body.bundle, body.hmac_key.as_deref(), &attempt).await? {
+        BundleLiveness::Replay(answer) => return Ok(Json(answer)),
+        BundleLiveness::Ran(run) => run,
     };
     // Every frame with exactly one face is a probe; the best score over frames × pool wins
     // (the flash colours shift embeddings, and the least-lit frame matches best).
@@ -500,8 +521,7 @@ pub async fn step_up(
     let live = run.view.fused == Fused::Live;
     let allow = live && matched;
     let mut reasons = Vec::new();
-    reasons
-        .push(format!("liveness_{}", serde_json::to_value(run.view.fused).unwrap_or_default().as_str().unwrap_or("")));
+    reasons.push(liveness_reason(run.view.fused));
     reasons.push(if matched { "face_matched" } else { "face_not_matched" }.to_string());
 
     let actor = Actor::from_principal(principal);
