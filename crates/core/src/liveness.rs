@@ -29,6 +29,10 @@ pub mod thresholds {
     /// `flash_reflectance`: samples needed, and distinct colours among them.
     pub const FLASH_SAMPLES_MIN: usize = 3;
     pub const FLASH_COLORS_MIN: usize = 2;
+    /// `screen_moire`: the largest spectral peak of the face over the mean at its radius
+    /// (kenali_vision::moire). Clean test photos measure at most 7.5 and the same photos under
+    /// a display-like grating at least 16.5 (vision tests); not yet calibrated on real replays.
+    pub const MOIRE_PEAK_MAX: f32 = 12.0;
 }
 
 use thresholds::*;
@@ -72,6 +76,8 @@ pub struct FrameMeasure {
     pub landmarks: [[f32; 2]; 5],
     pub embedding: Vec<f32>,
     pub live_probability: Option<f32>,
+    /// Spectral peak ratio of the face (screen moiré), when measurable.
+    pub moire_ratio: Option<f32>,
 }
 
 impl FrameMeasure {
@@ -237,6 +243,19 @@ pub fn flash_reflectance(frames: &[FrameMeasure], samples: &[FlashSample]) -> Op
     Some(Voter::new("flash_reflectance", passed, reason, Some(correlation)))
 }
 
+/// The median peak ratio over the frames: one noisy frame does not decide.
+pub fn screen_moire(frames: &[FrameMeasure]) -> Option<Voter> {
+    let mut ratios: Vec<f32> = frames.iter().filter_map(|f| f.moire_ratio).collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f32::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let passed = median <= MOIRE_PEAK_MAX;
+    let reason = if passed { "no display pattern on the face" } else { "a periodic display pattern covers the face" };
+    Some(Voter::new("screen_moire", passed, reason, Some(median)))
+}
+
 /// Spoof when a voter that detects attacks failed; unclear when the capture was too poor to
 /// judge or the model could not run; live only when every voter that ran passed.
 pub fn fuse(voters: &[Voter]) -> Fused {
@@ -270,6 +289,7 @@ mod tests {
             landmarks: [[100.0 + shift, 100.0]; 5],
             embedding: vec![1.0, 0.0],
             live_probability: Some(0.9),
+            moire_ratio: Some(5.0),
         }
     }
 
@@ -352,6 +372,18 @@ mod tests {
         assert_eq!(fuse(&[pass("passive_liveness"), fail("flash_reflectance")]), Fused::Spoof);
         assert_eq!(fuse(&[pass("passive_liveness"), fail("capture_quality")]), Fused::Unclear);
         assert_eq!(fuse(&[pass("capture_quality")]), Fused::Unclear);
+    }
+
+    #[test]
+    fn a_display_pattern_on_most_frames_fails_screen_moire() {
+        let mut frames: Vec<_> = (0..3).map(|i| frame(i, [0.0; 3], 0.0)).collect();
+        assert!(screen_moire(&frames).is_some_and(|v| v.passed));
+        frames[0].moire_ratio = Some(30.0);
+        assert!(screen_moire(&frames).is_some_and(|v| v.passed), "one noisy frame does not decide");
+        frames[1].moire_ratio = Some(25.0);
+        assert!(screen_moire(&frames).is_some_and(|v| !v.passed));
+        frames.iter_mut().for_each(|f| f.moire_ratio = None);
+        assert!(screen_moire(&frames).is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod liveness;
 pub mod measure;
 pub mod models;
+pub mod moire;
 
 pub use decode::{decode_image, DecodeError, DecodeLimits};
 pub use engine::{FaceEngine, FaceError};

@@ -74,6 +74,7 @@ impl FaceEngine {
             measure.embedding = self.embedder.embed(&aligned)?;
         }
         measure.live_probability = self.liveness.live_probability(image, face).ok();
+        measure.moire_ratio = crate::moire::moire_peak_ratio(image, face);
         Ok(measure)
     }
 }

@@ -122,3 +122,43 @@ fn images_without_exactly_one_face_are_refused() {
         engine.single_face(&pair).map(|f| f.bbox)
     );
 }
+
+/// Overlays a fine sinusoidal grating, the pattern a camera records off a display's pixel grid.
+fn with_grating(image: &image::RgbImage, period: f32, angle: f32, amplitude: f32) -> image::RgbImage {
+    let (s, c) = angle.sin_cos();
+    let mut out = image.clone();
+    for (x, y, pixel) in out.enumerate_pixels_mut() {
+        let phase = 2.0 * std::f32::consts::PI * (x as f32 * c + y as f32 * s) / period;
+        let delta = amplitude * phase.sin();
+        for k in 0..3 {
+            pixel[k] = (f32::from(pixel[k]) + delta).clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+#[test]
+fn moire_ratio_separates_clean_faces_from_display_gratings() {
+    use kenali_vision::moire::moire_peak_ratio;
+    let engine = engine();
+    let mut clean = Vec::new();
+    let mut screened = Vec::new();
+    let files = PEOPLE.iter().flat_map(|(_, files)| files.iter()).chain(["spoof/live_1.jpg"].iter());
+    {
+        for file in files {
+            let image = decode_image(&testdata(file), DecodeLimits::default()).unwrap();
+            let face = engine.single_face(&image).unwrap();
+            clean.push((file.to_string(), moire_peak_ratio(&image, &face).unwrap()));
+            // A grating whose period is a few pixels of the face patch, as a screen gives.
+            let period = face.width() / 128.0 * 4.0;
+            let replay = with_grating(&image, period.max(2.5), 0.3, 12.0);
+            screened.push((file.to_string(), moire_peak_ratio(&replay, &face).unwrap()));
+        }
+    }
+    eprintln!("clean: {clean:?}\nscreened: {screened:?}");
+    let max_clean = clean.iter().map(|(_, r)| *r).fold(0.0, f32::max);
+    let min_screened = screened.iter().map(|(_, r)| *r).fold(f32::MAX, f32::min);
+    eprintln!("max clean {max_clean}, min screened {min_screened}");
+    assert!(max_clean < kenali_core::liveness::thresholds::MOIRE_PEAK_MAX, "{clean:?}");
+    assert!(min_screened > kenali_core::liveness::thresholds::MOIRE_PEAK_MAX, "{screened:?}");
+}

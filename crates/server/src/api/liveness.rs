@@ -308,6 +308,7 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResul
     voters.extend(liveness::passive_liveness(&measures));
     voters.extend(liveness::multi_frame_consistency(&measures));
     voters.extend(liveness::flash_reflectance(&measures, &checked.samples));
+    voters.extend(liveness::screen_moire(&measures));
     let fused = liveness::fuse(&voters);
     let passed = voters.iter().filter(|v| v.passed).count();
     let present = voters.len();

@@ -52,7 +52,9 @@ async fn a_live_capture_that_reflects_the_flash_is_live() {
         let (status, answer) = liveness(&server, id, bundle.clone()).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["liveness"]["fused"], "live", "{answer}");
-        for name in ["passive_liveness", "flash_reflectance", "multi_frame_consistency", "capture_quality"] {
+        for name in
+            ["passive_liveness", "flash_reflectance", "multi_frame_consistency", "capture_quality", "screen_moire"]
+        {
             assert_eq!(voter(&answer, name).unwrap()["passed"], true, "{name}: {answer}");
         }
         assert_eq!(answer["verification"]["kind"], "face_liveness");
@@ -80,6 +82,13 @@ async fn replayed_stills_and_presented_photos_are_spoofs() {
     assert_eq!(voter(&answer, "flash_reflectance").unwrap()["passed"], false);
     assert_eq!(voter(&answer, "multi_frame_consistency").unwrap()["passed"], false);
     assert_eq!(answer["verification"]["status"], "failed");
+    // A live capture replayed on a screen: the display's grid shows in the spectrum.
+    let challenge = server.face_challenge(id).await;
+    let bundle =
+        signed_bundle(&challenge, crate::testkit::screen_replay_frames("spoof/live_1.jpg", &colors(&challenge)));
+    let (_, answer) = liveness(&server, id, bundle).await;
+    assert_eq!(answer["liveness"]["fused"], "spoof", "{answer}");
+    assert_eq!(voter(&answer, "screen_moire").unwrap()["passed"], false, "{answer}");
     // A printed photo held to the camera, even under the flash.
     for sample in ["spoof/spoof_1.jpg", "spoof/spoof_2.jpg"] {
         let challenge = server.face_challenge(id).await;

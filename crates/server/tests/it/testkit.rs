@@ -216,7 +216,25 @@ pub fn testdata_b64(path: &str) -> String {
 /// screen's glow reflects off skin) and shifted by a few pixels (hand-held motion).
 pub fn lit_frames(path: &str, colors: &[String], strength: f32) -> Vec<String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    let base = image::open(root.join(path)).unwrap().to_rgb8();
+    lit_frames_of(&image::open(root.join(path)).unwrap().to_rgb8(), colors, strength)
+}
+
+/// The same capture filmed off a display: a fine grating (the screen's pixel grid as the camera
+/// aliases it) over the photo, then lit and moved like a live capture.
+pub fn screen_replay_frames(path: &str, colors: &[String]) -> Vec<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    let mut base = image::open(root.join(path)).unwrap().to_rgb8();
+    let (s, c) = 0.3f32.sin_cos();
+    for (x, y, pixel) in base.enumerate_pixels_mut() {
+        let delta = 5.0 * (2.0 * std::f32::consts::PI * (x as f32 * c + y as f32 * s) / 5.0).sin();
+        for k in 0..3 {
+            pixel[k] = (f32::from(pixel[k]) + delta).clamp(0.0, 255.0) as u8;
+        }
+    }
+    lit_frames_of(&base, colors, 0.35)
+}
+
+fn lit_frames_of(base: &image::RgbImage, colors: &[String], strength: f32) -> Vec<String> {
     colors
         .iter()
         .enumerate()
@@ -224,7 +242,7 @@ pub fn lit_frames(path: &str, colors: &[String], strength: f32) -> Vec<String> {
             let rgb = kenali_core::challenge::parse_color(color).unwrap();
             let shift = 3 * i as u32;
             let (w, h) = (base.width() - 12, base.height() - 12);
-            let mut frame = image::imageops::crop_imm(&base, shift, shift / 2, w, h).to_image();
+            let mut frame = image::imageops::crop_imm(base, shift, shift / 2, w, h).to_image();
             for pixel in frame.pixels_mut() {
                 for c in 0..3 {
                     let v = f32::from(pixel[c]);
