@@ -15,11 +15,18 @@ pub struct Keys {
     pub blind_index: BlindIndexKey,
     /// Seals stored idempotent responses, which may contain personal data.
     pub idempotency: DataKey,
+    /// Seals flash-challenge HMAC secrets, which the server must read back to verify bundles.
+    pub challenge: DataKey,
 }
 
 impl Keys {
     pub fn new(master: MasterKey) -> Self {
-        Self { blind_index: master.blind_index_key(), idempotency: master.purpose_key("idempotency"), master }
+        Self {
+            blind_index: master.blind_index_key(),
+            idempotency: master.purpose_key("idempotency"),
+            challenge: master.purpose_key("challenge"),
+            master,
+        }
     }
 }
 

@@ -83,7 +83,7 @@ pub async fn issue_challenge(state: &AppState, auth: &Auth, body: ChallengeReque
     let id = new_id(IdKind::FlashChallenge);
     let now = time::OffsetDateTime::now_utc();
     let expires_at = format_timestamp(now + time::Duration::milliseconds(i64::try_from(ttl_ms).unwrap_or(90_000)));
-    let sealed = state.keys.idempotency.seal(secret.as_bytes(), &challenge_secret_context(&id));
+    let sealed = state.keys.challenge.seal(secret.as_bytes(), &challenge_secret_context(&id));
     let row = ChallengeRow {
         id: id.clone(),
         org_id: principal.org_id.clone(),
@@ -202,7 +202,7 @@ async fn check_bundle(
     let sealed = hex::decode(&challenge.secret_sealed).map_err(ApiError::internal)?;
     let secret = state
         .keys
-        .idempotency
+        .challenge
         .open(&sealed, &challenge_secret_context(&challenge.id))
         .map_err(|e| ApiError::internal(format!("challenge secret: {e}")))?;
     challenge::verify(bundle_value, &secret).map_err(|e| match e {
