@@ -292,16 +292,35 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResul
     let inputs: Vec<(Vec<u8>, String)> = checked.frames.iter().map(|f| (f.bytes.clone(), f.sha256.clone())).collect();
     let measures = service
         .run_blocking(move || {
-            inputs
-                .into_iter()
-                .enumerate()
-                .map(|(i, (bytes, sha))| {
-                    let image = decode_image(&bytes, limits).map_err(|e| {
-                        ApiError::unprocessable("undecodable_image", format!("bundle.frames[{i}]: {e}"))
-                    })?;
-                    engine.measure_frame(&image, sha).map_err(ApiError::internal)
-                })
-                .collect::<Result<Vec<_>, ApiError>>()
+            let measure = |i: usize, bytes: &[u8], sha: &str| {
+                let image = decode_image(bytes, limits)
+                    .map_err(|e| ApiError::unprocessable("undecodable_image", format!("bundle.frames[{i}]: {e}")))?;
+                engine.measure_frame(&image, sha.to_string()).map_err(ApiError::internal)
+            };
+            // Frames are independent: spread them over the cores (tract runs each model on one
+            // thread), which divides a step-up's latency by the core count when the server is idle.
+            let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(inputs.len()).max(1);
+            let chunk = inputs.len().div_ceil(workers);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = inputs
+                    .chunks(chunk)
+                    .enumerate()
+                    .map(|(c, frames)| {
+                        let measure = &measure;
+                        scope.spawn(move || {
+                            frames
+                                .iter()
+                                .enumerate()
+                                .map(|(j, (bytes, sha))| measure(c * chunk + j, bytes, sha))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(ApiError::internal("frame worker panicked"))]))
+                    .collect::<Result<Vec<_>, ApiError>>()
+            })
         })
         .await?;
     let mut voters = vec![liveness::capture_quality(&measures)];

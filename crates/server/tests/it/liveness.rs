@@ -185,6 +185,7 @@ async fn step_up_allows_the_enrolled_person_refuses_another_and_promotes() {
         assert_eq!(answer["verificationIds"].as_array().unwrap().len(), 2);
         assert_eq!(answer["tier"], "premium");
         assert!(answer["decidedInMs"].as_u64().is_some());
+        eprintln!("step-up decided in {} ms", answer["decidedInMs"]);
         assert!(answer["match"]["promotedEnrollmentId"].as_str().is_some_and(|id| id.starts_with("fe_")), "{answer}");
         let (_, enrollments) = server.get(&format!("/api/identity/face/enrollments?customerId={id}")).await;
         let sources: Vec<_> = enrollments["data"].as_array().unwrap().iter().map(|e| e["source"].clone()).collect();
