@@ -174,7 +174,6 @@ fn prefix_field(err: ApiError, prefix: &str) -> ApiError {
 /// HMAC checked before any image is decoded. Then the challenge is consumed atomically.
 async fn check_bundle(
     state: &AppState,
-    org_id: &str,
     customer: &CustomerRow,
     bundle_value: &Value,
     hmac_key: Option<&str>,
@@ -193,7 +192,7 @@ async fn check_bundle(
         ApiError::invalid_field("bundle.flashChallengeNonce", "is required: sign with a flash challenge")
     })?;
     let mut conn = state.store.pool().acquire().await?;
-    let challenge = challenges::find_by_nonce(&mut conn, org_id, nonce)
+    let challenge = challenges::find_by_nonce(&mut conn, &customer.org_id, nonce)
         .await?
         .filter(|c| c.customer_id == customer.id && c.purpose == purpose)
         .ok_or_else(|| {
@@ -289,20 +288,21 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResul
     let service = face_service(state)?;
     let engine = service.engine().clone();
     let limits = DecodeLimits { max_bytes: MAX_IMAGE_BYTES, ..DecodeLimits::default() };
-    let inputs: Vec<(Vec<u8>, String)> = checked.frames.iter().map(|f| (f.bytes.clone(), f.sha256.clone())).collect();
-    let measures = service
+    let CheckedBundle { challenge, frames, samples } = *checked;
+    // The frames move into the worker and come back with their measures: no copy of the bytes.
+    let (frames, measures) = service
         .run_blocking(move || {
-            let measure = |i: usize, bytes: &[u8], sha: &str| {
-                let image = decode_image(bytes, limits)
+            let measure = |i: usize, frame: &ImageInput| {
+                let image = decode_image(&frame.bytes, limits)
                     .map_err(|e| ApiError::unprocessable("undecodable_image", format!("bundle.frames[{i}]: {e}")))?;
-                engine.measure_frame(&image, sha.to_string()).map_err(ApiError::internal)
+                engine.measure_frame(&image, frame.sha256.clone()).map_err(ApiError::internal)
             };
             // Frames are independent: spread them over the cores (tract runs each model on one
             // thread), which divides a step-up's latency by the core count when the server is idle.
-            let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(inputs.len()).max(1);
-            let chunk = inputs.len().div_ceil(workers);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = inputs
+            let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(frames.len()).max(1);
+            let chunk = frames.len().div_ceil(workers);
+            let measures = std::thread::scope(|scope| {
+                let handles: Vec<_> = frames
                     .chunks(chunk)
                     .enumerate()
                     .map(|(c, frames)| {
@@ -311,7 +311,7 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResul
                             frames
                                 .iter()
                                 .enumerate()
-                                .map(|(j, (bytes, sha))| measure(c * chunk + j, bytes, sha))
+                                .map(|(j, frame)| measure(c * chunk + j, frame))
                                 .collect::<Vec<_>>()
                         })
                     })
@@ -320,22 +320,23 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResul
                     .into_iter()
                     .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(ApiError::internal("frame worker panicked"))]))
                     .collect::<Result<Vec<_>, ApiError>>()
-            })
+            })?;
+            Ok((frames, measures))
         })
         .await?;
     let mut voters = vec![liveness::capture_quality(&measures)];
     voters.extend(liveness::passive_liveness(&measures));
     voters.extend(liveness::multi_frame_consistency(&measures));
-    voters.extend(liveness::flash_reflectance(&measures, &checked.samples));
+    voters.extend(liveness::flash_reflectance(&measures, &samples));
     voters.extend(liveness::screen_moire(&measures));
     let fused = liveness::fuse(&voters);
     let passed = voters.iter().filter(|v| v.passed).count();
     let present = voters.len();
     Ok(LivenessRun {
         view: LivenessView { fused, voters, passed, present },
-        frames: checked.frames,
+        frames,
         measures,
-        challenge_id: checked.challenge.id,
+        challenge_id: challenge.id,
     })
 }
 
@@ -354,7 +355,7 @@ async fn bundle_liveness(
     hmac_key: Option<&str>,
     attempt: &AttemptContext,
 ) -> ApiResult<BundleLiveness> {
-    let checked = match check_bundle(state, &customer.org_id, customer, bundle, hmac_key, "face").await? {
+    let checked = match check_bundle(state, customer, bundle, hmac_key, "face").await? {
         BundleCheck::Replay(answer) => return Ok(BundleLiveness::Replay(answer)),
         BundleCheck::Fresh(checked) => checked,
     };

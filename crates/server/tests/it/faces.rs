@@ -101,9 +101,7 @@ async fn the_pool_of_a_dukcapil_enrollment_allows_the_person_and_refuses_another
             .await
             .unwrap();
         assert_eq!(rows.len(), 3);
-        let obama_4 =
-            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, testdata_b64("faces/obama_4.jpg"))
-                .unwrap();
+        let obama_4 = crate::testkit::testdata_bytes("faces/obama_4.jpg");
         for row in rows {
             let sealed: Vec<u8> = row.try_get("sealed").unwrap();
             assert!(!sealed.windows(32).any(|w| w == &obama_4[4096..4128]));
@@ -126,12 +124,7 @@ async fn unusable_images_and_wrong_customers_are_refused_and_write_nothing() {
         };
         let two_faces = {
             let mut bytes = std::io::Cursor::new(Vec::new());
-            let left = image::load_from_memory(
-                &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, testdata_b64("faces/obama_1.jpg"))
-                    .unwrap(),
-            )
-            .unwrap()
-            .to_rgb8();
+            let left = image::load_from_memory(&crate::testkit::testdata_bytes("faces/obama_1.jpg")).unwrap().to_rgb8();
             let mut pair = image::RgbImage::new(left.width() * 2, left.height());
             image::imageops::replace(&mut pair, &left, 0, 0);
             image::imageops::replace(&mut pair, &left, i64::from(left.width()), 0);

@@ -3,11 +3,7 @@ use kenali_server::auth::Scope;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::testkit::{servers, NIK_MALE};
-
-fn testdata_bytes(path: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(crate::testkit::testdata_b64(path)).unwrap()
-}
+use crate::testkit::{servers, testdata_bytes, NIK_MALE};
 
 #[tokio::test]
 async fn the_tour_nik_then_dukcapil_climbs_to_standard() {

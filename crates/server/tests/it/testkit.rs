@@ -205,10 +205,15 @@ pub fn test_faces() -> FaceService {
     FaceService::new(engine.clone())
 }
 
+/// A file of `../shared/testdata`.
+pub fn testdata_bytes(path: &str) -> Vec<u8> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    std::fs::read(root.join(path)).unwrap()
+}
+
 /// A file of `../shared/testdata`, base64-encoded.
 pub fn testdata_b64(path: &str) -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    base64::engine::general_purpose::STANDARD.encode(std::fs::read(root.join(path)).unwrap())
+    base64::engine::general_purpose::STANDARD.encode(testdata_bytes(path))
 }
 
 /// Frames of a capture under a flash challenge, made from one real photo: each frame is lit
