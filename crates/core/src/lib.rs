@@ -5,6 +5,7 @@ pub mod audit;
 pub mod challenge;
 pub mod face;
 pub mod id;
+pub mod ktp;
 pub mod liveness;
 pub mod nik;
 pub mod seal;

@@ -23,6 +23,7 @@ pub const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
 pub struct FaceService {
     engine: Arc<FaceEngine>,
     permits: Arc<Semaphore>,
+    cores: usize,
 }
 
 /// A decoded image field: its bytes, media type and SHA-256.
@@ -84,7 +85,7 @@ impl FaceService {
     pub fn new(engine: Arc<FaceEngine>) -> Self {
         // One inference at a time per core: more only queues inside tract and costs memory.
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self { engine, permits: Arc::new(Semaphore::new(cores)) }
+        Self { engine, permits: Arc::new(Semaphore::new(cores)), cores }
     }
 
     pub fn engine(&self) -> &Arc<FaceEngine> {
@@ -97,6 +98,17 @@ impl FaceService {
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
+    }
+
+    /// Runs CPU-bound work that spreads over every core itself (a bundle's frames), holding all
+    /// the permits so that the cores are not promised twice.
+    pub async fn run_blocking_wide<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let all = u32::try_from(self.cores).unwrap_or(1);
+        let _permits = self.permits.acquire_many(all).await.map_err(ApiError::internal)?;
         tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
     }
 

@@ -97,6 +97,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 dir.display()
             );
             kenali_vision::models::fetch(&dir, &kenali_vision::models::FACE_PACK, &mut |line| eprintln!("{line}"))?;
+            eprintln!("fetching the OCR model pack (PaddleOCR PP-OCRv6, Apache-2.0)");
+            kenali_vision::models::fetch(&dir, &kenali_vision::ocr::OCR_PACK, &mut |line| eprintln!("{line}"))?;
             println!("models ready in {}", dir.display());
         }
         Command::Audit(AuditCommand::Verify) => {

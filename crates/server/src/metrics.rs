@@ -7,6 +7,9 @@ pub struct Metrics {
     registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
+    /// Face pipeline stages: per frame (decode, detect, embed, antispoof, photometry), per bundle
+    /// (`bundle`: all frames' wall time) and per decision (`db`: the transaction that records it).
+    pub face_stage: HistogramVec,
 }
 
 impl Metrics {
@@ -21,9 +24,19 @@ impl Metrics {
                 .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
             &["method", "route"],
         )?;
+        let face_stage = HistogramVec::new(
+            HistogramOpts::new("face_stage_seconds", "Face pipeline time by stage")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+            &["stage"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        Ok(Self { registry, requests, latency })
+        registry.register(Box::new(face_stage.clone()))?;
+        Ok(Self { registry, requests, latency, face_stage })
+    }
+
+    pub fn observe_face_stage(&self, stage: &str, took: std::time::Duration) {
+        self.face_stage.with_label_values(&[stage]).observe(took.as_secs_f64());
     }
 
     pub fn render(&self) -> String {

@@ -69,7 +69,7 @@ impl Similarity {
 }
 
 /// Bilinear sample with black outside the image.
-fn sample(image: &RgbImage, x: f32, y: f32) -> [f32; 3] {
+pub(crate) fn sample(image: &RgbImage, x: f32, y: f32) -> [f32; 3] {
     let (w, h) = image.dimensions();
     let (x0, y0) = (x.floor(), y.floor());
     let (fx, fy) = (x - x0, y - y0);

@@ -11,6 +11,8 @@ pub mod liveness;
 pub mod measure;
 pub mod models;
 pub mod moire;
+pub mod ocr;
+pub mod resample;
 
 pub use decode::{decode_image, DecodeError, DecodeLimits};
 pub use engine::{FaceEngine, FaceError};

@@ -2,7 +2,6 @@
 //! centre (shifted to stay inside the image), resized to 128×128, BGR, raw 0–255 values,
 //! NCHW; softmax over the classes, class 0 = a live face.
 
-use image::imageops::FilterType;
 use image::RgbImage;
 use tract_onnx::prelude::*;
 
@@ -49,8 +48,8 @@ pub fn liveness_crop(image: &RgbImage, face: &Face) -> Option<RgbImage> {
     if width < 2 || height < 2 {
         return None;
     }
-    let crop = image::imageops::crop_imm(image, left, top, width, height).to_image();
-    Some(image::imageops::resize(&crop, INPUT_SIZE, INPUT_SIZE, FilterType::Triangle))
+    let region = [f64::from(left), f64::from(top), f64::from(width), f64::from(height)];
+    crate::resample::resize_region(image, region, INPUT_SIZE, INPUT_SIZE)
 }
 
 impl LivenessModel {

@@ -1,11 +1,15 @@
-//! Measurements of one capture frame for the liveness voters: the face (count, size,
+//! Measurements of a bundle's capture frames for the liveness voters: the face (count, size,
 //! landmarks, embedding, anti-spoof probability) and simple photometry of the face region.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use image::imageops::FilterType;
 use image::RgbImage;
 use kenali_core::liveness::FrameMeasure;
 
 use crate::align::align_arcface;
+use crate::decode::{decode_image, DecodeError, DecodeLimits};
 use crate::detect::Face;
 use crate::engine::{FaceEngine, FaceError};
 
@@ -55,26 +59,169 @@ pub fn face_photometry(image: &RgbImage, face: &Face) -> Option<(f32, f32, [f32;
     Some((variance as f32, luminance, mean_rgb))
 }
 
-impl FaceEngine {
-    /// Everything the liveness voters need from one frame. A frame without a face is a
-    /// measurement too (the quality voter reports it), not an error.
-    pub fn measure_frame(&self, image: &RgbImage, sha256: String) -> Result<FrameMeasure, FaceError> {
-        let faces = self.detector.detect(image)?;
-        let mut measure = FrameMeasure { sha256, width: image.width(), faces: faces.len(), ..FrameMeasure::default() };
-        let Some(face) = faces.first() else { return Ok(measure) };
-        measure.face_width = face.width();
-        measure.face_score = face.score;
-        measure.landmarks = face.landmarks;
-        if let Some((sharpness, luminance, mean_rgb)) = face_photometry(image, face) {
-            measure.sharpness = sharpness;
-            measure.luminance = luminance;
-            measure.mean_rgb = mean_rgb;
-        }
-        if let Some(aligned) = align_arcface(image, &face.landmarks) {
-            measure.embedding = self.embedder.embed(&aligned)?;
-        }
-        measure.live_probability = self.liveness.live_probability(image, face).ok();
-        measure.moire_ratio = crate::moire::moire_peak_ratio(image, face);
-        Ok(measure)
+/// Where the time went for one frame, stage by stage (CPU time on the worker that ran it).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    pub decode: Duration,
+    pub detect: Duration,
+    /// Alignment and embedding.
+    pub embed: Duration,
+    pub antispoof: Duration,
+    /// Face photometry and the moiré spectrum.
+    pub photometry: Duration,
+}
+
+impl StageTimes {
+    pub fn stages(&self) -> [(&'static str, Duration); 5] {
+        [
+            ("decode", self.decode),
+            ("detect", self.detect),
+            ("embed", self.embed),
+            ("antispoof", self.antispoof),
+            ("photometry", self.photometry),
+        ]
     }
+}
+
+/// Why a bundle's frames could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    #[error("frame {index}: {error}")]
+    Decode { index: usize, error: DecodeError },
+    #[error(transparent)]
+    Face(#[from] FaceError),
+}
+
+/// A frame after the first phase: decoded, its face found and photometry taken.
+struct Located {
+    image: RgbImage,
+    face: Option<Face>,
+    measure: FrameMeasure,
+    times: StageTimes,
+}
+
+/// Runs `job(i)` for every `i < count` on up to one thread per core; each thread takes the
+/// next index when it is free, so unequal jobs still spread evenly.
+fn parallel_indexed<R: Send>(count: usize, job: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(count);
+    if workers <= 1 {
+        return (0..count).map(job).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= count {
+                            return done;
+                        }
+                        done.push((i, job(i)));
+                    }
+                })
+            })
+            .collect();
+        // A panicking job is a bug; let it propagate like a panic on this thread would.
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+impl FaceEngine {
+    /// Decodes a frame, finds its face and takes its photometry.
+    fn locate(&self, bytes: &[u8], sha256: &str, limits: DecodeLimits) -> Result<Located, MeasureError> {
+        let started = Instant::now();
+        let mut times = StageTimes::default();
+        let image = decode_image(bytes, limits).map_err(|error| MeasureError::Decode { index: 0, error })?;
+        times.decode = started.elapsed();
+        let started = Instant::now();
+        let faces = self.detector.detect(&image)?;
+        times.detect = started.elapsed();
+        let mut measure = FrameMeasure {
+            sha256: sha256.to_string(),
+            width: image.width(),
+            faces: faces.len(),
+            ..FrameMeasure::default()
+        };
+        let face = faces.into_iter().next();
+        if let Some(face) = &face {
+            let started = Instant::now();
+            measure.face_width = face.width();
+            measure.face_score = face.score;
+            measure.landmarks = face.landmarks;
+            if let Some((sharpness, luminance, mean_rgb)) = face_photometry(&image, face) {
+                measure.sharpness = sharpness;
+                measure.luminance = luminance;
+                measure.mean_rgb = mean_rgb;
+            }
+            measure.moire_ratio = crate::moire::moire_peak_ratio(&image, face);
+            times.photometry = started.elapsed();
+        }
+        Ok(Located { image, face, measure, times })
+    }
+
+    /// Everything the liveness voters need from a bundle's frames (encoded JPEG/PNG with their
+    /// SHA-256), with the time each stage took per frame. A frame without a face is a
+    /// measurement too (the quality voter reports it), not an error.
+    ///
+    /// Two phases spread over the cores: first decode, detection and photometry per frame; then
+    /// the embedding and the anti-spoof model of every face as separate jobs, so that at low
+    /// load the models of one frame run on several cores instead of waiting for the slowest.
+    pub fn measure_frames(
+        &self,
+        frames: &[(&[u8], &str)],
+        limits: DecodeLimits,
+    ) -> Result<Vec<(FrameMeasure, StageTimes)>, MeasureError> {
+        let located = parallel_indexed(frames.len(), |i| {
+            self.locate(frames[i].0, frames[i].1, limits).map_err(|e| match e {
+                MeasureError::Decode { error, .. } => MeasureError::Decode { index: i, error },
+                other => other,
+            })
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+        // Jobs 0..n embed frame i's face, jobs n..2n run the anti-spoof model on it: the longer
+        // jobs first, so that the cores finish together.
+        let count = located.len();
+        let model_runs = parallel_indexed(2 * count, |job| -> Result<ModelRun, FaceError> {
+            let frame = &located[job % count];
+            let Some(face) = &frame.face else { return Ok(ModelRun::Skipped) };
+            let started = Instant::now();
+            if job < count {
+                let embedding = match align_arcface(&frame.image, &face.landmarks) {
+                    Some(aligned) => self.embedder.embed(&aligned)?,
+                    None => Vec::new(),
+                };
+                Ok(ModelRun::Embedding(embedding, started.elapsed()))
+            } else {
+                Ok(ModelRun::Live(self.liveness.live_probability(&frame.image, face).ok(), started.elapsed()))
+            }
+        });
+        let mut measured: Vec<(FrameMeasure, StageTimes)> =
+            located.into_iter().map(|frame| (frame.measure, frame.times)).collect();
+        for (job, run) in model_runs.into_iter().enumerate() {
+            let (measure, times) = &mut measured[job % count];
+            match run? {
+                ModelRun::Embedding(embedding, took) => {
+                    measure.embedding = embedding;
+                    times.embed = took;
+                }
+                ModelRun::Live(probability, took) => {
+                    measure.live_probability = probability;
+                    times.antispoof = took;
+                }
+                ModelRun::Skipped => {}
+            }
+        }
+        Ok(measured)
+    }
+}
+
+enum ModelRun {
+    Embedding(Vec<f32>, Duration),
+    Live(Option<f32>, Duration),
+    Skipped,
 }

@@ -4,7 +4,6 @@
 //! largest spectral magnitude in the mid/high band divided by the mean magnitude at the same
 //! radius (so the natural 1/f fall-off cancels out).
 
-use image::imageops::FilterType;
 use image::RgbImage;
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
@@ -29,9 +28,8 @@ pub fn moire_peak_ratio(image: &RgbImage, face: &Face) -> Option<f32> {
     if w < 32 || h < 32 {
         return None;
     }
-    let crop = image::imageops::crop_imm(image, x, y, w, h).to_image();
-    let grey =
-        image::imageops::grayscale(&image::imageops::resize(&crop, PATCH as u32, PATCH as u32, FilterType::Triangle));
+    let region = [f64::from(x), f64::from(y), f64::from(w), f64::from(h)];
+    let grey = image::imageops::grayscale(&crate::resample::resize_region(image, region, PATCH as u32, PATCH as u32)?);
     let mean = grey.pixels().map(|p| f32::from(p[0])).sum::<f32>() / (PATCH * PATCH) as f32;
     // Hann window, so the patch's borders do not paint a cross into the spectrum.
     let hann = |i: usize| 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / (PATCH - 1) as f32).cos();

@@ -15,7 +15,8 @@ use kenali_core::tier::kind;
 use kenali_core::time_fmt::{format_timestamp, now_timestamp, parse_timestamp};
 use kenali_vision::embed::cosine;
 use kenali_vision::engine::MODEL_ID;
-use kenali_vision::{decode_image, DecodeLimits};
+use kenali_vision::measure::MeasureError;
+use kenali_vision::DecodeLimits;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -290,40 +291,30 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResul
     let limits = DecodeLimits { max_bytes: MAX_IMAGE_BYTES, ..DecodeLimits::default() };
     let CheckedBundle { challenge, frames, samples } = *checked;
     // The frames move into the worker and come back with their measures: no copy of the bytes.
-    let (frames, measures) = service
-        .run_blocking(move || {
-            let measure = |i: usize, frame: &ImageInput| {
-                let image = decode_image(&frame.bytes, limits)
-                    .map_err(|e| ApiError::unprocessable("undecodable_image", format!("bundle.frames[{i}]: {e}")))?;
-                engine.measure_frame(&image, frame.sha256.clone()).map_err(ApiError::internal)
-            };
-            // Frames are independent: spread them over the cores (tract runs each model on one
-            // thread), which divides a step-up's latency by the core count when the server is idle.
-            let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(frames.len()).max(1);
-            let chunk = frames.len().div_ceil(workers);
-            let measures = std::thread::scope(|scope| {
-                let handles: Vec<_> = frames
-                    .chunks(chunk)
-                    .enumerate()
-                    .map(|(c, frames)| {
-                        let measure = &measure;
-                        scope.spawn(move || {
-                            frames
-                                .iter()
-                                .enumerate()
-                                .map(|(j, frame)| measure(c * chunk + j, frame))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(ApiError::internal("frame worker panicked"))]))
-                    .collect::<Result<Vec<_>, ApiError>>()
+    let (frames, measured, took) = service
+        .run_blocking_wide(move || {
+            let started = Instant::now();
+            let inputs: Vec<(&[u8], &str)> = frames.iter().map(|f| (f.bytes.as_slice(), f.sha256.as_str())).collect();
+            let measured = engine.measure_frames(&inputs, limits).map_err(|err| match err {
+                MeasureError::Decode { index, error } => {
+                    ApiError::unprocessable("undecodable_image", format!("bundle.frames[{index}]: {error}"))
+                }
+                MeasureError::Face(err) => ApiError::internal(err),
             })?;
-            Ok((frames, measures))
+            Ok((frames, measured, started.elapsed()))
         })
         .await?;
+    // The bundle's compute time, without the wait for free cores.
+    state.metrics.observe_face_stage("bundle", took);
+    let mut measures = Vec::with_capacity(measured.len());
+    for (measure, times) in measured {
+        for (stage, took) in times.stages() {
+            if !took.is_zero() {
+                state.metrics.observe_face_stage(stage, took);
+            }
+        }
+        measures.push(measure);
+    }
     let mut voters = vec![liveness::capture_quality(&measures)];
     voters.extend(liveness::passive_liveness(&measures));
     voters.extend(liveness::multi_frame_consistency(&measures));
@@ -415,6 +406,7 @@ pub async fn face_liveness(
         BundleLiveness::Ran(run) => run,
     };
     let actor = Actor::from_principal(principal);
+    let recording = Instant::now();
     let policy = tier_policy(&state, &principal.org_id).await?;
     let passed = run.view.fused == Fused::Live;
     let reasons = vec![liveness_reason(run.view.fused)];
@@ -443,6 +435,7 @@ pub async fn face_liveness(
     let answer = json!({"verification": VerificationView::from(&recorded.verification), "liveness": run.view});
     challenges::store_result(&mut tx, &run.challenge_id, &answer.to_string()).await?;
     tx.commit().await?;
+    state.metrics.observe_face_stage("db", recording.elapsed());
     Ok(Json(answer))
 }
 
@@ -546,6 +539,7 @@ pub async fn step_up(
     reasons.push(if matched { "face_matched" } else { "face_not_matched" }.to_string());
 
     let actor = Actor::from_principal(principal);
+    let recording = Instant::now();
     let policy = tier_policy(&state, &principal.org_id).await?;
     let mut tx = state.store.begin().await?;
     let liveness_row = ledger::record_verification(
@@ -642,5 +636,6 @@ pub async fn step_up(
     });
     challenges::store_result(&mut tx, &run.challenge_id, &answer.to_string()).await?;
     tx.commit().await?;
+    state.metrics.observe_face_stage("db", recording.elapsed());
     Ok(Json(answer))
 }

@@ -1,11 +1,9 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::testkit::{lit_frames, servers, signed_bundle, testdata_b64, TestServer, NIK_MALE};
+use kenali_testkit::challenge_colors;
 
-fn colors(challenge: &Value) -> Vec<String> {
-    challenge["colors"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect()
-}
+use crate::testkit::{lit_frames, servers, signed_bundle, testdata_b64, TestServer, NIK_MALE};
 
 async fn liveness(server: &TestServer, customer: &str, bundle: Value) -> (StatusCode, Value) {
     server.post("/api/identity/face/liveness", json!({"customerId": customer, "bundle": bundle})).await
@@ -25,7 +23,7 @@ async fn challenges_are_random_single_use_and_bounded() {
     assert_eq!(challenge["purpose"], "face");
     assert_eq!(challenge["colors"].as_array().unwrap().len(), 5);
     assert!(challenge["hmacSecret"].as_str().unwrap().starts_with("qe_whsec_"));
-    let colors = colors(&challenge);
+    let colors = challenge_colors(&challenge);
     assert!(colors.windows(2).all(|w| w[0] != w[1]));
     for (body, field) in [
         (json!({"customerId": id, "steps": 2}), "steps"),
@@ -48,7 +46,7 @@ async fn a_live_capture_that_reflects_the_flash_is_live() {
         let customer = server.create_customer(json!({"fullName": "Live Person"})).await;
         let id = customer["id"].as_str().unwrap();
         let challenge = server.face_challenge(id).await;
-        let bundle = signed_bundle(&challenge, lit_frames("spoof/live_1.jpg", &colors(&challenge), 0.35));
+        let bundle = signed_bundle(&challenge, lit_frames("spoof/live_1.jpg", &challenge_colors(&challenge), 0.35));
         let (status, answer) = liveness(&server, id, bundle.clone()).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["liveness"]["fused"], "live", "{answer}");
@@ -84,15 +82,17 @@ async fn replayed_stills_and_presented_photos_are_spoofs() {
     assert_eq!(answer["verification"]["status"], "failed");
     // A live capture replayed on a screen: the display's grid shows in the spectrum.
     let challenge = server.face_challenge(id).await;
-    let bundle =
-        signed_bundle(&challenge, crate::testkit::screen_replay_frames("spoof/live_1.jpg", &colors(&challenge)));
+    let bundle = signed_bundle(
+        &challenge,
+        crate::testkit::screen_replay_frames("spoof/live_1.jpg", &challenge_colors(&challenge)),
+    );
     let (_, answer) = liveness(&server, id, bundle).await;
     assert_eq!(answer["liveness"]["fused"], "spoof", "{answer}");
     assert_eq!(voter(&answer, "screen_moire").unwrap()["passed"], false, "{answer}");
     // A printed photo held to the camera, even under the flash.
     for sample in ["spoof/spoof_1.jpg", "spoof/spoof_2.jpg"] {
         let challenge = server.face_challenge(id).await;
-        let bundle = signed_bundle(&challenge, lit_frames(sample, &colors(&challenge), 0.35));
+        let bundle = signed_bundle(&challenge, lit_frames(sample, &challenge_colors(&challenge), 0.35));
         let (_, answer) = liveness(&server, id, bundle).await;
         assert_eq!(answer["liveness"]["fused"], "spoof", "{sample}: {answer}");
         assert_eq!(voter(&answer, "passive_liveness").unwrap()["passed"], false);
@@ -105,7 +105,7 @@ async fn bad_signatures_spent_and_expired_challenges_are_refused_before_image_wo
         let customer = server.create_customer(json!({"fullName": "Ani"})).await;
         let id = customer["id"].as_str().unwrap();
         let challenge = server.face_challenge(id).await;
-        let frames = lit_frames("spoof/live_1.jpg", &colors(&challenge), 0.35);
+        let frames = lit_frames("spoof/live_1.jpg", &challenge_colors(&challenge), 0.35);
         let before = [server.count("verifications").await, server.count("captures").await];
 
         let mut forged = signed_bundle(&challenge, frames.clone());
@@ -163,7 +163,7 @@ async fn step_up_allows_the_enrolled_person_refuses_another_and_promotes() {
         let id = customer["id"].as_str().unwrap();
         // Nothing to match against: allow false, no_reference, the challenge not spent.
         let challenge = server.face_challenge(id).await;
-        let bundle = signed_bundle(&challenge, lit_frames("spoof/live_1.jpg", &colors(&challenge), 0.35));
+        let bundle = signed_bundle(&challenge, lit_frames("spoof/live_1.jpg", &challenge_colors(&challenge), 0.35));
         let body = json!({"customerId": id, "riskLevel": "medium", "actionLabel": "Transfer", "trigger": "transfer", "bundle": bundle});
         let (status, answer) = server.post("/api/identity/auth/step-up", body.clone()).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
@@ -193,7 +193,7 @@ async fn step_up_allows_the_enrolled_person_refuses_another_and_promotes() {
 
         // Someone else in front of the camera: refused.
         let challenge = server.face_challenge(id).await;
-        let bundle = signed_bundle(&challenge, lit_frames("faces/biden_1.jpg", &colors(&challenge), 0.35));
+        let bundle = signed_bundle(&challenge, lit_frames("faces/biden_1.jpg", &challenge_colors(&challenge), 0.35));
         let (_, answer) = server
             .post("/api/identity/auth/step-up", json!({"customerId": id, "riskLevel": "high", "bundle": bundle}))
             .await;

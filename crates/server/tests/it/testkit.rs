@@ -6,6 +6,7 @@ use kenali_server::config::{Config, Secret};
 use kenali_server::faces::FaceService;
 use kenali_server::state::AppState;
 use kenali_server::store::Store;
+pub use kenali_testkit::{lit_frames, screen_replay_frames, signed_bundle, testdata_b64, testdata_bytes};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -203,79 +204,6 @@ pub fn test_faces() -> FaceService {
         std::sync::Arc::new(kenali_vision::FaceEngine::load(&dir).expect("loading models"))
     });
     FaceService::new(engine.clone())
-}
-
-/// A file of `../shared/testdata`.
-pub fn testdata_bytes(path: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    std::fs::read(root.join(path)).unwrap()
-}
-
-/// A file of `../shared/testdata`, base64-encoded.
-pub fn testdata_b64(path: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(testdata_bytes(path))
-}
-
-/// Frames of a capture under a flash challenge, made from one real photo: each frame is lit
-/// by its step's colour (light added in proportion to the surface's own brightness, as a
-/// screen's glow reflects off skin) and shifted by a few pixels (hand-held motion).
-pub fn lit_frames(path: &str, colors: &[String], strength: f32) -> Vec<String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    lit_frames_of(&image::open(root.join(path)).unwrap().to_rgb8(), colors, strength)
-}
-
-/// The same capture filmed off a display: a fine grating (the screen's pixel grid as the camera
-/// aliases it) over the photo, then lit and moved like a live capture.
-pub fn screen_replay_frames(path: &str, colors: &[String]) -> Vec<String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
-    let mut base = image::open(root.join(path)).unwrap().to_rgb8();
-    let (s, c) = 0.3f32.sin_cos();
-    for (x, y, pixel) in base.enumerate_pixels_mut() {
-        let delta = 5.0 * (2.0 * std::f32::consts::PI * (x as f32 * c + y as f32 * s) / 5.0).sin();
-        for k in 0..3 {
-            pixel[k] = (f32::from(pixel[k]) + delta).clamp(0.0, 255.0) as u8;
-        }
-    }
-    lit_frames_of(&base, colors, 0.35)
-}
-
-fn lit_frames_of(base: &image::RgbImage, colors: &[String], strength: f32) -> Vec<String> {
-    colors
-        .iter()
-        .enumerate()
-        .map(|(i, color)| {
-            let rgb = kenali_core::challenge::parse_color(color).unwrap();
-            let shift = 3 * i as u32;
-            let (w, h) = (base.width() - 12, base.height() - 12);
-            let mut frame = image::imageops::crop_imm(base, shift, shift / 2, w, h).to_image();
-            for pixel in frame.pixels_mut() {
-                for c in 0..3 {
-                    let v = f32::from(pixel[c]);
-                    pixel[c] = (v + strength * f32::from(rgb[c]) * (v / 255.0)).min(255.0) as u8;
-                }
-            }
-            let mut out = std::io::Cursor::new(Vec::new());
-            frame.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-            base64::engine::general_purpose::STANDARD.encode(out.into_inner())
-        })
-        .collect()
-}
-
-/// A bundle answering `challenge`, one flash sample per frame, signed with its hmacSecret.
-pub fn signed_bundle(challenge: &Value, frames: Vec<String>) -> Value {
-    let colors = challenge["colors"].as_array().unwrap();
-    let samples: Vec<Value> = (0..frames.len().min(colors.len()))
-        .map(|i| serde_json::json!({"step": i, "frameIndex": i, "color": colors[i], "tMs": 500 * i}))
-        .collect();
-    let mut bundle = serde_json::json!({
-        "version": "1", "sdkVersion": "web-1.0.0", "platform": "web",
-        "frames": frames, "capturedAt": "2026-11-26T05:00:00Z",
-        "flashChallengeNonce": challenge["nonce"], "flashSamples": samples,
-    });
-    let signature =
-        kenali_core::challenge::sign(&bundle, challenge["hmacSecret"].as_str().unwrap().as_bytes()).unwrap();
-    bundle["signature"] = Value::String(signature);
-    bundle
 }
 
 impl TestServer {
