@@ -69,6 +69,17 @@ pub fn sign(bundle: &Value, key: &[u8]) -> Result<String, SignatureError> {
     Ok(hex::encode(mac.finalize().into_bytes()))
 }
 
+/// A native SDK's signing key for one bundle (SPEC §5): HKDF-SHA256 with the registered
+/// device's secret as input key material, the challenge nonce (UTF-8) as salt and no info,
+/// 32 bytes long. Every bundle gets its own key, so one leaked key signs nothing else.
+pub fn device_signing_key(device_secret: &[u8], nonce: &str) -> [u8; 32] {
+    let hkdf = hkdf::Hkdf::<Sha256>::new(Some(nonce.as_bytes()), device_secret);
+    let mut key = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+    let _ = hkdf.expand(&[], &mut key);
+    key
+}
+
 /// Checks the bundle's `signature` in constant time.
 pub fn verify(bundle: &Value, key: &[u8]) -> Result<(), SignatureError> {
     let signature = bundle.get("signature").and_then(Value::as_str).ok_or(SignatureError::Missing)?;

@@ -61,6 +61,35 @@ pub struct KtpReading {
     pub issue_date: Option<Reading>,
 }
 
+impl KtpReading {
+    /// How many fields were read.
+    pub fn fields_read(&self) -> usize {
+        [
+            &self.province,
+            &self.regency,
+            &self.nik,
+            &self.full_name,
+            &self.place_of_birth,
+            &self.date_of_birth,
+            &self.gender,
+            &self.blood_type,
+            &self.address,
+            &self.rt_rw,
+            &self.kelurahan,
+            &self.kecamatan,
+            &self.religion,
+            &self.marital_status,
+            &self.occupation,
+            &self.nationality,
+            &self.valid_until,
+            &self.issue_date,
+        ]
+        .iter()
+        .filter(|f| f.is_some())
+        .count()
+    }
+}
+
 /// The labels of the card's rows, as printed, and the field each fills.
 const LABELS: [(&str, Field); 13] = [
     ("NIK", Field::Nik),

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod challenge;
+pub mod document;
 pub mod face;
 pub mod id;
 pub mod ktp;

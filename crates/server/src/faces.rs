@@ -9,6 +9,7 @@ use kenali_core::id::{new_id, IdKind};
 use kenali_core::seal::DataKey;
 use kenali_core::time_fmt::now_timestamp;
 use kenali_vision::engine::AnalyzedFace;
+use kenali_vision::ocr::OcrEngine;
 use kenali_vision::{decode_image, DecodeError, DecodeLimits, FaceEngine, FaceError};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
@@ -22,6 +23,8 @@ pub const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
 #[derive(Clone)]
 pub struct FaceService {
     engine: Arc<FaceEngine>,
+    /// The KTP reader; absent on a server started without the OCR models.
+    ocr: Option<Arc<OcrEngine>>,
     permits: Arc<Semaphore>,
     cores: usize,
 }
@@ -60,7 +63,7 @@ pub fn image_field(field: &str, value: &str) -> Result<ImageInput, ApiError> {
     Ok(ImageInput { bytes, media_type, sha256 })
 }
 
-fn decode_error(field: &str, err: DecodeError) -> ApiError {
+pub fn decode_error(field: &str, err: DecodeError) -> ApiError {
     let code = match err {
         DecodeError::UnsupportedFormat => "unsupported_image",
         DecodeError::TooManyBytes(_) | DecodeError::TooManyPixels(..) => "image_too_large",
@@ -85,11 +88,19 @@ impl FaceService {
     pub fn new(engine: Arc<FaceEngine>) -> Self {
         // One inference at a time per core: more only queues inside tract and costs memory.
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self { engine, permits: Arc::new(Semaphore::new(cores)), cores }
+        Self { engine, ocr: None, permits: Arc::new(Semaphore::new(cores)), cores }
+    }
+
+    pub fn with_ocr(self, ocr: Arc<OcrEngine>) -> Self {
+        Self { ocr: Some(ocr), ..self }
     }
 
     pub fn engine(&self) -> &Arc<FaceEngine> {
         &self.engine
+    }
+
+    pub fn ocr(&self) -> Option<&Arc<OcrEngine>> {
+        self.ocr.as_ref()
     }
 
     /// Runs CPU-bound work on the blocking pool, one job per core at a time.

@@ -17,6 +17,8 @@ pub struct Limit {
 /// Seed 000's table.
 pub const FACE_LIVENESS: Limit = Limit { name: "face_liveness", max: 20, window_secs: 60 };
 pub const STEP_UP: Limit = Limit { name: "step_up", max: 60, window_secs: 60 };
+pub const KTP_CHALLENGE: Limit = Limit { name: "ktp_challenge", max: 10, window_secs: 60 };
+pub const KTP_CAPTURE: Limit = Limit { name: "ktp_capture", max: 5, window_secs: 60 };
 
 /// Counts a hit for `subject` (e.g. a customer id); 429 with `Retry-After` past the limit.
 pub async fn check(state: &AppState, limit: Limit, subject: &str) -> Result<(), ApiError> {

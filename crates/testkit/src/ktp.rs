@@ -130,6 +130,15 @@ fn font(name: &str) -> FontVec {
     FontVec::try_from_vec(bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A `../shared/testdata` photo cropped to 3:4 around its centre and scaled to `width`×`height`.
+pub(crate) fn portrait_photo(path: &str, width: u32, height: u32) -> RgbImage {
+    let photo = testdata_image(path);
+    let (pw, ph) = photo.dimensions();
+    let (cw, ch) = if pw * 4 > ph * 3 { (ph * 3 / 4, ph) } else { (pw, pw * 4 / 3) };
+    let cropped = imageops::crop_imm(&photo, (pw - cw) / 2, (ph - ch) / 2, cw, ch).to_image();
+    imageops::resize(&cropped, width, height, imageops::FilterType::Triangle)
+}
+
 /// The card, flat and upright, with `portrait` (a `../shared/testdata` path) as the photo.
 pub fn render_card(fields: &KtpFields, portrait: &str) -> RgbImage {
     let regular = font("LiberationSans-Regular.ttf");
@@ -164,13 +173,7 @@ pub fn render_card(fields: &KtpFields, portrait: &str) -> RgbImage {
         }
         y += 36;
     }
-    // The portrait: the photo cropped to 3:4 around its centre.
-    let photo = testdata_image(portrait);
-    let (pw, ph) = photo.dimensions();
-    let (cw, ch) = if pw * 4 > ph * 3 { (ph * 3 / 4, ph) } else { (pw, pw * 4 / 3) };
-    let cropped = imageops::crop_imm(&photo, (pw - cw) / 2, (ph - ch) / 2, cw, ch).to_image();
-    let portrait = imageops::resize(&cropped, 210, 280, imageops::FilterType::Triangle);
-    imageops::overlay(&mut card, &portrait, 770, 120);
+    imageops::overlay(&mut card, &portrait_photo(portrait, 210, 280), 770, 120);
     let signature_x = 875;
     centered(&mut card, &fields.regency, signature_x, 410, 21.0, &regular);
     centered(&mut card, &fields.issue_date, signature_x, 436, 21.0, &regular);

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod ktp;
+pub mod ktp_scene;
 
 use std::path::PathBuf;
 

@@ -3,6 +3,8 @@
 //! CPU-bound: callers run it off the async runtime.
 
 pub mod align;
+pub mod capture;
+pub mod card;
 pub mod decode;
 pub mod detect;
 pub mod embed;

@@ -102,7 +102,7 @@ struct Located {
 
 /// Runs `job(i)` for every `i < count` on up to one thread per core; each thread takes the
 /// next index when it is free, so unequal jobs still spread evenly.
-fn parallel_indexed<R: Send>(count: usize, job: impl Fn(usize) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_indexed<R: Send>(count: usize, job: impl Fn(usize) -> R + Sync) -> Vec<R> {
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(count);
     if workers <= 1 {
         return (0..count).map(job).collect();

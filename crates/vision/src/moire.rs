@@ -19,12 +19,17 @@ pub const BAND: std::ops::RangeInclusive<usize> = 12..=56;
 /// Peak-to-radial-mean ratio of the face's spectrum (see module docs); `None` when the face
 /// box is too small to analyse.
 pub fn moire_peak_ratio(image: &RgbImage, face: &Face) -> Option<f32> {
-    let (x, y) = (face.bbox[0].max(0.0) as u32, face.bbox[1].max(0.0) as u32);
+    region_peak_ratio(image, [face.bbox[0], face.bbox[1], face.width(), face.height()])
+}
+
+/// The same measure over any region `[x, y, width, height]` of the image.
+pub fn region_peak_ratio(image: &RgbImage, region: [f32; 4]) -> Option<f32> {
+    let (x, y) = (region[0].max(0.0) as u32, region[1].max(0.0) as u32);
     if x >= image.width() || y >= image.height() {
         return None;
     }
-    let w = (face.width() as u32).min(image.width() - x);
-    let h = (face.height() as u32).min(image.height() - y);
+    let w = (region[2] as u32).min(image.width() - x);
+    let h = (region[3] as u32).min(image.height() - y);
     if w < 32 || h < 32 {
         return None;
     }

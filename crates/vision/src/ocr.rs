@@ -257,14 +257,18 @@ impl OcrEngine {
     /// Every line of text in `image` read with at least [`REC_MIN_CONFIDENCE`], in reading
     /// order: rows from top to bottom (tops within [`ROW_TOLERANCE`]), left to right in a row.
     pub fn read(&self, image: &RgbImage) -> Result<Vec<TextLine>, OcrError> {
-        let mut lines = Vec::new();
-        for bounds in self.detect(image)? {
-            let Some(crop) = bounds.crop(image) else { continue };
+        let boxes = self.detect(image)?;
+        // Lines are recognised independently: spread them over the cores.
+        let read = crate::measure::parallel_indexed(boxes.len(), |i| {
+            let Some(crop) = boxes[i].crop(image) else { return Ok(None) };
             let (text, confidence) = self.recognize(&crop)?;
-            if confidence >= REC_MIN_CONFIDENCE && !text.trim().is_empty() {
-                lines.push(TextLine { text, confidence, bounds });
-            }
-        }
+            Ok((confidence >= REC_MIN_CONFIDENCE && !text.trim().is_empty()).then_some(TextLine {
+                text,
+                confidence,
+                bounds: boxes[i],
+            }))
+        });
+        let lines = read.into_iter().collect::<Result<Vec<_>, OcrError>>()?.into_iter().flatten().collect();
         Ok(reading_order(lines))
     }
 

@@ -226,7 +226,8 @@ pub async fn face_match(
         policy,
     )
     .await?;
-    store_capture(&state, &mut tx, &customer, "selfie", &probe.input, Some(&recorded.verification.id)).await?;
+    store_capture(&state, &mut tx, &customer, "selfie", &probe.input, Some(&recorded.verification.id), "step_up")
+        .await?;
     faces::insert_attempt(&mut tx, &attempt.row(outcome(matched), &reasons, Some(&recorded.verification.id))).await?;
     tx.commit().await?;
     Ok(Json(json!({"match": view, "verification": VerificationView::from(&recorded.verification)})))
@@ -265,6 +266,7 @@ pub async fn store_capture(
     kind: &str,
     image: &crate::faces::ImageInput,
     verification_id: Option<&str>,
+    retention_class: &str,
 ) -> ApiResult<()> {
     let key = data_key(&state.keys, customer)?;
     let id = new_id(IdKind::Capture);
@@ -280,6 +282,7 @@ pub async fn store_capture(
             media_type: image.media_type,
             sealed,
             verification_id,
+            retention_class,
             created_at: now_timestamp(),
         },
     )

@@ -7,108 +7,35 @@ use std::time::Instant;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
-use kenali_core::challenge::{self, parse_color, SignatureError};
 use kenali_core::face::{threshold_for, RiskLevel, DEFAULT_MATCH_THRESHOLD};
-use kenali_core::id::{new_id, IdKind};
-use kenali_core::liveness::{self, FlashSample, FrameMeasure, Fused, Voter};
+use kenali_core::liveness::{self, FrameMeasure, Fused, Voter};
 use kenali_core::tier::kind;
-use kenali_core::time_fmt::{format_timestamp, now_timestamp, parse_timestamp};
 use kenali_vision::embed::cosine;
 use kenali_vision::engine::MODEL_ID;
 use kenali_vision::measure::MeasureError;
 use kenali_vision::DecodeLimits;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::bundle::{check_bundle, issue_challenge, BundleCheck, ChallengeRequest, CheckedBundle};
 use super::faces::{face_service, pool_best, store_capture, AttemptContext};
 use super::views::VerificationView;
 use super::{load_customer, tier_policy};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{parse_json, ApiJson, Auth};
+use crate::extract::{ApiJson, Auth};
 use crate::faces::{image_field, new_enrollment, EnrollmentFace, ImageInput, MAX_IMAGE_BYTES};
 use crate::ledger::{self, data_key, Actor, NewVerification};
 use crate::ratelimit;
 use crate::state::AppState;
-use crate::store::challenges::{self, ChallengeRow};
+use crate::store::challenges;
 use crate::store::customers::CustomerRow;
 use crate::store::faces;
 
-/// Frames a bundle may carry.
-pub const MAX_FRAMES: usize = 10;
 /// A step-up this far above the threshold promotes the selfie into the pool.
 pub const PROMOTION_MARGIN: f32 = 0.10;
 /// Most enrollments one customer's pool grows to by promotion; old ones are never dropped.
 pub const POOL_CAP: usize = 20;
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChallengeRequest {
-    customer_id: String,
-    steps: Option<u32>,
-    ttl_ms: Option<u64>,
-    #[allow(dead_code)]
-    external_id: Option<String>,
-}
-
-fn challenge_secret_context(challenge_id: &str) -> String {
-    format!("challenge/secret/{challenge_id}")
-}
-
-/// Issues a single-use challenge for `purpose` (`face` here; `ktp` for KTP capture).
-pub async fn issue_challenge(state: &AppState, auth: &Auth, body: ChallengeRequest, purpose: &str) -> ApiResult<Value> {
-    let principal = auth.require(Scope::Public)?;
-    let steps = body.steps.unwrap_or(challenge::DEFAULT_STEPS);
-    if !(challenge::MIN_STEPS..=challenge::MAX_STEPS).contains(&steps) {
-        return Err(ApiError::invalid_field(
-            "steps",
-            format!("must be {} to {}", challenge::MIN_STEPS, challenge::MAX_STEPS),
-        ));
-    }
-    let ttl_ms = body.ttl_ms.unwrap_or(challenge::DEFAULT_TTL_MS);
-    if !(challenge::MIN_TTL_MS..=challenge::MAX_TTL_MS).contains(&ttl_ms) {
-        return Err(ApiError::invalid_field(
-            "ttlMs",
-            format!("must be {} to {}", challenge::MIN_TTL_MS, challenge::MAX_TTL_MS),
-        ));
-    }
-    let mut rng = rand::rngs::OsRng;
-    let (colors, holds) = challenge::draw_sequence(steps, &mut rng);
-    let mut secret_bytes = [0u8; 32];
-    rng.fill_bytes(&mut secret_bytes);
-    let secret = format!("qe_whsec_{}", hex::encode(secret_bytes));
-    let mut nonce_bytes = [0u8; 16];
-    rng.fill_bytes(&mut nonce_bytes);
-    let nonce = hex::encode(nonce_bytes);
-    let id = new_id(IdKind::FlashChallenge);
-    let now = time::OffsetDateTime::now_utc();
-    let expires_at = format_timestamp(now + time::Duration::milliseconds(i64::try_from(ttl_ms).unwrap_or(90_000)));
-    let sealed = state.keys.challenge.seal(secret.as_bytes(), &challenge_secret_context(&id));
-    let row = ChallengeRow {
-        id: id.clone(),
-        org_id: principal.org_id.clone(),
-        customer_id: body.customer_id.clone(),
-        purpose: purpose.to_string(),
-        nonce: nonce.clone(),
-        colors: serde_json::to_string(&colors).map_err(ApiError::internal)?,
-        hold_ms: serde_json::to_string(&holds).map_err(ApiError::internal)?,
-        secret_sealed: hex::encode(sealed),
-        expires_at: expires_at.clone(),
-        consumed_at: None,
-        consumed_signature: None,
-        result: None,
-        created_at: format_timestamp(now),
-    };
-    let mut tx = state.store.begin().await?;
-    load_customer(&mut tx, &principal.org_id, &body.customer_id).await?;
-    challenges::insert(&mut tx, &row).await?;
-    tx.commit().await?;
-    Ok(json!({"flashChallenge": {
-        "id": id, "purpose": purpose, "nonce": nonce, "colors": colors, "holdMs": holds,
-        "expiresAt": expires_at, "hmacSecret": secret,
-    }}))
-}
 
 pub async fn face_challenge(
     State(state): State<AppState>,
@@ -116,156 +43,6 @@ pub async fn face_challenge(
     ApiJson(body): ApiJson<ChallengeRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     Ok((StatusCode::CREATED, Json(issue_challenge(&state, &auth, body, "face").await?)))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct FlashSampleIn {
-    step: usize,
-    frame_index: usize,
-    color: String,
-    #[allow(dead_code)]
-    t_ms: Option<u64>,
-}
-
-/// A capture bundle (seed 001); `signature` covers everything else (JCS + HMAC-SHA256).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Bundle {
-    #[allow(dead_code)]
-    version: String,
-    #[allow(dead_code)]
-    sdk_version: String,
-    #[allow(dead_code)]
-    platform: String,
-    frames: Vec<String>,
-    captured_at: String,
-    #[allow(dead_code)]
-    signature: String,
-    flash_challenge_nonce: Option<String>,
-    flash_samples: Option<Vec<FlashSampleIn>>,
-    #[allow(dead_code)]
-    ocr_fields: Option<Value>,
-    #[allow(dead_code)]
-    ocr_confidence: Option<Value>,
-}
-
-/// A verified, consumed bundle and the challenge it answered.
-struct CheckedBundle {
-    challenge: ChallengeRow,
-    frames: Vec<ImageInput>,
-    samples: Vec<FlashSample>,
-}
-
-enum BundleCheck {
-    Fresh(Box<CheckedBundle>),
-    /// The same signed bundle was already decided: its stored answer.
-    Replay(Value),
-}
-
-fn prefix_field(err: ApiError, prefix: &str) -> ApiError {
-    let mut err = err;
-    if err.code == "invalid_field" {
-        err.message = format!("{prefix}.{}", err.message);
-    }
-    err
-}
-
-/// Signature first (SPEC §5): the bundle is parsed, its challenge found by nonce and the
-/// HMAC checked before any image is decoded. Then the challenge is consumed atomically.
-async fn check_bundle(
-    state: &AppState,
-    customer: &CustomerRow,
-    bundle_value: &Value,
-    hmac_key: Option<&str>,
-    purpose: &str,
-) -> ApiResult<BundleCheck> {
-    let bundle: Bundle = parse_json(bundle_value.to_string().as_bytes()).map_err(|e| prefix_field(e, "bundle"))?;
-    if let Some(key) = hmac_key {
-        if key.starts_with("dev_") {
-            return Err(ApiError::bad_request(
-                "unsupported_hmac_key",
-                "device-derived keys arrive with device registration; sign with the challenge's hmacSecret",
-            ));
-        }
-    }
-    let nonce = bundle.flash_challenge_nonce.as_deref().ok_or_else(|| {
-        ApiError::invalid_field("bundle.flashChallengeNonce", "is required: sign with a flash challenge")
-    })?;
-    let mut conn = state.store.pool().acquire().await?;
-    let challenge = challenges::find_by_nonce(&mut conn, &customer.org_id, nonce)
-        .await?
-        .filter(|c| c.customer_id == customer.id && c.purpose == purpose)
-        .ok_or_else(|| {
-            ApiError::unauthorized("invalid_signature", "the bundle does not answer a challenge of this customer")
-        })?;
-    let sealed = hex::decode(&challenge.secret_sealed).map_err(ApiError::internal)?;
-    let secret = state
-        .keys
-        .challenge
-        .open(&sealed, &challenge_secret_context(&challenge.id))
-        .map_err(|e| ApiError::internal(format!("challenge secret: {e}")))?;
-    challenge::verify(bundle_value, &secret).map_err(|e| match e {
-        SignatureError::Missing | SignatureError::Malformed => {
-            ApiError::unauthorized("invalid_signature", e.to_string())
-        }
-        _ => ApiError::unauthorized("invalid_signature", "the bundle signature does not match"),
-    })?;
-    let signature = bundle_value["signature"].as_str().unwrap_or_default().to_string();
-    if challenge.consumed_at.is_some() {
-        // The same signed bundle again returns the first answer (idempotent retry).
-        if challenge.consumed_signature.as_deref() == Some(signature.as_str()) {
-            if let Some(result) = &challenge.result {
-                return Ok(BundleCheck::Replay(serde_json::from_str(result).map_err(ApiError::internal)?));
-            }
-        }
-        return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
-    }
-    let expired = parse_timestamp(&challenge.expires_at).is_none_or(|at| at < time::OffsetDateTime::now_utc());
-    if expired {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "challenge_expired",
-            "this flash challenge has expired; request a new one",
-        ));
-    }
-    if bundle.frames.is_empty() || bundle.frames.len() > MAX_FRAMES {
-        return Err(ApiError::invalid_field("bundle.frames", format!("must hold 1 to {MAX_FRAMES} frames")));
-    }
-    parse_timestamp(&bundle.captured_at)
-        .ok_or_else(|| ApiError::invalid_field("bundle.capturedAt", "must be an RFC 3339 time"))?;
-    let colors: Vec<String> = serde_json::from_str(&challenge.colors).map_err(ApiError::internal)?;
-    let mut samples = Vec::new();
-    for sample in bundle.flash_samples.unwrap_or_default() {
-        // The server uses the challenge's own colour for the step, never the client's.
-        let expected = colors.get(sample.step).ok_or_else(|| {
-            ApiError::invalid_field("bundle.flashSamples", "a sample names a step the challenge does not have")
-        })?;
-        if !sample.color.eq_ignore_ascii_case(expected) {
-            return Err(ApiError::invalid_field(
-                "bundle.flashSamples",
-                "a sample's colour is not the challenge's colour for its step",
-            ));
-        }
-        if sample.frame_index >= bundle.frames.len() {
-            return Err(ApiError::invalid_field(
-                "bundle.flashSamples",
-                "a sample names a frame the bundle does not have",
-            ));
-        }
-        let color = parse_color(expected).ok_or_else(|| ApiError::internal("challenge colour"))?;
-        samples.push(FlashSample { frame_index: sample.frame_index, color });
-    }
-    let frames = bundle
-        .frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| image_field(&format!("bundle.frames[{i}]"), f))
-        .collect::<Result<Vec<_>, _>>()?;
-    if !challenges::consume(&mut conn, &challenge.id, &signature, &now_timestamp()).await? {
-        return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
-    }
-    Ok(BundleCheck::Fresh(Box::new(CheckedBundle { challenge, frames, samples })))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -289,7 +66,7 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResul
     let service = face_service(state)?;
     let engine = service.engine().clone();
     let limits = DecodeLimits { max_bytes: MAX_IMAGE_BYTES, ..DecodeLimits::default() };
-    let CheckedBundle { challenge, frames, samples } = *checked;
+    let CheckedBundle { challenge, frames, samples, .. } = *checked;
     // The frames move into the worker and come back with their measures: no copy of the bytes.
     let (frames, measured, took) = service
         .run_blocking_wide(move || {
@@ -425,7 +202,8 @@ pub async fn face_liveness(
     )
     .await?;
     for frame in &run.frames {
-        store_capture(&state, &mut tx, &customer, "frame", frame, Some(&recorded.verification.id)).await?;
+        store_capture(&state, &mut tx, &customer, "frame", frame, Some(&recorded.verification.id), "onboarding")
+            .await?;
     }
     faces::insert_attempt(
         &mut tx,
@@ -576,7 +354,8 @@ pub async fn step_up(
     )
     .await?;
     for frame in &run.frames {
-        store_capture(&state, &mut tx, &customer, "frame", frame, Some(&liveness_row.verification.id)).await?;
+        store_capture(&state, &mut tx, &customer, "frame", frame, Some(&liveness_row.verification.id), "step_up")
+            .await?;
     }
     // A strong pass grows the pool (seed 002, lesson 3); onboarding against a reference image
     // enrolls the selfie as the customer's first reference.

@@ -3,12 +3,16 @@
 
 pub mod api_keys;
 pub mod audit_log;
+pub mod bundle;
 pub mod customers;
+pub mod devices;
 pub mod faces;
 pub mod health;
+pub mod ktp;
 pub mod kyc;
 pub mod liveness;
 pub mod nik;
+pub mod review;
 pub mod validate;
 pub mod views;
 

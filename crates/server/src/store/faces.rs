@@ -188,13 +188,15 @@ pub struct CaptureRow<'a> {
     pub media_type: &'a str,
     pub sealed: Vec<u8>,
     pub verification_id: Option<&'a str>,
+    /// `onboarding` (kept 3 years) or `step_up` (90 days), for the retention sweeper.
+    pub retention_class: &'a str,
     pub created_at: String,
 }
 
 pub async fn insert_capture(conn: &mut AnyConnection, c: CaptureRow<'_>) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO captures (id, org_id, customer_id, kind, sha256, media_type, sealed, verification_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO captures (id, org_id, customer_id, kind, sha256, media_type, sealed, verification_id, \
+         retention_class, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&c.id)
     .bind(c.org_id)
@@ -204,6 +206,7 @@ pub async fn insert_capture(conn: &mut AnyConnection, c: CaptureRow<'_>) -> Stor
     .bind(c.media_type)
     .bind(c.sealed)
     .bind(c.verification_id)
+    .bind(c.retention_class)
     .bind(&c.created_at)
     .execute(conn)
     .await?;

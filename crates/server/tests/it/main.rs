@@ -10,6 +10,7 @@ mod cli;
 mod customers;
 mod faces;
 mod idempotency;
+mod ktp;
 mod kyc;
 mod liveness;
 mod testkit;

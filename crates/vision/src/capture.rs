@@ -1,0 +1,122 @@
+//! A KTP capture bundle, measured: every frame decoded, its card located, rectified and
+//! measured (in parallel across the cores); then the sharpest frame's card read by the OCR and
+//! its portrait found and embedded.
+
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use kenali_core::document::{CardFrameMeasure, PortraitMeasure};
+use kenali_core::ktp::{parse_card, KtpReading, OcrLine};
+
+use crate::card::{locate_card, measure_card, measure_portrait, rectify, Portrait, CARD_WIDTH};
+use crate::decode::{decode_image, DecodeError, DecodeLimits};
+use crate::engine::{FaceEngine, FaceError};
+use crate::measure::parallel_indexed;
+use crate::ocr::{level_lines, OcrEngine, OcrError};
+
+/// Where a capture's time went (CPU time of the worker that ran each stage; frames overlap).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CaptureTimes {
+    pub decode: Duration,
+    /// Locating, rectifying and measuring the card, over all frames.
+    pub card: Duration,
+    pub ocr: Duration,
+    pub portrait: Duration,
+}
+
+impl CaptureTimes {
+    pub fn stages(&self) -> [(&'static str, Duration); 4] {
+        [("decode", self.decode), ("card", self.card), ("ocr", self.ocr), ("portrait", self.portrait)]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CaptureAnalysis {
+    pub frames: Vec<CardFrameMeasure>,
+    /// The frame the card was read from.
+    pub read_frame: usize,
+    pub lines: Vec<OcrLine>,
+    pub reading: KtpReading,
+    pub portrait: PortraitMeasure,
+    pub portrait_face: Option<Portrait>,
+    pub times: CaptureTimes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("frame {index}: {error}")]
+    Decode { index: usize, error: DecodeError },
+    #[error("no frame shows a readable KTP card")]
+    NoCard,
+    #[error(transparent)]
+    Face(#[from] FaceError),
+    #[error(transparent)]
+    Ocr(#[from] OcrError),
+}
+
+/// One frame after the first phase.
+struct FramePass {
+    measure: CardFrameMeasure,
+    card: Option<RgbImage>,
+    decode: Duration,
+    locate: Duration,
+}
+
+fn measure_frame(bytes: &[u8], sha256: &str, limits: DecodeLimits) -> Result<FramePass, DecodeError> {
+    let started = Instant::now();
+    let image = decode_image(bytes, limits)?;
+    let decode = started.elapsed();
+    let started = Instant::now();
+    let (measure, card) = match locate_card(&image) {
+        Some(quad) => {
+            let card = rectify(&image, &quad);
+            (measure_card(&image, &quad, &card, sha256), Some(card))
+        }
+        None => (CardFrameMeasure { sha256: sha256.to_string(), ..CardFrameMeasure::default() }, None),
+    };
+    Ok(FramePass { measure, card, decode, locate: started.elapsed() })
+}
+
+/// Sharp and free of glare: the frame the OCR reads best.
+fn readability(m: &CardFrameMeasure) -> f32 {
+    m.sharpness * (1.0 - 10.0 * m.glare_fraction).max(0.05)
+}
+
+/// Measures every frame (`(bytes, sha256)`), reads the best card and finds its portrait.
+pub fn analyze_capture(
+    faces: &FaceEngine,
+    ocr: &OcrEngine,
+    frames: &[(&[u8], &str)],
+    limits: DecodeLimits,
+) -> Result<CaptureAnalysis, CaptureError> {
+    let passes = parallel_indexed(frames.len(), |i| measure_frame(frames[i].0, frames[i].1, limits));
+    let mut times = CaptureTimes::default();
+    let mut measures = Vec::with_capacity(passes.len());
+    let mut cards = Vec::with_capacity(passes.len());
+    for (index, pass) in passes.into_iter().enumerate() {
+        let pass = pass.map_err(|error| CaptureError::Decode { index, error })?;
+        times.decode += pass.decode;
+        times.card += pass.locate;
+        measures.push(pass.measure);
+        cards.push(pass.card);
+    }
+    let read_frame = (0..measures.len())
+        .filter(|&i| cards[i].is_some())
+        .max_by(|&a, &b| readability(&measures[a]).total_cmp(&readability(&measures[b])))
+        .ok_or(CaptureError::NoCard)?;
+    let card = cards[read_frame].take().ok_or(CaptureError::NoCard)?;
+    let started = Instant::now();
+    let center = [card.width() as f32 / 2.0, card.height() as f32 / 2.0];
+    let lines = level_lines(&ocr.read(&card)?, center);
+    let reading = parse_card(&lines, CARD_WIDTH as f32);
+    times.ocr = started.elapsed();
+    // A region shaped like a card that carries none of a KTP's labelled fields is something
+    // else (a face photo, a sheet of paper): no card to judge.
+    if reading.fields_read() == 0 {
+        return Err(CaptureError::NoCard);
+    }
+    let started = Instant::now();
+    let (portrait, usable) = measure_portrait(faces, &card)?;
+    times.portrait = started.elapsed();
+    Ok(CaptureAnalysis { frames: measures, read_frame, lines, reading, portrait, portrait_face: usable, times })
+}

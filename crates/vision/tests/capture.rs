@@ -1,0 +1,106 @@
+//! The KTP capture pipeline on synthetic captures (kenali_testkit::ktp_scene) with the real
+//! models: the card is found and read in every presentation, and the document voters tell an
+//! original from a photocopy, a screen replay and a pasted portrait.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use kenali_core::document::{self, AntiSpoof, Tamper};
+use kenali_core::liveness::{FlashSample, Voter};
+use kenali_testkit::ktp::{render_card, KtpFields};
+use kenali_testkit::ktp_scene::{capture_frames, render_card_with_pasted_portrait, Presentation};
+use kenali_vision::capture::{analyze_capture, CaptureAnalysis};
+use kenali_vision::models::{fetch, FACE_PACK};
+use kenali_vision::ocr::{OcrEngine, OCR_PACK};
+use kenali_vision::{DecodeLimits, FaceEngine};
+
+fn engines() -> &'static (FaceEngine, OcrEngine) {
+    static ENGINES: OnceLock<(FaceEngine, OcrEngine)> = OnceLock::new();
+    ENGINES.get_or_init(|| {
+        let dir = std::env::var_os("KENALI_MODELS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models"));
+        for pack in [&FACE_PACK[..], &OCR_PACK[..]] {
+            fetch(&dir, pack, &mut |line| eprintln!("models: {line}")).expect("fetching models");
+        }
+        (FaceEngine::load(&dir).unwrap(), OcrEngine::load(&dir).unwrap())
+    })
+}
+
+const COLORS: [&str; 5] = ["#FF0000", "#00FF00", "#0000FF", "#FFFFFF", "#FF00FF"];
+
+fn analyze(card: &image::RgbImage, presentation: Presentation) -> (CaptureAnalysis, Vec<Voter>, Vec<Voter>) {
+    let colors: Vec<String> = COLORS.iter().map(|c| c.to_string()).collect();
+    let frames = capture_frames(card, &colors, presentation, 3);
+    let hashes: Vec<String> = (0..frames.len()).map(|i| format!("frame{i}")).collect();
+    let inputs: Vec<(&[u8], &str)> = frames.iter().zip(&hashes).map(|(f, h)| (f.as_slice(), h.as_str())).collect();
+    let (faces, ocr) = engines();
+    let analysis = analyze_capture(faces, ocr, &inputs, DecodeLimits::default()).unwrap();
+    let samples: Vec<FlashSample> = COLORS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| FlashSample { frame_index: i, color: kenali_core::challenge::parse_color(c).unwrap() })
+        .collect();
+    let f = &analysis.frames;
+    let anti: Vec<Voter> = [
+        Some(document::capture_quality(f)),
+        document::flash_reflectance(f, &samples),
+        document::specular_check(f),
+        document::screen_moire(f),
+        document::multi_frame_consistency(f),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let tamper = vec![
+        document::nik_consistency(&analysis.reading, 2026),
+        document::field_format(&analysis.reading, 2026),
+        document::photo_substitution(&analysis.portrait),
+    ];
+    for m in f {
+        eprintln!(
+            "{presentation:?}: area {:.2} sharp {:.0} glare {:.4} rgb {:?} highlight {:?} moire {:?}",
+            m.area_fraction, m.sharpness, m.glare_fraction, m.mean_rgb, m.highlight, m.moire_ratio
+        );
+    }
+    eprintln!("{presentation:?}: portrait {:?}\n anti {anti:#?}\n tamper {tamper:#?}", analysis.portrait);
+    (analysis, anti, tamper)
+}
+
+#[test]
+fn an_original_card_is_read_and_passes_every_voter() {
+    let truth = KtpFields::sample(21);
+    let (analysis, anti, tamper) = analyze(&render_card(&truth, "faces/obama_2.jpg"), Presentation::Original);
+    assert!(analysis.frames.iter().all(|f| f.card_found));
+    assert_eq!(analysis.reading.nik.as_ref().unwrap().value, truth.nik);
+    assert_eq!(analysis.reading.full_name.as_ref().unwrap().value, truth.full_name);
+    assert!(analysis.portrait_face.is_some());
+    assert!(anti.iter().all(|v| v.passed), "{anti:?}");
+    assert!(tamper.iter().all(|v| v.passed), "{tamper:?}");
+    assert_eq!(document::fuse_anti_spoof(&anti), AntiSpoof::Live);
+}
+
+#[test]
+fn a_photocopy_has_no_specular_highlight() {
+    let (_, anti, _) = analyze(&render_card(&KtpFields::sample(22), "faces/obama_2.jpg"), Presentation::Photocopy);
+    assert!(anti.iter().any(|v| v.name == "specular_check" && !v.passed), "{anti:?}");
+    assert_eq!(document::fuse_anti_spoof(&anti), AntiSpoof::Spoof);
+}
+
+#[test]
+fn a_screen_replay_is_a_spoof() {
+    let (_, anti, _) = analyze(&render_card(&KtpFields::sample(23), "faces/obama_2.jpg"), Presentation::ScreenReplay);
+    assert!(anti.iter().any(|v| v.name == "screen_moire" && !v.passed), "{anti:?}");
+    assert!(anti.iter().any(|v| v.name == "flash_reflectance" && !v.passed), "{anti:?}");
+}
+
+#[test]
+fn a_pasted_portrait_is_tampering() {
+    let truth = KtpFields::sample(24);
+    let card = render_card_with_pasted_portrait(&truth, "faces/obama_2.jpg", "faces/biden_1.jpg");
+    let (_, _, tamper) = analyze(&card, Presentation::Original);
+    assert!(tamper.iter().any(|v| v.name == "photo_substitution" && !v.passed), "{tamper:?}");
+    assert_eq!(document::fuse_tamper(&tamper), Tamper::Tampered);
+}
