@@ -1,5 +1,5 @@
 use super::*;
-use crate::ktp::Reading;
+use crate::ktp::{OcrLine, Reading};
 use serde_json::json;
 
 fn card_frame(i: usize, rgb: [f32; 3], highlight: Option<[f32; 2]>, shift: f32) -> CardFrameMeasure {
@@ -197,4 +197,60 @@ fn low_assurance_whenever_a_fused_check_fails() {
     assert_eq!(assurance(AntiSpoof::Spoof, Tamper::Authentic, &[]), AssuranceTier::Low);
     assert_eq!(assurance(AntiSpoof::Live, Tamper::Unclear, &[]), AssuranceTier::Low);
     assert_eq!(assurance(AntiSpoof::Unclear, Tamper::Authentic, &[]), AssuranceTier::Low);
+}
+
+/// Label boxes where the synthetic template prints them (1012 × 638).
+fn template_labels() -> Vec<OcrLine> {
+    let labels = [
+        "Nama",
+        "Tempat/Tgl Lahir",
+        "Jenis Kelamin",
+        "Alamat",
+        "RT/RW",
+        "Kel/Desa",
+        "Kecamatan",
+        "Agama",
+        "Status Perkawinan",
+        "Pekerjaan",
+        "Kewarganegaraan",
+        "Berlaku Hingga",
+    ];
+    let mut lines =
+        vec![OcrLine { text: "NIK".into(), confidence: 0.9, left: 30.0, top: 106.0, right: 90.0, bottom: 136.0 }];
+    for (i, label) in labels.iter().enumerate() {
+        let top = 160.0 + 36.0 * i as f32;
+        lines.push(OcrLine {
+            text: (*label).into(),
+            confidence: 0.9,
+            left: 29.0,
+            top,
+            right: 200.0,
+            bottom: top + 20.0,
+        });
+    }
+    lines
+}
+
+#[test]
+fn font_match_holds_the_template_layout_on_both_sides() {
+    let good = template_labels();
+    let voter = font_match(&good, 1012.0, 638.0);
+    assert!(voter.passed, "{voter:?}");
+    let mut indented = good.clone();
+    indented[4].left += 40.0;
+    assert!(!font_match(&indented, 1012.0, 638.0).passed);
+    let mut spread = good.clone();
+    for (i, line) in spread.iter_mut().enumerate().skip(6) {
+        line.top += 8.0 * i as f32;
+    }
+    assert!(!font_match(&spread, 1012.0, 638.0).passed);
+    let mut small_nik = good.clone();
+    small_nik[0].bottom = small_nik[0].top + 20.0;
+    assert!(!font_match(&small_nik, 1012.0, 638.0).passed);
+    assert!(!font_match(&good[..5], 1012.0, 638.0).passed);
+    // A failed layout alone makes the capture unclear, not tampered.
+    assert_eq!(
+        fuse_tamper(&[nik_consistency(&reading(), 2026), font_match(&good[..5], 1012.0, 638.0)]),
+        Tamper::Unclear
+    );
 }

@@ -171,8 +171,9 @@ fn match_label(text: &str) -> Option<(Field, usize)> {
         .map(|(field, _)| (field, head.len()))
 }
 
+/// The value after its colon; the recogniser sometimes reads the colon as a semicolon.
 fn strip_colon(text: &str) -> &str {
-    text.trim().trim_start_matches(':').trim()
+    text.trim().trim_start_matches([':', ';']).trim()
 }
 
 /// `DD-MM-YYYY` (separators `-`, `/` or `.`) as a date.
@@ -205,6 +206,12 @@ fn rows(lines: &[OcrLine]) -> Vec<Vec<OcrLine>> {
         row.sort_by(|a, b| a.left.total_cmp(&b.left));
     }
     rows
+}
+
+/// The position, in the card's row order, of the label `text` starts with (0 is `NIK`).
+pub fn label_row(text: &str) -> Option<usize> {
+    let (field, _) = match_label(&normalize(text))?;
+    LABELS.iter().position(|(_, f)| *f == field)
 }
 
 /// Reads the fields of a card from its OCR lines; `card_width` is the rectified card's width.
@@ -299,9 +306,10 @@ fn assign(reading: &mut KtpReading, field: Field, parts: Vec<(String, f32)>) {
             if let Some(blood) = blood_text {
                 let value =
                     blood.split_once(':').map(|(_, v)| v).unwrap_or(&blood[BLOOD_LABEL.len().min(blood.len())..]);
-                let value = value.trim();
+                // Blood types are letters (A, B, AB, O) or `-`: a zero is the letter O misread.
+                let value = value.trim().replace('0', "O");
                 if !value.is_empty() {
-                    reading.blood_type = Some(Reading { value: value.into(), confidence });
+                    reading.blood_type = Some(Reading { value, confidence });
                 }
             }
         }
@@ -471,6 +479,21 @@ mod tests {
         assert_eq!(value(&reading.valid_until), "SEUMUR HIDUP");
         assert_eq!(value(&reading.issue_date), "2014-04-09");
         assert_eq!(validate_fields(&reading, 2026), vec![]);
+    }
+
+    #[test]
+    fn misread_colons_and_a_zero_for_blood_type_o_are_repaired() {
+        let lines: Vec<OcrLine> = card_lines()
+            .into_iter()
+            .map(|l| match l.text.as_str() {
+                "Gol. Darah : AB" => OcrLine { text: "Gol. Darah : 0".into(), ..l },
+                t if t.contains("SUKASARI") => OcrLine { text: "; SUKASARI".into(), ..l },
+                _ => l,
+            })
+            .collect();
+        let reading = parse_card(&lines, 1012.0);
+        assert_eq!(reading.blood_type.unwrap().value, "O");
+        assert_eq!(reading.kecamatan.unwrap().value, "SUKASARI");
     }
 
     #[test]

@@ -10,6 +10,8 @@ use imageproc::drawing::{draw_line_segment_mut, draw_text_mut, text_size};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use kenali_core::ktp::{parse_card_date, KtpReading, Reading};
+
 use crate::testdata_image;
 
 /// ID-1 proportions (85.6 × 54 mm) at about 300 dpi.
@@ -222,6 +224,46 @@ pub fn degrade(card: &RgbImage, steps: &[Degradation]) -> RgbImage {
     }
     image
 }
+
+/// The fields of `reading` that differ from the card's truth, as (field, read, expected); the
+/// reading's dates are ISO and its gender `male`/`female`, as the server reports them.
+pub fn field_mismatches(reading: &KtpReading, truth: &KtpFields) -> Vec<(&'static str, String, String)> {
+    let value = |r: &Option<Reading>| r.as_ref().map(|r| r.value.clone()).unwrap_or_default();
+    let iso = |card_date: &str| {
+        parse_card_date(card_date)
+            .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
+            .unwrap_or_default()
+    };
+    let gender = if truth.gender == "PEREMPUAN" { "female" } else { "male" };
+    let expected = [
+        ("province", &reading.province, truth.province.clone()),
+        ("regency", &reading.regency, truth.regency.clone()),
+        ("nik", &reading.nik, truth.nik.clone()),
+        ("fullName", &reading.full_name, truth.full_name.clone()),
+        ("placeOfBirth", &reading.place_of_birth, truth.place_of_birth.clone()),
+        ("dateOfBirth", &reading.date_of_birth, iso(&truth.date_of_birth)),
+        ("gender", &reading.gender, gender.to_string()),
+        ("bloodType", &reading.blood_type, truth.blood_type.clone()),
+        ("address", &reading.address, truth.address.clone()),
+        ("rtRw", &reading.rt_rw, truth.rt_rw.clone()),
+        ("kelurahan", &reading.kelurahan, truth.kelurahan.clone()),
+        ("kecamatan", &reading.kecamatan, truth.kecamatan.clone()),
+        ("religion", &reading.religion, truth.religion.clone()),
+        ("maritalStatus", &reading.marital_status, truth.marital_status.clone()),
+        ("occupation", &reading.occupation, truth.occupation.clone()),
+        ("nationality", &reading.nationality, truth.nationality.clone()),
+        ("validUntil", &reading.valid_until, truth.valid_until.clone()),
+        ("issueDate", &reading.issue_date, iso(&truth.issue_date)),
+    ];
+    expected
+        .into_iter()
+        .filter(|(_, read, want)| value(read) != *want)
+        .map(|(name, read, want)| (name, value(read), want))
+        .collect()
+}
+
+/// Fields a KTP carries, as [`field_mismatches`] counts them.
+pub const FIELD_COUNT: usize = 18;
 
 #[cfg(test)]
 mod tests {

@@ -29,13 +29,18 @@ const LOCATE_AREA_MIN: f32 = 0.04;
 const DISTANCE_FLOOR: f32 = 24.0;
 /// A pixel is glare when every channel is at least this.
 const GLARE_LEVEL: u8 = 250;
-/// Thumbnail compared across frames (`multi_frame_consistency`).
-const THUMB_W: u32 = 48;
-const THUMB_H: u32 = 30;
-/// How far from the template's portrait edge a printed frame edge is searched (card pixels),
-/// and how much stronger than the window's median its gradient must be to count.
+/// Edge map compared across frames (`multi_frame_consistency`): cells, and pixels per cell.
+const THUMB_W: u32 = 64;
+const THUMB_H: u32 = 40;
+const THUMB_CELL: u32 = 4;
+/// How far from the template's portrait edge a photo's border is searched (card pixels); a
+/// border steps by at least this much (summed over R, G, B, across four pixels) along at least
+/// this fraction of its length.
 const EDGE_SEARCH: i32 = 40;
-const EDGE_CONTRAST_MIN: f32 = 2.5;
+const EDGE_STEP_MIN: f32 = 30.0;
+const EDGE_COVERAGE_MIN: f32 = 0.6;
+/// Card pixels along the rectified card's border where no portrait edge is looked for.
+const CARD_MARGIN: i32 = 16;
 
 /// The card's corners in frame pixels: top-left, top-right, bottom-right, bottom-left.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -294,15 +299,7 @@ pub fn measure_card(image: &RgbImage, quad: &CardQuad, card: &RgbImage, sha256: 
     let max = |k: usize| portrait_corners.iter().map(|c| c[k]).fold(f32::MIN, f32::max);
     let moire_ratio = crate::moire::region_peak_ratio(image, [min(0), min(1), max(0) - min(0), max(1) - min(1)]);
     let grey = image::imageops::grayscale(card);
-    let thumbnail = crate::resample::resize(card, THUMB_W, THUMB_H)
-        .map(|t| {
-            let values: Vec<f32> = image::imageops::grayscale(&t).pixels().map(|p| f32::from(p[0])).collect();
-            let mean = values.iter().sum::<f32>() / values.len() as f32;
-            let centred: Vec<f32> = values.iter().map(|v| v - mean).collect();
-            let norm = centred.iter().map(|v| v * v).sum::<f32>().sqrt().max(f32::EPSILON);
-            centred.iter().map(|v| v / norm).collect()
-        })
-        .unwrap_or_default();
+    let thumbnail = structure_thumbnail(card);
     CardFrameMeasure {
         sha256: sha256.to_string(),
         card_found: true,
@@ -318,36 +315,60 @@ pub fn measure_card(image: &RgbImage, quad: &CardQuad, card: &RgbImage, sha256: 
     }
 }
 
-/// Position (card fraction) of the strongest edge near `expected` along one axis, where
-/// `profile(i)` is the summed gradient across the edge at offset `i` pixels.
-fn strongest_edge(expected: f32, length: u32, profile: impl Fn(u32) -> f32) -> Option<f32> {
+/// The card's print as a small zero-mean, unit-norm map of edge strength: the text and the
+/// portrait, without the smooth light of the flash and the highlight, which move between frames.
+fn structure_thumbnail(card: &RgbImage) -> Vec<f32> {
+    let (w, h) = (THUMB_W * THUMB_CELL, THUMB_H * THUMB_CELL);
+    let Some(small) = crate::resample::resize(card, w, h) else { return Vec::new() };
+    let grey = image::imageops::grayscale(&small);
+    let at = |x: u32, y: u32| f32::from(grey.get_pixel(x.clamp(0, w - 1), y.clamp(0, h - 1))[0]);
+    let mut cells = vec![0f32; (THUMB_W * THUMB_H) as usize];
+    for y in 0..h {
+        for x in 0..w {
+            let gx = at(x + 1, y) - at(x.saturating_sub(1), y);
+            let gy = at(x, y + 1) - at(x, y.saturating_sub(1));
+            cells[((y / THUMB_CELL) * THUMB_W + x / THUMB_CELL) as usize] += (gx * gx + gy * gy).sqrt();
+        }
+    }
+    let mean = cells.iter().sum::<f32>() / cells.len() as f32;
+    let centred: Vec<f32> = cells.iter().map(|v| v - mean).collect();
+    let norm = centred.iter().map(|v| v * v).sum::<f32>().sqrt().max(f32::EPSILON);
+    centred.iter().map(|v| v / norm).collect()
+}
+
+/// Position (card fraction) of the straightest edge near `expected` along one axis, where
+/// `coverage(i)` is the fraction of the edge's length that steps sharply at offset `i`: a photo's
+/// cut border steps all along, the outline of a face or a jacket only in part.
+fn straightest_edge(expected: f32, length: u32, coverage: impl Fn(u32) -> f32) -> Option<f32> {
     let centre = (expected * length as f32).round() as i32;
-    let window: Vec<(u32, f32)> = (centre - EDGE_SEARCH..=centre + EDGE_SEARCH)
-        .filter(|i| *i >= 1 && *i + 1 < length as i32)
-        .map(|i| (i as u32, profile(i as u32)))
-        .collect();
-    let (at, peak) = window.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let mut values: Vec<f32> = window.iter().map(|(_, v)| *v).collect();
-    let typical = median(&mut values).max(f32::EPSILON);
-    (peak / typical >= EDGE_CONTRAST_MIN).then_some(at as f32 / length as f32)
+    let (at, best) = (centre - EDGE_SEARCH..=centre + EDGE_SEARCH)
+        // Away from the card's own border, which is a straight edge too.
+        .filter(|i| *i >= CARD_MARGIN && *i + CARD_MARGIN < length as i32)
+        .map(|i| (i as u32, coverage(i as u32)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    (best >= EDGE_COVERAGE_MIN).then_some(at as f32 / length as f32)
 }
 
 /// The photo's frame edges near the template's portrait box (left, top, right, bottom).
 fn portrait_edges(card: &RgbImage) -> [Option<f32>; 4] {
-    let grey = image::imageops::grayscale(card);
-    let (w, h) = grey.dimensions();
-    let at = |x: u32, y: u32| f32::from(grey.get_pixel(x.min(w - 1), y.min(h - 1))[0]);
+    let (w, h) = card.dimensions();
+    // Colour, not grey: a light photo background on the pale blue card differs in hue more
+    // than in brightness.
+    let at = |x: u32, y: u32| card.get_pixel(x.min(w - 1), y.min(h - 1)).0.map(f32::from);
     let b = PORTRAIT_BOX;
     // Sum across the middle of each edge, away from the corners.
     let rows = ((b[1] + 0.1 * (b[3] - b[1])) * h as f32) as u32..((b[3] - 0.1 * (b[3] - b[1])) * h as f32) as u32;
     let cols = ((b[0] + 0.1 * (b[2] - b[0])) * w as f32) as u32..((b[2] - 0.1 * (b[2] - b[0])) * w as f32) as u32;
-    let vertical = |x: u32| rows.clone().map(|y| (at(x + 1, y) - at(x - 1, y)).abs()).sum::<f32>();
-    let horizontal = |y: u32| cols.clone().map(|x| (at(x, y + 1) - at(x, y - 1)).abs()).sum::<f32>();
+    let steps = |a: [f32; 3], b: [f32; 3]| (0..3).map(|c| (a[c] - b[c]).abs()).sum::<f32>() >= EDGE_STEP_MIN;
+    let span = |range: &std::ops::Range<u32>| range.len().max(1) as f32;
+    // Across four pixels: the capture's blur and the rectification spread a cut edge.
+    let vertical = |x: u32| rows.clone().filter(|&y| steps(at(x + 2, y), at(x - 2, y))).count() as f32 / span(&rows);
+    let horizontal = |y: u32| cols.clone().filter(|&x| steps(at(x, y + 2), at(x, y - 2))).count() as f32 / span(&cols);
     [
-        strongest_edge(b[0], w, vertical),
-        strongest_edge(b[1], h, horizontal),
-        strongest_edge(b[2], w, vertical),
-        strongest_edge(b[3], h, horizontal),
+        straightest_edge(b[0], w, vertical),
+        straightest_edge(b[1], h, horizontal),
+        straightest_edge(b[2], w, vertical),
+        straightest_edge(b[3], h, horizontal),
     ]
 }
 

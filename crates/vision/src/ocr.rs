@@ -257,7 +257,12 @@ impl OcrEngine {
     /// Every line of text in `image` read with at least [`REC_MIN_CONFIDENCE`], in reading
     /// order: rows from top to bottom (tops within [`ROW_TOLERANCE`]), left to right in a row.
     pub fn read(&self, image: &RgbImage) -> Result<Vec<TextLine>, OcrError> {
-        let boxes = self.detect(image)?;
+        self.read_at(image, DET_SHORT_SIDE)
+    }
+
+    /// [`Self::read`] with the detector seeing the image scaled to `short_side` (rounded to 32).
+    pub fn read_at(&self, image: &RgbImage, short_side: u32) -> Result<Vec<TextLine>, OcrError> {
+        let boxes = self.detect_at(image, short_side)?;
         // Lines are recognised independently: spread them over the cores.
         let read = crate::measure::parallel_indexed(boxes.len(), |i| {
             let Some(crop) = boxes[i].crop(image) else { return Ok(None) };
@@ -274,8 +279,13 @@ impl OcrEngine {
 
     /// Oriented boxes around the text in `image`, in image pixels.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<OrientedBox>, OcrError> {
+        self.detect_at(image, DET_SHORT_SIDE)
+    }
+
+    /// [`Self::detect`] at another input scale.
+    pub fn detect_at(&self, image: &RgbImage, short_side: u32) -> Result<Vec<OrientedBox>, OcrError> {
         let (src_w, src_h) = image.dimensions();
-        let scale = DET_SHORT_SIDE as f32 / src_w.min(src_h).max(1) as f32;
+        let scale = short_side as f32 / src_w.min(src_h).max(1) as f32;
         let round32 = |side: u32| ((side as f32 * scale / 32.0).round() as u32).max(1) * 32;
         let (in_w, in_h) = (round32(src_w), round32(src_h));
         if u64::from(in_w) * u64::from(in_h) > 4096 * 4096 {

@@ -12,6 +12,7 @@ use kenali_core::liveness::{FlashSample, Voter};
 use kenali_testkit::ktp::{render_card, KtpFields};
 use kenali_testkit::ktp_scene::{capture_frames, render_card_with_pasted_portrait, Presentation};
 use kenali_vision::capture::{analyze_capture, CaptureAnalysis};
+use kenali_vision::card::{CARD_HEIGHT, CARD_WIDTH};
 use kenali_vision::models::{fetch, FACE_PACK};
 use kenali_vision::ocr::{OcrEngine, OCR_PACK};
 use kenali_vision::{DecodeLimits, FaceEngine};
@@ -58,6 +59,7 @@ fn analyze(card: &image::RgbImage, presentation: Presentation) -> (CaptureAnalys
         document::nik_consistency(&analysis.reading, 2026),
         document::field_format(&analysis.reading, 2026),
         document::photo_substitution(&analysis.portrait),
+        document::font_match(&analysis.lines, CARD_WIDTH as f32, CARD_HEIGHT as f32),
     ];
     for m in f {
         eprintln!(

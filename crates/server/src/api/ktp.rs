@@ -15,6 +15,7 @@ use kenali_core::liveness::Voter;
 use kenali_core::tier::kind;
 use kenali_core::time_fmt::now_timestamp;
 use kenali_vision::capture::{analyze_capture, CaptureAnalysis, CaptureError};
+use kenali_vision::card::{CARD_HEIGHT, CARD_WIDTH};
 use kenali_vision::engine::MODEL_ID;
 use kenali_vision::DecodeLimits;
 use serde::Deserialize;
@@ -22,6 +23,7 @@ use serde_json::{json, Value};
 
 use super::bundle::{check_bundle, issue_challenge, BundleCheck, ChallengeRequest, CheckedBundle};
 use super::faces::{face_service, store_capture, AttemptContext};
+use super::review::{open_item, NewReviewItem};
 use super::{load_customer, tier_policy};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
@@ -33,7 +35,7 @@ use crate::state::AppState;
 use crate::store::challenges;
 use crate::store::customers::CustomerRow;
 use crate::store::faces::{self, EnrollmentRow};
-use crate::store::ktp::{self as ktp_store, KtpBundleRow, ReviewItemRow};
+use crate::store::ktp::{self as ktp_store, KtpBundleRow};
 
 pub async fn ktp_challenge(
     State(state): State<AppState>,
@@ -130,6 +132,7 @@ fn decide(analysis: &CaptureAnalysis, checked: &CheckedBundle) -> Decision {
         Some(document::field_format(reading, year)),
         document::ocr_consistency(reading, checked.ocr_fields.as_ref()),
         Some(document::photo_substitution(&analysis.portrait)),
+        Some(document::font_match(&analysis.lines, CARD_WIDTH as f32, CARD_HEIGHT as f32)),
     ]
     .into_iter()
     .flatten()
@@ -140,15 +143,22 @@ fn decide(analysis: &CaptureAnalysis, checked: &CheckedBundle) -> Decision {
     Decision { anti_spoof_voters, tamper_voters, anti_spoof, tamper, assurance }
 }
 
-/// The reasons a low-assurance capture goes to review: every failed voter, by name.
-fn failed_voters(decision: &Decision) -> Vec<String> {
-    decision
-        .anti_spoof_voters
-        .iter()
-        .chain(&decision.tamper_voters)
-        .filter(|v| !v.passed)
-        .map(|v| v.name.to_string())
-        .collect()
+/// The reasons a low-assurance capture goes to review: the fused checks that did not pass,
+/// then every failed voter by name.
+fn review_reasons(decision: &Decision) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if decision.anti_spoof != AntiSpoof::Live {
+        reasons.push(format!("anti_spoof_{}", decision.anti_spoof.as_str()));
+    }
+    if decision.tamper != Tamper::Authentic {
+        reasons.push(format!("tamper_{}", decision.tamper.as_str()));
+    }
+    if reasons.is_empty() {
+        reasons.push("flash_challenge_not_met".into());
+    }
+    let failed = decision.anti_spoof_voters.iter().chain(&decision.tamper_voters).filter(|v| !v.passed);
+    reasons.extend(failed.map(|v| v.name.to_string()));
+    reasons
 }
 
 pub async fn ktp_capture(
@@ -208,13 +218,13 @@ async fn record(
     let all_voters: Vec<&Voter> = decision.anti_spoof_voters.iter().chain(&decision.tamper_voters).collect();
     let score = (100 * all_voters.iter().filter(|v| v.passed).count()).checked_div(all_voters.len()).unwrap_or(0);
     let reasons =
-        if passed { vec![format!("assurance_{}", decision.assurance.as_str())] } else { failed_voters(decision) };
+        if passed { vec![format!("assurance_{}", decision.assurance.as_str())] } else { review_reasons(decision) };
     let frame_hashes: Vec<&str> = checked.frames.iter().map(|f| f.sha256.as_str()).collect();
 
     let mut tx = state.store.begin().await?;
     // The OCR's NIK feeds a nik_format verification, so a good card alone reaches basic.
-    if analysis.reading.nik.is_some() {
-        let nik_voter = &decision.tamper_voters[0];
+    let nik_voter = decision.tamper_voters.iter().find(|v| v.name == "nik_consistency");
+    if let (Some(_), Some(nik_voter)) = (&analysis.reading.nik, nik_voter) {
         ledger::record_verification(
             &mut tx,
             actor,
@@ -273,8 +283,8 @@ async fn record(
             challenge_id: checked.challenge.id.clone(),
             verdict: verdict.to_string(),
             assurance_tier: decision.assurance.as_str().to_string(),
-            anti_spoof: json!(decision.anti_spoof).as_str().unwrap_or_default().to_string(),
-            tamper: json!(decision.tamper).as_str().unwrap_or_default().to_string(),
+            anti_spoof: decision.anti_spoof.as_str().to_string(),
+            tamper: decision.tamper.as_str().to_string(),
             voters: voters_json.to_string(),
             reading_sealed: key.seal(&reading, &format!("ktp/reading/{bundle_id}")),
             frames_stored: i64::try_from(checked.frames.len()).unwrap_or(i64::MAX),
@@ -283,27 +293,20 @@ async fn record(
         },
     )
     .await?;
-    let mut review_id = None;
-    if !passed {
-        let item = ReviewItemRow {
-            id: new_id(IdKind::ReviewItem),
-            org_id: org_id.to_string(),
-            customer_id: customer.id.clone(),
-            kind: "ktp_capture".into(),
-            subject_id: bundle_id.clone(),
-            verification_id: verification_id.clone(),
-            reasons: serde_json::to_string(&reasons).map_err(ApiError::internal)?,
-            voters: voters_json.to_string(),
-            status: "open".into(),
-            decided_by: None,
-            decision_reason: None,
-            decision_verification_id: None,
-            decided_at: None,
-            created_at: now_timestamp(),
+    let review_id = if passed {
+        None
+    } else {
+        let item = NewReviewItem {
+            org_id,
+            customer_id: &customer.id,
+            kind: "ktp_capture",
+            subject_id: &bundle_id,
+            verification_id: &verification_id,
+            reasons: &reasons,
+            voters: &voters_json,
         };
-        ktp_store::insert_review_item(&mut tx, &item).await?;
-        review_id = Some(item.id);
-    }
+        Some(open_item(&mut tx, item).await?)
+    };
     ledger::audit(
         &mut tx,
         actor,

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 use super::bundle::{check_bundle, issue_challenge, BundleCheck, ChallengeRequest, CheckedBundle};
 use super::faces::{face_service, pool_best, store_capture, AttemptContext};
+use super::review::{open_item, NewReviewItem};
 use super::views::VerificationView;
 use super::{load_customer, tier_policy};
 use crate::auth::Scope;
@@ -142,6 +143,28 @@ fn liveness_reason(fused: Fused) -> String {
     format!("liveness_{name}")
 }
 
+/// An `unclear` liveness (too poor to judge, or the model could not run) goes to an analyst.
+async fn queue_unclear(
+    conn: &mut sqlx::AnyConnection,
+    customer: &CustomerRow,
+    verification_id: &str,
+    reasons: &[String],
+    view: &LivenessView,
+) -> ApiResult<()> {
+    let voters = json!({"liveness": view.voters});
+    let item = NewReviewItem {
+        org_id: &customer.org_id,
+        customer_id: &customer.id,
+        kind: "face_liveness",
+        subject_id: verification_id,
+        verification_id,
+        reasons,
+        voters: &voters,
+    };
+    open_item(conn, item).await?;
+    Ok(())
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LivenessRequest {
@@ -204,6 +227,9 @@ pub async fn face_liveness(
     for frame in &run.frames {
         store_capture(&state, &mut tx, &customer, "frame", frame, Some(&recorded.verification.id), "onboarding")
             .await?;
+    }
+    if run.view.fused == Fused::Unclear {
+        queue_unclear(&mut tx, &customer, &recorded.verification.id, &reasons, &run.view).await?;
     }
     faces::insert_attempt(
         &mut tx,
@@ -356,6 +382,9 @@ pub async fn step_up(
     for frame in &run.frames {
         store_capture(&state, &mut tx, &customer, "frame", frame, Some(&liveness_row.verification.id), "step_up")
             .await?;
+    }
+    if run.view.fused == Fused::Unclear {
+        queue_unclear(&mut tx, &customer, &liveness_row.verification.id, &reasons[..1], &run.view).await?;
     }
     // A strong pass grows the pool (seed 002, lesson 3); onboarding against a reference image
     // enrolls the selfie as the customer's first reference.

@@ -74,7 +74,7 @@ async fn an_original_card_is_read_reaches_standard_and_enrolls_its_portrait() {
         {
             assert_eq!(voter(&answer, "antiSpoof", name)["passed"], true, "{name}: {answer}");
         }
-        for name in ["nik_consistency", "field_format", "ocr_consistency", "photo_substitution"] {
+        for name in ["nik_consistency", "field_format", "ocr_consistency", "photo_substitution", "font_match"] {
             assert_eq!(voter(&answer, "tamper", name)["passed"], true, "{name}: {answer}");
         }
         assert_eq!(answer["faceEnrolment"]["fallbackStub"], false);

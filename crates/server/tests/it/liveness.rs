@@ -205,3 +205,23 @@ async fn step_up_allows_the_enrolled_person_refuses_another_and_promotes() {
         assert_eq!(outcomes, vec![json!("failed"), json!("passed"), json!("refused")]);
     }
 }
+
+#[tokio::test]
+async fn an_unclear_capture_goes_to_the_review_queue() {
+    let server = TestServer::start(None).await;
+    let customer = server.create_customer(json!({"fullName": "Blurry"})).await;
+    let id = customer["id"].as_str().unwrap();
+    let challenge = server.face_challenge(id).await;
+    // Out of focus: too poor to judge, though nothing looks like an attack.
+    let blurred = image::imageops::blur(&kenali_testkit::testdata_image("spoof/live_1.jpg"), 3.5);
+    let frames = kenali_testkit::lit_frames_of(&blurred, &challenge_colors(&challenge), 0.35);
+    let (status, answer) = liveness(&server, id, signed_bundle(&challenge, frames)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["liveness"]["fused"], "unclear", "{answer}");
+    assert_eq!(voter(&answer, "capture_quality").unwrap()["passed"], false);
+    let (_, queue) = server.get("/api/identity/review-queue").await;
+    let items = queue["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{queue}");
+    assert_eq!(items[0]["kind"], "face_liveness");
+    assert_eq!(items[0]["subjectId"], answer["verification"]["id"]);
+}
