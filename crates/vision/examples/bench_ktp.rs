@@ -186,8 +186,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             PORTRAITS[j % PORTRAITS.len()],
             PORTRAITS[(j + 1) % PORTRAITS.len()],
         );
-        pasted +=
-            usize::from(run(&engines, &card, Presentation::Original, 6000 + j as u64).assurance != AssuranceTier::Low);
+        let outcome = run(&engines, &card, Presentation::Original, 6000 + j as u64);
+        if outcome.assurance != AssuranceTier::Low {
+            pasted += 1;
+            eprintln!("pasted portrait {j} accepted: {:?}", outcome.analysis.map(|a| a.portrait));
+        }
     }
     accepted.push(("pasted portrait", pasted));
 
