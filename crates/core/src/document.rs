@@ -484,6 +484,59 @@ pub fn assurance(anti_spoof: AntiSpoof, tamper: Tamper, anti_spoof_voters: &[Vot
     }
 }
 
+/// Every voter of a capture, both fused checks and the assurance tier.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub anti_spoof_voters: Vec<Voter>,
+    pub tamper_voters: Vec<Voter>,
+    pub anti_spoof: AntiSpoof,
+    pub tamper: Tamper,
+    pub assurance: AssuranceTier,
+}
+
+/// What a capture's measurements say, voter by voter (absent voters could not run).
+pub struct Evidence<'a> {
+    pub frames: &'a [CardFrameMeasure],
+    pub samples: &'a [FlashSample],
+    pub reading: &'a KtpReading,
+    /// The OCR's lines in rectified-card pixels, and the card's size.
+    pub lines: &'a [OcrLine],
+    pub card_size: [f32; 2],
+    pub portrait: &'a PortraitMeasure,
+    /// What the SDK read on the device, when it sent it.
+    pub sdk_fields: Option<&'a Value>,
+    /// The year NIK birth dates are judged against.
+    pub reference_year: i32,
+}
+
+/// Runs every voter and fuses them (seed 001's table).
+pub fn judge(e: &Evidence<'_>) -> Judgement {
+    let anti_spoof_voters: Vec<Voter> = [
+        Some(capture_quality(e.frames)),
+        flash_reflectance(e.frames, e.samples),
+        specular_check(e.frames),
+        screen_moire(e.frames),
+        multi_frame_consistency(e.frames),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let tamper_voters: Vec<Voter> = [
+        Some(nik_consistency(e.reading, e.reference_year)),
+        Some(field_format(e.reading, e.reference_year)),
+        ocr_consistency(e.reading, e.sdk_fields),
+        Some(photo_substitution(e.portrait)),
+        Some(font_match(e.lines, e.card_size[0], e.card_size[1])),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let anti_spoof = fuse_anti_spoof(&anti_spoof_voters);
+    let tamper = fuse_tamper(&tamper_voters);
+    let assurance = assurance(anti_spoof, tamper, &anti_spoof_voters);
+    Judgement { anti_spoof_voters, tamper_voters, anti_spoof, tamper, assurance }
+}
+
 /// The fields as `ktpBundle.ocr` shows them: each `{value, confidence}` or null.
 pub fn reading_json(reading: &KtpReading) -> Value {
     serde_json::to_value(reading).unwrap_or(Value::Null)

@@ -14,7 +14,7 @@ use std::time::Instant;
 use image::RgbImage;
 use kenali_core::challenge::{draw_sequence, parse_color};
 use kenali_core::document::{self, AssuranceTier};
-use kenali_core::liveness::{FlashSample, Voter};
+use kenali_core::liveness::FlashSample;
 use kenali_testkit::ktp::{degrade, field_mismatches, render_card, Degradation, KtpFields, FIELD_COUNT};
 use kenali_testkit::ktp_scene::{capture_frames, render_card_with_pasted_portrait, Presentation};
 use kenali_vision::capture::{analyze_capture, CaptureAnalysis, CaptureTimes};
@@ -70,29 +70,22 @@ fn run(engines: &Engines, card: &RgbImage, presentation: Presentation, seed: u64
         .enumerate()
         .filter_map(|(i, c)| Some(FlashSample { frame_index: i, color: parse_color(c)? }))
         .collect();
-    let f = &analysis.frames;
-    let anti: Vec<Voter> = [
-        Some(document::capture_quality(f)),
-        document::flash_reflectance(f, &samples),
-        document::specular_check(f),
-        document::screen_moire(f),
-        document::multi_frame_consistency(f),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let year = 2026;
-    let tamper = [
-        document::nik_consistency(&analysis.reading, year),
-        document::field_format(&analysis.reading, year),
-        document::photo_substitution(&analysis.portrait),
-        document::font_match(&analysis.lines, CARD_WIDTH as f32, CARD_HEIGHT as f32),
-    ];
-    let assurance = document::assurance(document::fuse_anti_spoof(&anti), document::fuse_tamper(&tamper), &anti);
+    let judgement = document::judge(&document::Evidence {
+        frames: &analysis.frames,
+        samples: &samples,
+        reading: &analysis.reading,
+        lines: &analysis.lines,
+        card_size: [CARD_WIDTH as f32, CARD_HEIGHT as f32],
+        portrait: &analysis.portrait,
+        sdk_fields: None,
+        reference_year: 2026,
+    });
+    let assurance = judgement.assurance;
     let seconds = started.elapsed().as_secs_f64();
-    let failed = anti
+    let failed = judgement
+        .anti_spoof_voters
         .iter()
-        .chain(&tamper)
+        .chain(&judgement.tamper_voters)
         .filter(|v| !v.passed)
         .map(|v| format!("{} ({}; {:?})", v.name, v.reason, v.score))
         .collect();

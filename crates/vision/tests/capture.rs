@@ -44,23 +44,18 @@ fn analyze(card: &image::RgbImage, presentation: Presentation) -> (CaptureAnalys
         .enumerate()
         .map(|(i, c)| FlashSample { frame_index: i, color: kenali_core::challenge::parse_color(c).unwrap() })
         .collect();
+    let judgement = document::judge(&document::Evidence {
+        frames: &analysis.frames,
+        samples: &samples,
+        reading: &analysis.reading,
+        lines: &analysis.lines,
+        card_size: [CARD_WIDTH as f32, CARD_HEIGHT as f32],
+        portrait: &analysis.portrait,
+        sdk_fields: None,
+        reference_year: 2026,
+    });
+    let (anti, tamper) = (judgement.anti_spoof_voters, judgement.tamper_voters);
     let f = &analysis.frames;
-    let anti: Vec<Voter> = [
-        Some(document::capture_quality(f)),
-        document::flash_reflectance(f, &samples),
-        document::specular_check(f),
-        document::screen_moire(f),
-        document::multi_frame_consistency(f),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let tamper = vec![
-        document::nik_consistency(&analysis.reading, 2026),
-        document::field_format(&analysis.reading, 2026),
-        document::photo_substitution(&analysis.portrait),
-        document::font_match(&analysis.lines, CARD_WIDTH as f32, CARD_HEIGHT as f32),
-    ];
     for m in f {
         eprintln!(
             "{presentation:?}: area {:.2} sharp {:.0} glare {:.4} rgb {:?} highlight {:?} moire {:?}",

@@ -77,6 +77,27 @@ impl AttemptContext {
     }
 }
 
+/// The customer a bundle endpoint acts on, after its per-customer rate limit, and the attempt
+/// context its rows share.
+pub async fn customer_attempt(
+    state: &AppState,
+    org_id: &str,
+    customer_id: &str,
+    limit: crate::ratelimit::Limit,
+    kind: &'static str,
+    started: Instant,
+    client: SocketAddr,
+) -> ApiResult<(CustomerRow, AttemptContext)> {
+    let customer = {
+        let mut conn = state.store.pool().acquire().await?;
+        load_customer(&mut conn, org_id, customer_id).await?
+    };
+    crate::ratelimit::check(state, limit, &customer.id).await?;
+    let attempt =
+        AttemptContext { org_id: org_id.to_string(), customer_id: Some(customer.id.clone()), kind, started, client };
+    Ok((customer, attempt))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MatchRequest {

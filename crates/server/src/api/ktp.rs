@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
-use kenali_core::document::{self, AntiSpoof, AssuranceTier, Tamper};
+use kenali_core::document::{self, AntiSpoof, AssuranceTier, Judgement, Tamper};
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::liveness::Voter;
 use kenali_core::tier::kind;
@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::bundle::{check_bundle, issue_challenge, BundleCheck, ChallengeRequest, CheckedBundle};
-use super::faces::{face_service, store_capture, AttemptContext};
+use super::faces::{customer_attempt, face_service, store_capture, AttemptContext};
 use super::review::{open_item, NewReviewItem};
 use super::{load_customer, tier_policy};
 use crate::auth::Scope;
@@ -105,47 +105,22 @@ fn check_view(voters: &[Voter]) -> Value {
     json!({"voters": voters, "passed": voters.iter().filter(|v| v.passed).count(), "present": voters.len()})
 }
 
-struct Decision {
-    anti_spoof_voters: Vec<Voter>,
-    tamper_voters: Vec<Voter>,
-    anti_spoof: AntiSpoof,
-    tamper: Tamper,
-    assurance: AssuranceTier,
-}
-
-fn decide(analysis: &CaptureAnalysis, checked: &CheckedBundle) -> Decision {
-    let year = time::OffsetDateTime::now_utc().year();
-    let frames = &analysis.frames;
-    let anti_spoof_voters: Vec<Voter> = [
-        Some(document::capture_quality(frames)),
-        document::flash_reflectance(frames, &checked.samples),
-        document::specular_check(frames),
-        document::screen_moire(frames),
-        document::multi_frame_consistency(frames),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let reading = &analysis.reading;
-    let tamper_voters: Vec<Voter> = [
-        Some(document::nik_consistency(reading, year)),
-        Some(document::field_format(reading, year)),
-        document::ocr_consistency(reading, checked.ocr_fields.as_ref()),
-        Some(document::photo_substitution(&analysis.portrait)),
-        Some(document::font_match(&analysis.lines, CARD_WIDTH as f32, CARD_HEIGHT as f32)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let anti_spoof = document::fuse_anti_spoof(&anti_spoof_voters);
-    let tamper = document::fuse_tamper(&tamper_voters);
-    let assurance = document::assurance(anti_spoof, tamper, &anti_spoof_voters);
-    Decision { anti_spoof_voters, tamper_voters, anti_spoof, tamper, assurance }
+fn decide(analysis: &CaptureAnalysis, checked: &CheckedBundle) -> Judgement {
+    document::judge(&document::Evidence {
+        frames: &analysis.frames,
+        samples: &checked.samples,
+        reading: &analysis.reading,
+        lines: &analysis.lines,
+        card_size: [CARD_WIDTH as f32, CARD_HEIGHT as f32],
+        portrait: &analysis.portrait,
+        sdk_fields: checked.ocr_fields.as_ref(),
+        reference_year: time::OffsetDateTime::now_utc().year(),
+    })
 }
 
 /// The reasons a low-assurance capture goes to review: the fused checks that did not pass,
 /// then every failed voter by name.
-fn review_reasons(decision: &Decision) -> Vec<String> {
+fn review_reasons(decision: &Judgement) -> Vec<String> {
     let mut reasons = Vec::new();
     if decision.anti_spoof != AntiSpoof::Live {
         reasons.push(format!("anti_spoof_{}", decision.anti_spoof.as_str()));
@@ -170,18 +145,16 @@ pub async fn ktp_capture(
     let started = Instant::now();
     let principal = auth.require(Scope::Public)?;
     face_service(&state)?;
-    let customer = {
-        let mut conn = state.store.pool().acquire().await?;
-        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
-    };
-    ratelimit::check(&state, ratelimit::KTP_CAPTURE, &customer.id).await?;
-    let attempt = AttemptContext {
-        org_id: principal.org_id.clone(),
-        customer_id: Some(customer.id.clone()),
-        kind: "ktp_capture",
+    let (customer, attempt) = customer_attempt(
+        &state,
+        &principal.org_id,
+        &body.customer_id,
+        ratelimit::KTP_CAPTURE,
+        "ktp_capture",
         started,
         client,
-    };
+    )
+    .await?;
     let mut checked = match check_bundle(&state, &customer, &body.bundle, body.hmac_key.as_deref(), "ktp").await? {
         BundleCheck::Replay(answer) => return Ok(Json(answer)),
         BundleCheck::Fresh(checked) => checked,
@@ -206,7 +179,7 @@ async fn record(
     customer: &CustomerRow,
     checked: &CheckedBundle,
     analysis: &CaptureAnalysis,
-    decision: &Decision,
+    decision: &Judgement,
     attempt: &AttemptContext,
 ) -> ApiResult<Value> {
     let org_id = customer.org_id.as_str();

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::bundle::{check_bundle, issue_challenge, BundleCheck, ChallengeRequest, CheckedBundle};
-use super::faces::{face_service, pool_best, store_capture, AttemptContext};
+use super::faces::{customer_attempt, face_service, pool_best, store_capture, AttemptContext};
 use super::review::{open_item, NewReviewItem};
 use super::views::VerificationView;
 use super::{load_customer, tier_policy};
@@ -189,18 +189,16 @@ pub async fn face_liveness(
     let started = Instant::now();
     let principal = auth.require(Scope::Public)?;
     face_service(&state)?;
-    let customer = {
-        let mut conn = state.store.pool().acquire().await?;
-        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
-    };
-    ratelimit::check(&state, ratelimit::FACE_LIVENESS, &customer.id).await?;
-    let attempt = AttemptContext {
-        org_id: principal.org_id.clone(),
-        customer_id: Some(customer.id.clone()),
-        kind: "face_liveness",
+    let (customer, attempt) = customer_attempt(
+        &state,
+        &principal.org_id,
+        &body.customer_id,
+        ratelimit::FACE_LIVENESS,
+        "face_liveness",
         started,
         client,
-    };
+    )
+    .await?;
     let run = match bundle_liveness(&state, &customer, &body.bundle, body.hmac_key.as_deref(), &attempt).await? {
         BundleLiveness::Replay(answer) => return Ok(Json(answer)),
         BundleLiveness::Ran(run) => run,
