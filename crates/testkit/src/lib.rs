@@ -33,6 +33,12 @@ pub fn testdata_image(path: &str) -> RgbImage {
     image::load_from_memory(&testdata_bytes(path)).unwrap().to_rgb8()
 }
 
+/// The live sample (`spoof/live_1.jpg`) as an SDK would send it: the photo was taken with the
+/// camera on its side (the face lies horizontally), and SDK frames come upright.
+pub fn upright_live_face() -> RgbImage {
+    image::imageops::rotate90(&testdata_image("spoof/live_1.jpg"))
+}
+
 pub fn jpeg(image: &RgbImage) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     image.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();

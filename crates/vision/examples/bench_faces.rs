@@ -1,6 +1,7 @@
 //! Per-stage timings of the face pipeline on a 720p selfie-sized frame, one thread: decode,
-//! detect, align, embed, passive anti-spoof (crop and model), photometry, moiré; then `measure_frames` on a 5-frame bundle as a step-up runs it, on all
-//! cores. Median and p99 of N runs.
+//! detect, align, embed, passive anti-spoof (crop and model), photometry, moiré, the coarse
+//! detection and refinement and the appearance that bundles use; then `measure_frames` on a
+//! 5-frame bundle as a step-up runs it, on all cores. Median and p99 of N runs.
 //!
 //! `cargo run --release -p kenali-vision --example bench_faces -- [MODELS_DIR] [RUNS]`
 
@@ -8,8 +9,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use kenali_vision::align::align_arcface;
+use kenali_vision::detect::COARSE_LONG_SIDE;
 use kenali_vision::liveness::liveness_crop;
-use kenali_vision::measure::face_photometry;
+use kenali_vision::measure::{face_appearance, face_photometry};
 use kenali_vision::models::{fetch, FACE_PACK};
 use kenali_vision::moire::moire_peak_ratio;
 use kenali_vision::{decode_image, DecodeLimits, FaceEngine};
@@ -32,8 +34,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut jpeg = std::io::Cursor::new(Vec::new());
     frame.write_to(&mut jpeg, image::ImageFormat::Jpeg)?;
     let jpeg = jpeg.into_inner();
-    let stages =
-        ["decode", "detect", "align", "embed", "spoof crop", "spoof model", "photometry", "moire", "5-frame bundle"];
+    let stages = [
+        "decode",
+        "detect",
+        "align",
+        "embed",
+        "spoof crop",
+        "spoof model",
+        "photometry",
+        "moire",
+        "coarse detect",
+        "refine",
+        "appearance",
+        "5-frame bundle",
+    ];
     let mut timings: Vec<Vec<f64>> = vec![Vec::new(); stages.len()];
     for _ in 0..runs {
         let mut marks = vec![Instant::now()];
@@ -53,6 +67,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         marks.push(Instant::now());
         let _moire = moire_peak_ratio(&image, &face);
         marks.push(Instant::now());
+        let coarse = engine.detector.detect_at(&image, COARSE_LONG_SIDE)?;
+        marks.push(Instant::now());
+        let _refined = engine.detector.refine(&image, coarse.first().ok_or("no coarse face")?)?;
+        marks.push(Instant::now());
+        let _appearance = face_appearance(&image, &face.landmarks);
+        marks.push(Instant::now());
         let shas = ["0", "1", "2", "3", "4"];
         let bundle: Vec<(&[u8], &str)> = shas.iter().map(|sha| (jpeg.as_slice(), *sha)).collect();
         let start = Instant::now();
@@ -67,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if let Some(model) = timings[5].last_mut() {
             *model = (*model - crop).max(0.0);
         }
-        timings[8].push(elapsed);
+        timings[11].push(elapsed);
     }
     println!(
         "{runs} runs on a 1280x720 JPEG ({} bytes), {} cores",

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use image::imageops::FilterType;
 use image::RgbImage;
-use kenali_core::liveness::FrameMeasure;
+use kenali_core::liveness::thresholds::{ANTISPOOF_FRAMES, EMBEDDED_FRAMES};
+use kenali_core::liveness::{frames_for_models, FrameMeasure};
 
 use crate::align::align_arcface;
 use crate::decode::{decode_image, DecodeError, DecodeLimits};
-use crate::detect::Face;
+use crate::detect::{Face, COARSE_LONG_SIDE};
 use crate::engine::{FaceEngine, FaceError};
 
 /// The central part of the face box: skin, not hair or background.
@@ -59,15 +60,38 @@ pub fn face_photometry(image: &RgbImage, face: &Face) -> Option<(f32, f32, [f32;
     Some((variance as f32, luminance, mean_rgb))
 }
 
+/// Side of the aligned face compared across frames (`FrameMeasure::appearance`): coarse
+/// enough that small motion and JPEG noise do not matter, fine enough to tell people apart.
+pub const APPEARANCE_SIDE: u32 = 28;
+
+/// The face aligned onto the ArcFace template by its landmarks, scaled to
+/// [`APPEARANCE_SIDE`]², grey, standardised to zero mean and unit variance (so that the flash's
+/// tint and brightness do not count). Empty when the landmarks do not align.
+pub fn face_appearance(image: &RgbImage, landmarks: &[[f32; 2]; 5]) -> Vec<f32> {
+    let Some(aligned) = align_arcface(image, landmarks) else { return Vec::new() };
+    let Some(small) = crate::resample::resize(&aligned, APPEARANCE_SIDE, APPEARANCE_SIDE) else { return Vec::new() };
+    let grey: Vec<f32> =
+        small.pixels().map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])).collect();
+    let n = grey.len() as f32;
+    let mean = grey.iter().sum::<f32>() / n;
+    let deviation = (grey.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+    if deviation < 1e-3 {
+        // A flat patch has no appearance to compare.
+        return Vec::new();
+    }
+    grey.iter().map(|v| (v - mean) / deviation).collect()
+}
+
 /// Where the time went for one frame, stage by stage (CPU time on the worker that ran it).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StageTimes {
     pub decode: Duration,
+    /// The coarse detection, and the refinement on the frames the models read.
     pub detect: Duration,
     /// Alignment and embedding.
     pub embed: Duration,
     pub antispoof: Duration,
-    /// Face photometry and the moiré spectrum.
+    /// Face photometry, the moiré spectrum and the appearance.
     pub photometry: Duration,
 }
 
@@ -138,7 +162,7 @@ impl FaceEngine {
         let image = decode_image(bytes, limits).map_err(|error| MeasureError::Decode { index: 0, error })?;
         times.decode = started.elapsed();
         let started = Instant::now();
-        let faces = self.detector.detect(&image)?;
+        let faces = self.detector.detect_at(&image, COARSE_LONG_SIDE)?;
         times.detect = started.elapsed();
         let mut measure = FrameMeasure {
             sha256: sha256.to_string(),
@@ -158,6 +182,7 @@ impl FaceEngine {
                 measure.mean_rgb = mean_rgb;
             }
             measure.moire_ratio = crate::moire::moire_peak_ratio(&image, face);
+            measure.appearance = face_appearance(&image, &face.landmarks);
             times.photometry = started.elapsed();
         }
         Ok(Located { image, face, measure, times })
@@ -167,9 +192,11 @@ impl FaceEngine {
     /// SHA-256), with the time each stage took per frame. A frame without a face is a
     /// measurement too (the quality voter reports it), not an error.
     ///
-    /// Two phases spread over the cores: first decode, detection and photometry per frame; then
-    /// the embedding and the anti-spoof model of every face as separate jobs, so that at low
-    /// load the models of one frame run on several cores instead of waiting for the slowest.
+    /// Every frame is decoded, its faces found by a coarse detection, and its face's photometry,
+    /// moiré and appearance taken. Then the frames [`frames_for_models`] chooses have their face
+    /// refined and read by the models: the first [`EMBEDDED_FRAMES`] by the embedder, the first
+    /// [`ANTISPOOF_FRAMES`] by the anti-spoof model; the appearance ties the other frames to
+    /// them. Each phase is spread over the cores.
     pub fn measure_frames(
         &self,
         frames: &[(&[u8], &str)],
@@ -183,14 +210,41 @@ impl FaceEngine {
         })
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-        // Jobs 0..n embed frame i's face, jobs n..2n run the anti-spoof model on it: the longer
-        // jobs first, so that the cores finish together.
-        let count = located.len();
-        let model_runs = parallel_indexed(2 * count, |job| -> Result<ModelRun, FaceError> {
-            let frame = &located[job % count];
-            let Some(face) = &frame.face else { return Ok(ModelRun::Skipped) };
+        let measures: Vec<FrameMeasure> = located.iter().map(|frame| frame.measure.clone()).collect();
+        let chosen = frames_for_models(&measures, EMBEDDED_FRAMES.max(ANTISPOOF_FRAMES));
+        let mut measured: Vec<(FrameMeasure, StageTimes)> =
+            measures.into_iter().zip(located.iter().map(|frame| frame.times)).collect();
+        // The models read the face as a full-size detection would place it.
+        let refined = parallel_indexed(chosen.len(), |k| -> Result<(Option<Face>, Duration), FaceError> {
+            let frame = &located[chosen[k]];
             let started = Instant::now();
-            if job < count {
+            let face = match &frame.face {
+                Some(coarse) => Some(self.detector.refine(&frame.image, coarse)?.unwrap_or_else(|| coarse.clone())),
+                None => None,
+            };
+            Ok((face, started.elapsed()))
+        });
+        let mut faces = Vec::with_capacity(chosen.len());
+        for (k, result) in refined.into_iter().enumerate() {
+            let (face, took) = result?;
+            let (measure, times) = &mut measured[chosen[k]];
+            times.detect += took;
+            if let Some(face) = &face {
+                measure.face_score = face.score;
+            }
+            faces.push(face);
+        }
+        // The embeddings first (the longer jobs), so that the cores finish together.
+        let jobs: Vec<(usize, bool)> = (0..chosen.len().min(EMBEDDED_FRAMES))
+            .map(|k| (k, true))
+            .chain((0..chosen.len().min(ANTISPOOF_FRAMES)).map(|k| (k, false)))
+            .collect();
+        let model_runs = parallel_indexed(jobs.len(), |job| -> Result<ModelRun, FaceError> {
+            let (k, embed) = jobs[job];
+            let frame = &located[chosen[k]];
+            let Some(face) = &faces[k] else { return Ok(ModelRun::Skipped) };
+            let started = Instant::now();
+            if embed {
                 let embedding = match align_arcface(&frame.image, &face.landmarks) {
                     Some(aligned) => self.embedder.embed(&aligned)?,
                     None => Vec::new(),
@@ -200,10 +254,8 @@ impl FaceEngine {
                 Ok(ModelRun::Live(self.liveness.live_probability(&frame.image, face).ok(), started.elapsed()))
             }
         });
-        let mut measured: Vec<(FrameMeasure, StageTimes)> =
-            located.into_iter().map(|frame| (frame.measure, frame.times)).collect();
         for (job, run) in model_runs.into_iter().enumerate() {
-            let (measure, times) = &mut measured[job % count];
+            let (measure, times) = &mut measured[chosen[jobs[job].0]];
             match run? {
                 ModelRun::Embedding(embedding, took) => {
                     measure.embedding = embedding;

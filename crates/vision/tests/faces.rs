@@ -162,3 +162,82 @@ fn moire_ratio_separates_clean_faces_from_display_gratings() {
     assert!(max_clean < kenali_core::liveness::thresholds::MOIRE_PEAK_MAX, "{clean:?}");
     assert!(min_screened > kenali_core::liveness::thresholds::MOIRE_PEAK_MAX, "{screened:?}");
 }
+
+/// The appearance that ties a bundle's frames together: every pair of different people's
+/// photos stays below `SAME_CAPTURE_MIN`, and one photo under the palette's flash tints (and a
+/// few pixels of motion) stays above it.
+#[test]
+fn appearance_tells_one_capture_from_another_person() {
+    use kenali_core::liveness::appearance_similarity;
+    use kenali_core::liveness::thresholds::SAME_CAPTURE_MIN;
+    use kenali_vision::measure::face_appearance;
+    let appearance = |image: &image::RgbImage| {
+        let face = engine().single_face(image).unwrap();
+        face_appearance(image, &face.landmarks)
+    };
+    let mut all = Vec::new();
+    for (person, files) in PEOPLE {
+        for file in files {
+            let image = decode_image(&testdata(file), DecodeLimits::default()).unwrap();
+            all.push((person, *file, appearance(&image), image));
+        }
+    }
+    let mut highest_different = f32::MIN;
+    for (i, (p1, f1, a1, _)) in all.iter().enumerate() {
+        for (p2, f2, a2, _) in &all[i + 1..] {
+            if p1 != p2 {
+                let score = appearance_similarity(a1, a2);
+                assert!(score < SAME_CAPTURE_MIN, "{f1} vs {f2}: {score}");
+                highest_different = highest_different.max(score);
+            }
+        }
+    }
+    let mut lowest_same_capture = f32::MAX;
+    for (_, file, plain, image) in &all {
+        for color in kenali_core::challenge::PALETTE {
+            let rgb = kenali_core::challenge::parse_color(color).unwrap();
+            let (w, h) = (image.width() - 6, image.height() - 6);
+            let mut frame = image::imageops::crop_imm(image, 6, 3, w, h).to_image();
+            for pixel in frame.pixels_mut() {
+                for c in 0..3 {
+                    let v = f32::from(pixel[c]);
+                    pixel[c] = (v + 0.35 * f32::from(rgb[c]) * (v / 255.0)).min(255.0) as u8;
+                }
+            }
+            let score = appearance_similarity(plain, &appearance(&frame));
+            assert!(score >= SAME_CAPTURE_MIN, "{file} under {color}: {score}");
+            lowest_same_capture = lowest_same_capture.min(score);
+        }
+    }
+    eprintln!(
+        "appearance: different people at most {highest_different:.3}, one capture at least {lowest_same_capture:.3}"
+    );
+}
+
+/// A bundle's coarse detection, refined, places upright faces where a full-size detection does.
+#[test]
+fn refined_coarse_faces_agree_with_full_size_detection() {
+    use kenali_vision::detect::COARSE_LONG_SIDE;
+    for (_, files) in PEOPLE {
+        for file in files {
+            let image = decode_image(&testdata(file), DecodeLimits::default()).unwrap();
+            let full = engine().single_face(&image).unwrap();
+            let coarse = engine().detector.detect_at(&image, COARSE_LONG_SIDE).unwrap();
+            let refined = engine().detector.refine(&image, &coarse[0]).unwrap().expect("refined face");
+            // Measured: landmarks within 1.8–6.3% of the face width of the full-size ones, and
+            // embeddings at cosine 0.957–0.994 to them.
+            let drift = refined
+                .landmarks
+                .iter()
+                .zip(full.landmarks.iter())
+                .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+                .fold(0.0, f32::max);
+            assert!(drift < 0.08 * full.width(), "{file}: landmarks moved {drift} px of a {} px face", full.width());
+            let similarity =
+                cosine(&engine().embed_face(&image, &refined).unwrap(), &engine().embed_face(&image, &full).unwrap());
+            assert!(similarity > 0.93, "{file}: {similarity}");
+            let live = |face| engine().liveness.live_probability(&image, face).unwrap();
+            assert!((live(&refined) - live(&full)).abs() < 0.05, "{file}");
+        }
+    }
+}

@@ -300,8 +300,9 @@ pub async fn step_up(
         BundleLiveness::Replay(answer) => return Ok(Json(answer)),
         BundleLiveness::Ran(run) => run,
     };
-    // Every frame with exactly one face is a probe; the best score over frames × pool wins
-    // (the flash colours shift embeddings, and the least-lit frame matches best).
+    // The embedded frames (those with exactly one face that the embedder read, see
+    // kenali_core::liveness::frames_for_models) are the probes; the best score over probes ×
+    // pool wins. multi_frame_consistency ties every other frame to them.
     let probes: Vec<usize> = (0..run.measures.len())
         .filter(|&i| run.measures[i].faces == 1 && !run.measures[i].embedding.is_empty())
         .collect();

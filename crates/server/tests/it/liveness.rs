@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use kenali_testkit::challenge_colors;
+use kenali_testkit::{b64, challenge_colors, jpeg, lit_frames_of, upright_live_face};
 
 use crate::testkit::{lit_frames, servers, signed_bundle, testdata_b64, TestServer, NIK_MALE};
 
@@ -46,7 +46,8 @@ async fn a_live_capture_that_reflects_the_flash_is_live() {
         let customer = server.create_customer(json!({"fullName": "Live Person"})).await;
         let id = customer["id"].as_str().unwrap();
         let challenge = server.face_challenge(id).await;
-        let bundle = signed_bundle(&challenge, lit_frames("spoof/live_1.jpg", &challenge_colors(&challenge), 0.35));
+        let bundle =
+            signed_bundle(&challenge, lit_frames_of(&upright_live_face(), &challenge_colors(&challenge), 0.35));
         let (status, answer) = liveness(&server, id, bundle.clone()).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["liveness"]["fused"], "live", "{answer}");
@@ -73,7 +74,7 @@ async fn replayed_stills_and_presented_photos_are_spoofs() {
     let id = customer["id"].as_str().unwrap();
     // One still image replayed for every step.
     let challenge = server.face_challenge(id).await;
-    let still = testdata_b64("spoof/live_1.jpg");
+    let still = b64(&jpeg(&upright_live_face()));
     let (status, answer) = liveness(&server, id, signed_bundle(&challenge, vec![still; 5])).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["liveness"]["fused"], "spoof", "{answer}");
@@ -97,6 +98,36 @@ async fn replayed_stills_and_presented_photos_are_spoofs() {
         assert_eq!(answer["liveness"]["fused"], "spoof", "{sample}: {answer}");
         assert_eq!(voter(&answer, "passive_liveness").unwrap()["passed"], false);
     }
+}
+
+#[tokio::test]
+async fn a_bundle_mixing_two_faces_is_a_spoof_and_a_sideways_face_is_not_judged_live() {
+    let server = TestServer::start(None).await;
+    let customer = server.create_customer(json!({"fullName": "Attacker"})).await;
+    let id = customer["id"].as_str().unwrap();
+    // The victim's photo in the first frame (for the match), the attacker's live face in the
+    // rest (for the liveness voters): the appearance ties every frame to one face.
+    let challenge = server.face_challenge(id).await;
+    let colors = challenge_colors(&challenge);
+    let victim = lit_frames("faces/obama_1.jpg", &colors, 0.35);
+    let attacker = lit_frames_of(&upright_live_face(), &colors, 0.35);
+    let mixed: Vec<String> = victim.into_iter().take(1).chain(attacker.into_iter().skip(1)).collect();
+    let (status, answer) = liveness(&server, id, signed_bundle(&challenge, mixed)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["liveness"]["fused"], "spoof", "{answer}");
+    let consistency = voter(&answer, "multi_frame_consistency").unwrap();
+    assert_eq!(consistency["passed"], false, "{answer}");
+    assert_eq!(consistency["reason"], "the face changes between frames");
+    // A face lying on its side: its landmarks are too unstable to tie the frames together, so
+    // the capture cannot come out live, and quality says why.
+    let challenge = server.face_challenge(id).await;
+    let bundle = signed_bundle(&challenge, lit_frames("spoof/live_1.jpg", &challenge_colors(&challenge), 0.35));
+    let (status, answer) = liveness(&server, id, bundle).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_ne!(answer["liveness"]["fused"], "live", "{answer}");
+    assert!(voter(&answer, "multi_frame_consistency").is_none(), "{answer}");
+    let quality = voter(&answer, "capture_quality").unwrap();
+    assert!(quality["reason"].as_str().unwrap().contains("face not upright"), "{answer}");
 }
 
 #[tokio::test]
@@ -163,7 +194,8 @@ async fn step_up_allows_the_enrolled_person_refuses_another_and_promotes() {
         let id = customer["id"].as_str().unwrap();
         // Nothing to match against: allow false, no_reference, the challenge not spent.
         let challenge = server.face_challenge(id).await;
-        let bundle = signed_bundle(&challenge, lit_frames("spoof/live_1.jpg", &challenge_colors(&challenge), 0.35));
+        let bundle =
+            signed_bundle(&challenge, lit_frames_of(&upright_live_face(), &challenge_colors(&challenge), 0.35));
         let body = json!({"customerId": id, "riskLevel": "medium", "actionLabel": "Transfer", "trigger": "transfer", "bundle": bundle});
         let (status, answer) = server.post("/api/identity/auth/step-up", body.clone()).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
@@ -174,7 +206,7 @@ async fn step_up_allows_the_enrolled_person_refuses_another_and_promotes() {
         let (status, verdict) = server
             .post(
                 "/api/identity/nik/dukcapil",
-                json!({"customerId": id, "valid": true, "photo": testdata_b64("spoof/live_1.jpg")}),
+                json!({"customerId": id, "valid": true, "photo": b64(&jpeg(&upright_live_face()))}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{verdict}");
@@ -213,7 +245,7 @@ async fn an_unclear_capture_goes_to_the_review_queue() {
     let id = customer["id"].as_str().unwrap();
     let challenge = server.face_challenge(id).await;
     // Out of focus: too poor to judge, though nothing looks like an attack.
-    let blurred = image::imageops::blur(&kenali_testkit::testdata_image("spoof/live_1.jpg"), 3.5);
+    let blurred = image::imageops::blur(&upright_live_face(), 3.5);
     let frames = kenali_testkit::lit_frames_of(&blurred, &challenge_colors(&challenge), 0.35);
     let (status, answer) = liveness(&server, id, signed_bundle(&challenge, frames)).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
