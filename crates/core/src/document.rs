@@ -47,6 +47,19 @@ pub mod thresholds {
     /// (left, top, right, bottom), and how far a detected frame edge may sit from it.
     pub const PORTRAIT_BOX: [f32; 4] = [0.761, 0.188, 0.968, 0.627];
     pub const PORTRAIT_EDGE_TOLERANCE: f32 = 0.008;
+    /// `hologram_check`: the template's hologram (card fractions: left, top, right, bottom),
+    /// read as a 4×4 grid of chromaticities less their mean (`CardFrameMeasure::hologram`).
+    /// A diffractive foil shows rings of colour that move as the card tilts; ink, a photocopy or a
+    /// screen shows a fixed pattern, or none. Frames where more than `HOLOGRAM_GLARE_MAX` of the
+    /// box is glare cannot be read (seed 001: glare hiding the hologram). Colourfulness is the
+    /// pattern's RMS, the shift the largest RMS change of it between two frames. Synthetic
+    /// captures (kenali_testkit::ktp_scene, kenali-vision's capture tests): an original's
+    /// frames show colour 0.006–0.011 and shift 0.016; a photocopy's colour is ≤ 0.001; a
+    /// screen replay's shift 0.0004. Not yet calibrated on real cards.
+    pub const HOLOGRAM_BOX: [f32; 4] = [0.82, 0.83, 0.91, 0.97];
+    pub const HOLOGRAM_GLARE_MAX: f32 = 0.25;
+    pub const HOLOGRAM_COLOR_MIN: f32 = 0.004;
+    pub const HOLOGRAM_SHIFT_MIN: f32 = 0.004;
     /// `font_match`: the KTP template's layout, as fractions of the card: labels left-aligned
     /// at this x, field rows this far apart, and the NIK printed this much taller than the other
     /// labels (each with its tolerance). Measured on the synthetic template
@@ -83,6 +96,11 @@ pub struct CardFrameMeasure {
     pub moire_ratio: Option<f32>,
     /// A small zero-mean, unit-norm edge map of the rectified card.
     pub thumbnail: Vec<f32>,
+    /// The hologram box ([`thresholds::HOLOGRAM_BOX`]) as 4×4 cells, each cell's (r, g)
+    /// chromaticity less the box's mean: 32 values, row by row.
+    pub hologram: Vec<f32>,
+    /// Fraction of the hologram box that is saturated glare.
+    pub hologram_glare: f32,
 }
 
 /// The portrait as found on the rectified card.
@@ -303,6 +321,59 @@ pub fn multi_frame_consistency(frames: &[CardFrameMeasure]) -> Option<Voter> {
 const NIK_FIELDS: [&str; 3] = ["nik", "dateOfBirth", "gender"];
 
 /// The NIK's structure, region and the birth date and gender it encodes against the card's.
+fn rms(values: impl Iterator<Item = f32>) -> f32 {
+    let (sum, count) = values.fold((0f32, 0usize), |(s, n), v| (s + v * v, n + 1));
+    (sum / count.max(1) as f32).sqrt()
+}
+
+/// Whether the hologram where the template puts it changes colour as the card moves (a tamper
+/// voter: a reprinted or copied card has no working foil). Absent with fewer than two frames of
+/// the card.
+pub fn hologram_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
+    let name = "hologram_check";
+    let with_card: Vec<&CardFrameMeasure> = frames.iter().filter(|f| f.card_found && !f.hologram.is_empty()).collect();
+    if with_card.len() < 2 {
+        return None;
+    }
+    let readable: Vec<&[f32]> =
+        with_card.iter().filter(|f| f.hologram_glare <= HOLOGRAM_GLARE_MAX).map(|f| f.hologram.as_slice()).collect();
+    if readable.len() < 2 {
+        return Some(Voter::new(name, false, "glare on the laminate hides the hologram", None));
+    }
+    let colour = readable.iter().map(|p| rms(p.iter().copied())).sum::<f32>() / readable.len() as f32;
+    if colour < HOLOGRAM_COLOR_MIN {
+        return Some(Voter::new(name, false, "no hologram colours where the template puts them", Some(colour)));
+    }
+    let mut shift = 0f32;
+    for (i, a) in readable.iter().enumerate() {
+        for b in &readable[i + 1..] {
+            shift = shift.max(rms(a.iter().zip(b.iter()).map(|(x, y)| x - y)));
+        }
+    }
+    if shift < HOLOGRAM_SHIFT_MIN {
+        return Some(Voter::new(
+            name,
+            false,
+            "no reflective specular ring: the hologram's colours stay fixed",
+            Some(shift),
+        ));
+    }
+    Some(Voter::new(name, true, "the hologram's colours shift as the card moves", Some(shift)))
+}
+
+/// Whether the card's NIK is the one the customer registered with (compared through blind
+/// indexes; `None` when either is missing). A mismatch does not prove the card forged, but the
+/// card may belong to someone else: it leaves the tamper check unclear, for an analyst.
+pub fn customer_nik(card_matches_customer: Option<bool>) -> Option<Voter> {
+    card_matches_customer.map(|matches| {
+        if matches {
+            Voter::new("customer_nik", true, "the card's NIK is the customer's", None)
+        } else {
+            Voter::new("customer_nik", false, "the card's NIK differs from the customer's registered NIK", None)
+        }
+    })
+}
+
 pub fn nik_consistency(reading: &KtpReading, reference_year: i32) -> Voter {
     let problems: Vec<_> =
         validate_fields(reading, reference_year).into_iter().filter(|p| NIK_FIELDS.contains(&p.field)).collect();
@@ -507,6 +578,8 @@ pub struct Evidence<'a> {
     pub sdk_fields: Option<&'a Value>,
     /// The year NIK birth dates are judged against.
     pub reference_year: i32,
+    /// Whether the card's NIK equals the customer's registered one, when both are known.
+    pub card_matches_customer: Option<bool>,
 }
 
 /// Runs every voter and fuses them (seed 001's table).
@@ -527,6 +600,8 @@ pub fn judge(e: &Evidence<'_>) -> Judgement {
         ocr_consistency(e.reading, e.sdk_fields),
         Some(photo_substitution(e.portrait)),
         Some(font_match(e.lines, e.card_size[0], e.card_size[1])),
+        hologram_check(e.frames),
+        customer_nik(e.card_matches_customer),
     ]
     .into_iter()
     .flatten()

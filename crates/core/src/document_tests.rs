@@ -15,7 +15,14 @@ fn card_frame(i: usize, rgb: [f32; 3], highlight: Option<[f32; 2]>, shift: f32) 
         highlight,
         moire_ratio: Some(5.0),
         thumbnail: vec![0.6, 0.8],
+        hologram: foil(i as f32),
+        hologram_glare: 0.0,
     }
+}
+
+/// A hologram's colour pattern seen from the `angle`-th tilt.
+fn foil(angle: f32) -> Vec<f32> {
+    (0..32).map(|k| 0.04 * (k as f32 * 0.7 + angle * 1.5).sin()).collect()
 }
 
 const COLORS: [[u8; 3]; 4] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]];
@@ -253,4 +260,44 @@ fn font_match_holds_the_template_layout_on_both_sides() {
         fuse_tamper(&[nik_consistency(&reading(), 2026), font_match(&good[..5], 1012.0, 638.0)]),
         Tamper::Unclear
     );
+}
+
+#[test]
+fn the_hologram_must_show_colours_that_move() {
+    let frames = original();
+    let voter = hologram_check(&frames).unwrap();
+    assert!(voter.passed, "{voter:?}");
+    // A photocopy: grey where the foil was.
+    let copy: Vec<_> = frames.iter().cloned().map(|f| CardFrameMeasure { hologram: vec![0.001; 32], ..f }).collect();
+    let voter = hologram_check(&copy).unwrap();
+    assert_eq!((voter.passed, voter.reason.as_str()), (false, "no hologram colours where the template puts them"));
+    // Printed colours (or a screen): the same pattern in every frame.
+    let printed: Vec<_> = frames.iter().cloned().map(|f| CardFrameMeasure { hologram: foil(0.0), ..f }).collect();
+    let voter = hologram_check(&printed).unwrap();
+    assert!(!voter.passed && voter.reason.starts_with("no reflective specular ring"), "{voter:?}");
+    // Just above and below the shift threshold.
+    let shifted = |delta: f32| {
+        let mut pair = vec![frames[0].clone(), frames[1].clone()];
+        pair[1].hologram =
+            pair[0].hologram.iter().enumerate().map(|(k, v)| v + if k % 2 == 0 { delta } else { -delta }).collect();
+        hologram_check(&pair).unwrap().passed
+    };
+    assert!(shifted(HOLOGRAM_SHIFT_MIN * 1.1) && !shifted(HOLOGRAM_SHIFT_MIN * 0.9));
+    // Glare over the box in all but one frame.
+    let mut glared = frames.clone();
+    glared.iter_mut().skip(1).for_each(|f| f.hologram_glare = HOLOGRAM_GLARE_MAX + 0.1);
+    let voter = hologram_check(&glared).unwrap();
+    assert_eq!((voter.passed, voter.reason.as_str()), (false, "glare on the laminate hides the hologram"));
+    assert!(hologram_check(&frames[..1]).is_none());
+    // A hologram that fails leaves the tamper check unclear (review), not tampered.
+    assert_eq!(fuse_tamper(&[nik_consistency(&reading(), 2026), hologram_check(&printed).unwrap()]), Tamper::Unclear);
+}
+
+#[test]
+fn a_card_of_another_nik_than_the_customers_goes_to_review() {
+    assert!(customer_nik(None).is_none());
+    assert!(customer_nik(Some(true)).is_some_and(|v| v.passed));
+    let mismatch = customer_nik(Some(false)).unwrap();
+    assert!(!mismatch.passed);
+    assert_eq!(fuse_tamper(&[nik_consistency(&reading(), 2026), mismatch]), Tamper::Unclear);
 }

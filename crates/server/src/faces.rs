@@ -178,6 +178,7 @@ pub fn new_enrollment(
         detection_score: Some(f64::from(face.detection_score)),
         created_at: now_timestamp(),
         retired_at: None,
+        status: crate::store::faces::ENROLLMENT_ACTIVE.to_string(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! A phone filming a KTP card on a desk under a flash challenge, for the KTP capture tests and
-//! benchmark: the card reflects each step's colour (and, laminated, a moving glint) the way a
-//! real card does, while a photocopy or a card replayed on a screen gives itself away. Every
-//! choice comes from a seeded RNG, so the same inputs give the same bytes.
+//! benchmark: the card reflects each step's colour (and, laminated, a moving glint, and a
+//! hologram whose rainbow turns with the tilt) the way a real card does, while a photocopy or a
+//! card replayed on a screen gives itself away. Every choice comes from a seeded RNG, so the
+//! same inputs give the same bytes.
 
 use image::{imageops, Rgb, RgbImage};
 use rand::rngs::StdRng;
@@ -20,10 +21,12 @@ const CARD_EXPOSURE: f32 = 0.8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presentation {
     /// The original laminated card: reflects the flash colours strongly, with a bright specular
-    /// highlight that moves across the card between frames as the hand tilts it.
+    /// highlight that moves across the card between frames as the hand tilts it, and a
+    /// hologram whose colours turn with the tilt.
     Original,
     /// A grayscale paper photocopy: lower contrast, slightly warm paper tone, matte (no specular
-    /// highlight at all), reflects the flash colours weakly and diffusely.
+    /// highlight at all, the hologram a grey disc), reflects the flash colours weakly and
+    /// diffusely.
     Photocopy,
     /// The card shown on a phone/monitor screen and re-captured: the screen emits its own light,
     /// so every frame shows the same image whatever the flash colour (only tiny sensor noise
@@ -53,6 +56,52 @@ struct Pose {
     scale: f32,
     angle: f32,
     glint: Option<(f32, f32)>,
+    /// Where in its rainbow the hologram is at this tilt (laminated original only).
+    foil_phase: Option<f32>,
+}
+
+/// The template's hologram (kenali_core's `HOLOGRAM_BOX`): a disc of rainbow rings, in card
+/// pixels of the 1012×638 template.
+const FOIL_CENTER: (f32, f32) = (875.5, 574.5);
+const FOIL_RADIUS: f32 = 42.0;
+
+/// The foil's colour and opacity at card point (u, v) when its rainbow stands at `phase`
+/// (turns): two rings of hue from the centre out, shifted as the viewing angle changes.
+fn foil_color(u: f32, v: f32, phase: f32) -> Option<([f32; 3], f32)> {
+    let distance = ((u - FOIL_CENTER.0).powi(2) + (v - FOIL_CENTER.1).powi(2)).sqrt() / FOIL_RADIUS;
+    if distance > 1.0 {
+        return None;
+    }
+    let hue = (2.0 * distance + phase).rem_euclid(1.0) * 6.0;
+    let ramp = |offset: f32| {
+        let h = (hue + offset).rem_euclid(6.0);
+        (if h < 1.0 {
+            h
+        } else if h < 3.0 {
+            1.0
+        } else if h < 4.0 {
+            4.0 - h
+        } else {
+            0.0
+        })
+        .clamp(0.0, 1.0)
+    };
+    // A pale rainbow (saturation 0.5, value 0.95), as a foil over a light card looks.
+    let rgb = [ramp(2.0), ramp(0.0), ramp(4.0)].map(|c| 255.0 * 0.95 * (0.5 + 0.5 * c));
+    Some((rgb, 0.75))
+}
+
+/// The flat card with its foil painted in at one fixed `phase`.
+fn with_foil(card: &RgbImage, phase: f32) -> RgbImage {
+    let mut painted = card.clone();
+    for (x, y, pixel) in painted.enumerate_pixels_mut() {
+        if let Some((foil, alpha)) = foil_color(x as f32 + 0.5, y as f32 + 0.5, phase) {
+            for c in 0..3 {
+                pixel[c] = (f32::from(pixel[c]) * (1.0 - alpha) + foil[c] * alpha).round() as u8;
+            }
+        }
+    }
+    painted
 }
 
 /// JPEG (quality 90) frames, one per challenge colour, FRAME_WIDTH×FRAME_HEIGHT, of `card` held
@@ -60,9 +109,11 @@ struct Pose {
 pub fn capture_frames(card: &RgbImage, colors: &[String], presentation: Presentation, seed: u64) -> Vec<Vec<u8>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let desk = desk_texture(&mut rng);
+    // The foil as a copier or a recording caught it once; the original shows it live per frame.
     let surface = match presentation {
-        Presentation::Photocopy => photocopy(card),
-        _ => card.clone(),
+        Presentation::Photocopy => photocopy(&with_foil(card, 0.0)),
+        Presentation::ScreenReplay => with_foil(card, 0.0),
+        Presentation::Original => card.clone(),
     };
     let poses = hand_held_poses(&mut rng, card, colors.len(), presentation);
     colors
@@ -129,7 +180,11 @@ fn hand_held_poses(rng: &mut StdRng, card: &RgbImage, count: usize, presentation
         scale: FRAME_WIDTH as f32 * rng.gen_range(0.63..0.69) / card.width() as f32,
         angle: rng.gen_range(-3f32..3.0).to_radians(),
         glint: None,
+        foil_phase: None,
     };
+    // Derived from the first pose rather than drawn, so the RNG's stream (and every other
+    // choice) stays what it was before the foil existed.
+    let foil_start = (pose.center_x * 0.37).fract();
     // A replayed recording is the same picture every frame; a hand-held card drifts.
     let moving = presentation != Presentation::ScreenReplay;
     (0..count)
@@ -144,7 +199,10 @@ fn hand_held_poses(rng: &mut StdRng, card: &RgbImage, count: usize, presentation
             let t = if count > 1 { i as f32 / (count - 1) as f32 } else { 0.5 };
             let u = card.width() as f32 * (0.2 + 0.6 * t + rng.gen_range(-0.03..0.03));
             let v = card.height() as f32 * (0.3 + 0.2 * t + rng.gen_range(-0.05..0.05));
-            Pose { glint: (presentation == Presentation::Original).then_some((u, v)), ..pose }
+            // The same tilt turns the hologram's rainbow by about a third over the capture.
+            let phase = foil_start + 0.35 * t;
+            let original = presentation == Presentation::Original;
+            Pose { glint: original.then_some((u, v)), foil_phase: original.then_some(phase), ..pose }
         })
         .collect()
 }
@@ -196,7 +254,12 @@ fn compose(desk: &RgbImage, card: &RgbImage, pose: Pose, flash: [f32; 3], presen
                 let phase = (x as f32 * moire_cos + y as f32 * moire_sin) / 5.0;
                 extra += 5.0 * (std::f32::consts::TAU * phase).sin();
             }
-            let card_pixel = bilinear(card, u - 0.5, v - 0.5);
+            let mut card_pixel = bilinear(card, u - 0.5, v - 0.5);
+            if let Some((foil, alpha)) = pose.foil_phase.and_then(|phase| foil_color(u, v, phase)) {
+                for c in 0..3 {
+                    card_pixel[c] = card_pixel[c] * (1.0 - alpha) + foil[c] * alpha;
+                }
+            }
             let pixel = frame.get_pixel_mut(x, y);
             for c in 0..3 {
                 let on_desk = f32::from(pixel[c]);

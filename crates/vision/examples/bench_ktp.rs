@@ -79,6 +79,7 @@ fn run(engines: &Engines, card: &RgbImage, presentation: Presentation, seed: u64
         portrait: &analysis.portrait,
         sdk_fields: None,
         reference_year: 2026,
+        card_matches_customer: None,
     });
     let assurance = judgement.assurance;
     let seconds = started.elapsed().as_secs_f64();

@@ -9,7 +9,7 @@
 //! corrected (the rectangle is fitted, not a general quadrilateral).
 
 use image::{GrayImage, Rgb, RgbImage};
-use kenali_core::document::thresholds::{HIGHLIGHT_FRACTION_MIN, PORTRAIT_BOX};
+use kenali_core::document::thresholds::{HIGHLIGHT_FRACTION_MIN, HOLOGRAM_BOX, PORTRAIT_BOX};
 use kenali_core::document::{CardFrameMeasure, PortraitMeasure};
 
 use crate::align::sample;
@@ -300,6 +300,7 @@ pub fn measure_card(image: &RgbImage, quad: &CardQuad, card: &RgbImage, sha256: 
     let moire_ratio = crate::moire::region_peak_ratio(image, [min(0), min(1), max(0) - min(0), max(1) - min(1)]);
     let grey = image::imageops::grayscale(card);
     let thumbnail = structure_thumbnail(card);
+    let (hologram, hologram_glare) = hologram_pattern(card);
     CardFrameMeasure {
         sha256: sha256.to_string(),
         card_found: true,
@@ -312,7 +313,60 @@ pub fn measure_card(image: &RgbImage, quad: &CardQuad, card: &RgbImage, sha256: 
         highlight,
         moire_ratio,
         thumbnail,
+        hologram,
+        hologram_glare,
     }
+}
+
+/// Cells per side of the hologram's colour pattern.
+const HOLOGRAM_CELLS: u32 = 4;
+
+/// The hologram box of the rectified card as [`HOLOGRAM_CELLS`]² cells, each cell's (r, g)
+/// chromaticity (glare left out) less the box's mean, and the box's glare fraction. The flash
+/// tints the whole box alike, so taking the mean away leaves the foil's own pattern of colours.
+fn hologram_pattern(card: &RgbImage) -> (Vec<f32>, f32) {
+    let (w, h) = (card.width() as f32, card.height() as f32);
+    let [left, top, right, bottom] = HOLOGRAM_BOX;
+    let (x0, y0) = ((left * w) as u32, (top * h) as u32);
+    let (x1, y1) = (((right * w) as u32).min(card.width()), ((bottom * h) as u32).min(card.height()));
+    if x1 <= x0 + HOLOGRAM_CELLS || y1 <= y0 + HOLOGRAM_CELLS {
+        return (Vec::new(), 0.0);
+    }
+    let cells = HOLOGRAM_CELLS as usize;
+    let mut sums = vec![[0f64; 3]; cells * cells];
+    let (mut glare, mut total) = (0u32, 0u32);
+    for y in y0..y1 {
+        let row = ((y - y0) * HOLOGRAM_CELLS / (y1 - y0)) as usize;
+        for x in x0..x1 {
+            let p = card.get_pixel(x, y);
+            total += 1;
+            if p.0.iter().all(|c| *c >= GLARE_LEVEL) {
+                glare += 1;
+                continue;
+            }
+            let sum = f64::from(p[0]) + f64::from(p[1]) + f64::from(p[2]);
+            if sum < 1.0 {
+                continue;
+            }
+            let col = ((x - x0) * HOLOGRAM_CELLS / (x1 - x0)) as usize;
+            let cell = &mut sums[row * cells + col];
+            cell[0] += f64::from(p[0]) / sum;
+            cell[1] += f64::from(p[1]) / sum;
+            cell[2] += 1.0;
+        }
+    }
+    // A cell that is all glare has no colour of its own: it counts as the box's mean.
+    let seen: Vec<[f64; 2]> = sums.iter().filter(|c| c[2] > 0.0).map(|c| [c[0] / c[2], c[1] / c[2]]).collect();
+    if seen.is_empty() {
+        return (Vec::new(), glare as f32 / total.max(1) as f32);
+    }
+    let mean = [0, 1].map(|k| seen.iter().map(|c| c[k]).sum::<f64>() / seen.len() as f64);
+    let pattern = sums
+        .iter()
+        .flat_map(|c| if c[2] > 0.0 { [c[0] / c[2] - mean[0], c[1] / c[2] - mean[1]] } else { [0.0; 2] })
+        .map(|v| v as f32)
+        .collect();
+    (pattern, glare as f32 / total.max(1) as f32)
 }
 
 /// The card's print as a small zero-mean, unit-norm map of edge strength: the text and the

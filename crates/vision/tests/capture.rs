@@ -53,13 +53,21 @@ fn analyze(card: &image::RgbImage, presentation: Presentation) -> (CaptureAnalys
         portrait: &analysis.portrait,
         sdk_fields: None,
         reference_year: 2026,
+        card_matches_customer: None,
     });
     let (anti, tamper) = (judgement.anti_spoof_voters, judgement.tamper_voters);
     let f = &analysis.frames;
     for m in f {
         eprintln!(
-            "{presentation:?}: area {:.2} sharp {:.0} glare {:.4} rgb {:?} highlight {:?} moire {:?}",
-            m.area_fraction, m.sharpness, m.glare_fraction, m.mean_rgb, m.highlight, m.moire_ratio
+            "{presentation:?}: area {:.2} sharp {:.0} glare {:.4} rgb {:?} highlight {:?} moire {:?} foil colour {:.4} glare {:.3}",
+            m.area_fraction,
+            m.sharpness,
+            m.glare_fraction,
+            m.mean_rgb,
+            m.highlight,
+            m.moire_ratio,
+            (m.hologram.iter().map(|v| v * v).sum::<f32>() / m.hologram.len().max(1) as f32).sqrt(),
+            m.hologram_glare
         );
     }
     eprintln!("{presentation:?}: portrait {:?}\n anti {anti:#?}\n tamper {tamper:#?}", analysis.portrait);
@@ -76,20 +84,26 @@ fn an_original_card_is_read_and_passes_every_voter() {
     assert!(analysis.portrait_face.is_some());
     assert!(anti.iter().all(|v| v.passed), "{anti:?}");
     assert!(tamper.iter().all(|v| v.passed), "{tamper:?}");
+    assert!(tamper.iter().any(|v| v.name == "hologram_check"), "{tamper:?}");
     assert_eq!(document::fuse_anti_spoof(&anti), AntiSpoof::Live);
 }
 
 #[test]
 fn a_photocopy_has_no_specular_highlight() {
-    let (_, anti, _) = analyze(&render_card(&KtpFields::sample(22), "faces/obama_2.jpg"), Presentation::Photocopy);
+    let (_, anti, tamper) = analyze(&render_card(&KtpFields::sample(22), "faces/obama_2.jpg"), Presentation::Photocopy);
     assert!(anti.iter().any(|v| v.name == "specular_check" && !v.passed), "{anti:?}");
     assert_eq!(document::fuse_anti_spoof(&anti), AntiSpoof::Spoof);
+    let hologram = tamper.iter().find(|v| v.name == "hologram_check").unwrap();
+    assert!(!hologram.passed && hologram.reason.starts_with("no hologram colours"), "{hologram:?}");
 }
 
 #[test]
 fn a_screen_replay_is_a_spoof() {
-    let (_, anti, _) = analyze(&render_card(&KtpFields::sample(23), "faces/obama_2.jpg"), Presentation::ScreenReplay);
+    let (_, anti, tamper) =
+        analyze(&render_card(&KtpFields::sample(23), "faces/obama_2.jpg"), Presentation::ScreenReplay);
     assert!(anti.iter().any(|v| v.name == "screen_moire" && !v.passed), "{anti:?}");
+    let hologram = tamper.iter().find(|v| v.name == "hologram_check").unwrap();
+    assert!(!hologram.passed && hologram.reason.starts_with("no reflective specular ring"), "{hologram:?}");
     assert!(anti.iter().any(|v| v.name == "flash_reflectance" && !v.passed), "{anti:?}");
 }
 

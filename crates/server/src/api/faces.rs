@@ -156,6 +156,12 @@ pub async fn face_match(
             if enrollment.retired_at.is_some() {
                 return Err(ApiError::conflict("enrollment_retired", "this enrollment was retired"));
             }
+            if enrollment.status != faces::ENROLLMENT_ACTIVE {
+                return Err(ApiError::conflict(
+                    "enrollment_pending_review",
+                    "this enrollment waits for an analyst's review of its KTP capture",
+                ));
+            }
             if enrollment.model_id != MODEL_ID {
                 return Err(ApiError::conflict(
                     "model_mismatch",
@@ -322,6 +328,7 @@ pub struct EnrollmentView {
     detection_score: Option<f64>,
     created_at: String,
     retired_at: Option<String>,
+    status: String,
 }
 
 impl From<&EnrollmentRow> for EnrollmentView {
@@ -335,6 +342,7 @@ impl From<&EnrollmentRow> for EnrollmentView {
             detection_score: e.detection_score,
             created_at: e.created_at.clone(),
             retired_at: e.retired_at.clone(),
+            status: e.status.clone(),
         }
     }
 }

@@ -105,7 +105,12 @@ fn check_view(voters: &[Voter]) -> Value {
     json!({"voters": voters, "passed": voters.iter().filter(|v| v.passed).count(), "present": voters.len()})
 }
 
-fn decide(analysis: &CaptureAnalysis, checked: &CheckedBundle) -> Judgement {
+fn decide(state: &AppState, customer: &CustomerRow, analysis: &CaptureAnalysis, checked: &CheckedBundle) -> Judgement {
+    // Compared through the blind index: the registered NIK stays sealed.
+    let card_matches_customer = match (&customer.nik_index, &analysis.reading.nik) {
+        (Some(registered), Some(read)) => Some(state.keys.blind_index.index("nik", &read.value) == *registered),
+        _ => None,
+    };
     document::judge(&document::Evidence {
         frames: &analysis.frames,
         samples: &checked.samples,
@@ -115,6 +120,7 @@ fn decide(analysis: &CaptureAnalysis, checked: &CheckedBundle) -> Judgement {
         portrait: &analysis.portrait,
         sdk_fields: checked.ocr_fields.as_ref(),
         reference_year: time::OffsetDateTime::now_utc().year(),
+        card_matches_customer,
     })
 }
 
@@ -163,7 +169,7 @@ pub async fn ktp_capture(
         Ok(analysis) => analysis,
         Err(err) => return Err(attempt.refuse(&state, err).await),
     };
-    let decision = decide(&analysis, &checked);
+    let decision = decide(&state, &customer, &analysis, &checked);
     let recording = Instant::now();
     let actor = Actor::from_principal(principal);
     let answer = record(&state, &actor, &customer, &checked, &analysis, &decision, &attempt).await?;
@@ -233,7 +239,12 @@ async fn record(
     for frame in &checked.frames {
         store_capture(state, &mut tx, customer, "ktp_frame", frame, Some(&verification_id), "onboarding").await?;
     }
-    let enrollment = portrait_enrollment(org_id, customer, &key, analysis, &checked.frames);
+    let mut enrollment = portrait_enrollment(org_id, customer, &key, analysis, &checked.frames);
+    if !passed {
+        // Stored (seed 001: review bundles are fully persisted), but no step-up matches it
+        // before an analyst approves the capture.
+        enrollment.status = faces::ENROLLMENT_PENDING_REVIEW.to_string();
+    }
     faces::insert_enrollment(&mut tx, &enrollment).await?;
     let fallback_stub = enrollment.embedding_sealed.is_none();
     ledger::audit(
@@ -241,7 +252,8 @@ async fn record(
         actor,
         "face.enrolled",
         &enrollment.id,
-        json!({"customerId": customer.id, "source": "ktp_extract", "fallbackStub": fallback_stub}),
+        json!({"customerId": customer.id, "source": "ktp_extract", "fallbackStub": fallback_stub,
+               "status": enrollment.status}),
     )
     .await?;
     let voters_json = json!({"antiSpoof": decision.anti_spoof_voters, "tamper": decision.tamper_voters});
@@ -308,7 +320,8 @@ async fn record(
         },
         "antiSpoof": anti_spoof,
         "tamper": tamper,
-        "faceEnrolment": {"id": enrollment.id, "fallbackStub": fallback_stub, "modelId": MODEL_ID},
+        "faceEnrolment": {"id": enrollment.id, "fallbackStub": fallback_stub, "modelId": MODEL_ID,
+                          "status": enrollment.status},
         "tier": recorded.tier,
     });
     challenges::store_result(&mut tx, &checked.challenge.id, &answer.to_string()).await?;
@@ -349,6 +362,7 @@ fn portrait_enrollment(
             detection_score: None,
             created_at: now_timestamp(),
             retired_at: None,
+            status: faces::ENROLLMENT_ACTIVE.to_string(),
         },
     }
 }

@@ -16,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
 use crate::ledger::{self, Actor, NewVerification};
 use crate::state::AppState;
+use crate::store::faces;
 use crate::store::ktp::{self as ktp_store, ReviewItemRow};
 
 /// Longest decision reason kept.
@@ -184,12 +185,22 @@ pub async fn decide(
     {
         return Err(ApiError::conflict("already_decided", "this review item was decided meanwhile"));
     }
+    // A KTP capture's portrait waited for this decision: it joins the pool, or is retired.
+    let mut settled_enrollment = None;
+    if item.kind == "ktp_capture" {
+        if let Some(enrollment_id) = ktp_store::bundle_enrollment(&mut tx, &principal.org_id, &item.subject_id).await? {
+            if faces::settle_pending_enrollment(&mut tx, &principal.org_id, &enrollment_id, approve, &now).await? {
+                settled_enrollment = Some(enrollment_id);
+            }
+        }
+    }
     ledger::audit(
         &mut tx,
         &actor,
         "review.decided",
         &item.id,
-        json!({"customerId": customer.id, "decision": body.decision, "verificationId": recorded.verification.id}),
+        json!({"customerId": customer.id, "decision": body.decision, "verificationId": recorded.verification.id,
+               "faceEnrollmentId": settled_enrollment}),
     )
     .await?;
     tx.commit().await?;

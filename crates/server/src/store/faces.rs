@@ -18,10 +18,16 @@ pub struct EnrollmentRow {
     pub detection_score: Option<f64>,
     pub created_at: String,
     pub retired_at: Option<String>,
+    /// `active`, `pending_review` (a low-assurance KTP portrait until an analyst approves it:
+    /// never in the pool) or `rejected`.
+    pub status: String,
 }
 
-const ENROLLMENT_COLUMNS: &str =
-    "id, org_id, customer_id, source, model_id, embedding_sealed, image_sha256, detection_score, created_at, retired_at";
+pub const ENROLLMENT_ACTIVE: &str = "active";
+pub const ENROLLMENT_PENDING_REVIEW: &str = "pending_review";
+
+const ENROLLMENT_COLUMNS: &str = "id, org_id, customer_id, source, model_id, embedding_sealed, image_sha256, \
+                                  detection_score, created_at, retired_at, status";
 
 fn enrollment(row: &AnyRow) -> StoreResult<EnrollmentRow> {
     Ok(EnrollmentRow {
@@ -35,12 +41,13 @@ fn enrollment(row: &AnyRow) -> StoreResult<EnrollmentRow> {
         detection_score: col(row, "detection_score")?,
         created_at: col(row, "created_at")?,
         retired_at: col(row, "retired_at")?,
+        status: col(row, "status")?,
     })
 }
 
 pub async fn insert_enrollment(conn: &mut AnyConnection, e: &EnrollmentRow) -> StoreResult<()> {
     sqlx::query(&format!(
-        "INSERT INTO face_enrollments ({ENROLLMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        "INSERT INTO face_enrollments ({ENROLLMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
     .bind(&e.id)
     .bind(&e.org_id)
@@ -52,6 +59,7 @@ pub async fn insert_enrollment(conn: &mut AnyConnection, e: &EnrollmentRow) -> S
     .bind(e.detection_score)
     .bind(&e.created_at)
     .bind(e.retired_at.as_deref())
+    .bind(&e.status)
     .execute(conn)
     .await?;
     Ok(())
@@ -66,7 +74,7 @@ pub async fn find_enrollment(conn: &mut AnyConnection, org_id: &str, id: &str) -
     row.as_ref().map(enrollment).transpose()
 }
 
-/// A customer's live enrollments made with one model: the pool a probe is compared with.
+/// A customer's live, active enrollments made with one model: the pool a probe is compared with.
 pub async fn pool(
     conn: &mut AnyConnection,
     org_id: &str,
@@ -75,7 +83,7 @@ pub async fn pool(
 ) -> StoreResult<Vec<EnrollmentRow>> {
     let rows = sqlx::query(&format!(
         "SELECT {ENROLLMENT_COLUMNS} FROM face_enrollments WHERE org_id = $1 AND customer_id = $2 \
-         AND model_id = $3 AND retired_at IS NULL ORDER BY id ASC"
+         AND model_id = $3 AND retired_at IS NULL AND status = 'active' ORDER BY id ASC"
     ))
     .bind(org_id)
     .bind(customer_id)
@@ -83,6 +91,29 @@ pub async fn pool(
     .fetch_all(conn)
     .await?;
     rows.iter().map(enrollment).collect()
+}
+
+/// Settles a pending enrollment after review: active, or rejected and retired. False when it
+/// was not pending.
+pub async fn settle_pending_enrollment(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    id: &str,
+    approve: bool,
+    now: &str,
+) -> StoreResult<bool> {
+    let (status, retired_at) = if approve { (ENROLLMENT_ACTIVE, None) } else { ("rejected", Some(now)) };
+    let done = sqlx::query(
+        "UPDATE face_enrollments SET status = $1, retired_at = $2 WHERE org_id = $3 AND id = $4 \
+         AND status = 'pending_review'",
+    )
+    .bind(status)
+    .bind(retired_at)
+    .bind(org_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn list_enrollments(

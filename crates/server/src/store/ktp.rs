@@ -89,6 +89,19 @@ fn review_item(row: &AnyRow) -> StoreResult<ReviewItemRow> {
     })
 }
 
+/// The face enrollment a KTP bundle made from its portrait, if any.
+pub async fn bundle_enrollment(conn: &mut AnyConnection, org_id: &str, bundle_id: &str) -> StoreResult<Option<String>> {
+    let row = sqlx::query("SELECT face_enrollment_id FROM ktp_bundles WHERE org_id = $1 AND id = $2")
+        .bind(org_id)
+        .bind(bundle_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(row) => col(&row, "face_enrollment_id")?,
+        None => None,
+    })
+}
+
 pub async fn insert_review_item(conn: &mut AnyConnection, r: &ReviewItemRow) -> StoreResult<()> {
     sqlx::query(&format!(
         "INSERT INTO review_items ({REVIEW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"

@@ -117,6 +117,13 @@ async fn a_photocopy_goes_to_review_and_an_analyst_decides_once() {
     assert_eq!(voter(&answer, "antiSpoof", "specular_check")["passed"], false, "{answer}");
     // The OCR's NIK still counts: a readable, consistent card reaches basic.
     assert_eq!(answer["tier"], "basic");
+    // The portrait is kept but out of the pool until an analyst decides.
+    assert_eq!(answer["faceEnrolment"]["status"], "pending_review", "{answer}");
+    let enrollment_status = || async {
+        let (_, list) = server.get(&format!("/api/identity/face/enrollments?customerId={id}")).await;
+        list["data"][0]["status"].clone()
+    };
+    assert_eq!(enrollment_status().await, "pending_review");
     let (status, queue) = server.get("/api/identity/review-queue").await;
     assert_eq!(status, StatusCode::OK);
     let items = queue["data"].as_array().unwrap();
@@ -136,6 +143,7 @@ async fn a_photocopy_goes_to_review_and_an_analyst_decides_once() {
     assert_eq!(decided["tier"], "standard");
     assert_eq!(decided["reviewItem"]["status"], "approved");
     assert_eq!(decided["verification"]["kind"], "review_decision");
+    assert_eq!(enrollment_status().await, "active");
     let (status, twice) = server.post(&path, json!({"decision": "reject", "reason": "changed my mind"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{twice}");
     let (_, queue) = server.get("/api/identity/review-queue").await;
@@ -184,9 +192,21 @@ async fn forged_and_replayed_cards_are_caught() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["antiSpoof"]["fused"], "spoof", "{answer}");
     assert_eq!(answer["ktpBundle"]["assuranceTier"], "low");
+    // A genuine card, but not the NIK this customer registered with: someone else's card.
+    let other = KtpFields::sample(14);
+    let registered = server.create_customer(json!({"fullName": "Registered", "nik": other.nik})).await;
+    let registered = registered["id"].as_str().unwrap();
+    let challenge = ktp_challenge(&server, registered).await;
+    let bundle = signed_bundle(&challenge, filmed(&card, &challenge, Presentation::Original));
+    let (status, answer) = capture(&server, registered, bundle).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let mismatch = voter(&answer, "tamper", "customer_nik");
+    assert_eq!(mismatch["passed"], false, "{answer}");
+    assert_eq!(answer["tamper"]["fused"], "unclear");
+    assert_eq!(answer["ktpBundle"]["verdict"], "requires_review");
     let (_, queue) = server.get("/api/identity/review-queue").await;
-    assert_eq!(queue["data"].as_array().unwrap().len(), 3);
-    assert_eq!(server.count("customers").await, 1);
+    assert_eq!(queue["data"].as_array().unwrap().len(), 4);
+    assert_eq!(server.count("customers").await, 2);
 }
 
 /// A PNG that declares `width × height` and holds nothing else of use: the decoder must refuse
