@@ -2,6 +2,7 @@
 # End-to-end step-up benchmark: starts a release `kenali serve` (SQLite, then PostgreSQL) with
 # the face models and runs crates/server/examples/bench_step_up.rs against it: p50/p99 latency
 # and decisions per second at each concurrency, plus the server's per-stage means.
+# KIND=ktp-capture times KTP captures (a rendered card, 3 frames) instead of step-ups.
 # Needs: the models (fetched into $KENALI_MODELS_DIR on first use), a PostgreSQL at
 # $PG_ADMIN_URL for the second backend. The client shares this machine's cores.
 set -euo pipefail
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 REQUESTS=${REQUESTS:-40}
 CONCURRENCY=${CONCURRENCY:-1,8}
 STEPS=${STEPS:-5}
+KIND=${KIND:-step-up}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PORT=${PORT:-18182}
@@ -32,7 +34,7 @@ for backend in $BACKENDS; do
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/api/healthz" >/dev/null && break; sleep 0.2; done
   echo "== $backend"
   target/release/examples/bench_step_up --base "http://127.0.0.1:$PORT" \
-    --requests "$REQUESTS" --concurrency "$CONCURRENCY" --steps "$STEPS" || status=$?
+    --requests "$REQUESTS" --concurrency "$CONCURRENCY" --steps "$STEPS" --kind "$KIND" || status=$?
   kill "$server"; wait "$server" 2>/dev/null || true
   rm -rf "$data_dir"
   [ "$backend" = postgres ] && psql "$PG_ADMIN_URL" -qc "DROP DATABASE $db" >/dev/null

@@ -44,9 +44,12 @@ pub mod thresholds {
     pub const CARD_MOTION_MIN: f32 = 0.001;
     pub const CARD_MOTION_MAX: f32 = 0.3;
     /// `photo_substitution`: the KTP template's portrait box, as fractions of the card
-    /// (left, top, right, bottom), and how far a detected frame edge may sit from it.
+    /// (left, top, right, bottom), and how far a detected frame edge may sit from it. Clean
+    /// synthetic captures measured up to 0.0098 (the rectangle fit's error: 0.008 sent 2 of 20
+    /// clean cards of the HTTP capture benchmark to review); a pasted photo, at least 8% larger
+    /// and 10 px off, sits ≥ 0.018 off on its left edge and ≥ 0.033 on its top one.
     pub const PORTRAIT_BOX: [f32; 4] = [0.761, 0.188, 0.968, 0.627];
-    pub const PORTRAIT_EDGE_TOLERANCE: f32 = 0.008;
+    pub const PORTRAIT_EDGE_TOLERANCE: f32 = 0.012;
     /// `hologram_check`: the template's hologram (card fractions: left, top, right, bottom),
     /// read as a 4×4 grid of chromaticities less their mean (`CardFrameMeasure::hologram`).
     /// A diffractive foil shows rings of colour that move as the card tilts; ink, a photocopy or a

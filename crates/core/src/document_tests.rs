@@ -191,6 +191,11 @@ fn a_portrait_must_sit_in_the_template_frame() {
         ..genuine.clone()
     };
     assert!(!photo_substitution(&pasted).passed);
+    // Each side of the tolerance on one edge.
+    let off_by =
+        |d: f32| PortraitMeasure { edges: [Some(b[0] + d), Some(b[1]), Some(b[2]), Some(b[3])], ..genuine.clone() };
+    assert!(photo_substitution(&off_by(PORTRAIT_EDGE_TOLERANCE * 0.9)).passed);
+    assert!(!photo_substitution(&off_by(PORTRAIT_EDGE_TOLERANCE * 1.1)).passed);
     assert!(!photo_substitution(&PortraitMeasure { faces: 2, ..genuine.clone() }).passed);
     assert!(!photo_substitution(&PortraitMeasure { faces: 0, face_box: None, ..genuine.clone() }).passed);
     let elsewhere = PortraitMeasure { face_box: Some([0.1, 0.3, 0.25, 0.6]), ..genuine.clone() };

@@ -1,9 +1,13 @@
-//! End-to-end step-up latency against a running `kenali serve`: each request is a signed
-//! 720p bundle of `--steps` frames (5 by default) (a real photo lit by the challenge's colours) matched against a
-//! Dukcapil enrollment of the same person. Reports client-side p50/p99 and decisions per
-//! second at each concurrency, and the server's per-stage means from its /metrics.
+//! End-to-end decision latency against a running `kenali serve`, for step-up or KTP capture.
+//! Step-up (`--kind step-up`, the default): each request is a signed 720p bundle of `--steps`
+//! frames (5 by default; a real photo lit by the challenge's colours) matched against a Dukcapil
+//! enrollment of the same person. KTP capture (`--kind ktp-capture`): each request is a signed
+//! bundle of a rendered KTP card filmed at 1280×720, one frame per challenge colour (3 by
+//! default). Reports client-side p50/p99 and decisions per second at each concurrency, and the
+//! server's per-stage means from its /metrics.
 //!
-//! `bench/step-up.sh` builds, starts the server and runs this; by hand:
+//! `bench/step-up.sh` builds, starts the server and runs this (`KIND=ktp-capture` for the
+//! card); by hand:
 //! `cargo run --release -p kenali-server --example bench_step_up -- --base URL --key KEY`
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,6 +16,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use clap::Parser;
+use kenali_testkit::ktp::{render_card, KtpFields};
+use kenali_testkit::ktp_scene::{capture_frames, Presentation};
 use kenali_testkit::{b64, challenge_colors, jpeg, lit_frames_of, signed_bundle, testdata_image};
 use serde_json::{json, Value};
 
@@ -27,9 +33,42 @@ struct Args {
     requests: usize,
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     concurrency: Vec<usize>,
-    /// Flash steps per challenge, hence frames per bundle (SPEC §5: 3 to 8).
+    /// Flash steps per step-up challenge, hence frames per bundle (SPEC §5: 3 to 8).
     #[arg(long, default_value_t = 5)]
     steps: u32,
+    #[arg(long, value_enum, default_value_t = Kind::StepUp)]
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Kind {
+    StepUp,
+    KtpCapture,
+}
+
+impl Kind {
+    fn path(self) -> &'static str {
+        match self {
+            Kind::StepUp => "/api/identity/auth/step-up",
+            Kind::KtpCapture => "/api/identity/document/ktp/capture",
+        }
+    }
+
+    /// Whether the answer is the good outcome the bench's inputs must get.
+    fn passed(self, answer: &Value) -> bool {
+        match self {
+            Kind::StepUp => answer["allow"] == true,
+            Kind::KtpCapture => answer["ktpBundle"]["verdict"] == "passed",
+        }
+    }
+
+    /// Requests one customer may make in the run: step-up allows 60 a minute, KTP capture 5.
+    fn per_customer(self) -> usize {
+        match self {
+            Kind::StepUp => 30,
+            Kind::KtpCapture => 4,
+        }
+    }
 }
 
 struct Client {
@@ -85,6 +124,50 @@ impl Client {
         }
         bodies
     }
+
+    /// Fresh KTP challenges for `customers`, each answered with `card` filmed under its colours.
+    async fn capture_bodies(&self, customers: &[String], card: &image::RgbImage) -> Vec<Value> {
+        let mut bodies = Vec::new();
+        for (n, id) in customers.iter().enumerate() {
+            let (status, body) = self.post("/api/identity/document/ktp/challenge", &json!({"customerId": id})).await;
+            assert_eq!(status, 201, "ktp challenge: {body}");
+            let challenge = &body["flashChallenge"];
+            let frames = capture_frames(card, &challenge_colors(challenge), Presentation::Original, n as u64);
+            let frames = frames.iter().map(|f| b64(f)).collect();
+            bodies.push(json!({"customerId": id, "bundle": signed_bundle(challenge, frames)}));
+        }
+        bodies
+    }
+
+    async fn bodies(&self, kind: Kind, customers: &[String], inputs: &Inputs, steps: u32) -> Vec<Value> {
+        match kind {
+            Kind::StepUp => self.step_up_bodies(customers, &inputs.selfie, steps).await,
+            Kind::KtpCapture => self.capture_bodies(customers, &inputs.card).await,
+        }
+    }
+}
+
+/// What the requests are made of.
+struct Inputs {
+    selfie: image::RgbImage,
+    card: image::RgbImage,
+}
+
+/// The voters that failed in an answer (liveness, anti-spoof and tamper), by name and reason.
+fn failed_voters(answer: &Value) -> String {
+    let checks = [&answer["liveness"]["voters"], &answer["antiSpoof"]["voters"], &answer["tamper"]["voters"]];
+    let failed: Vec<String> = checks
+        .iter()
+        .filter_map(|voters| voters.as_array())
+        .flatten()
+        .filter(|v| v["passed"] == false)
+        .map(|v| format!("{} ({})", v["name"].as_str().unwrap_or("?"), v["reason"].as_str().unwrap_or("")))
+        .collect();
+    if failed.is_empty() {
+        answer["reasons"].to_string()
+    } else {
+        failed.join("; ")
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -98,18 +181,21 @@ async fn main() {
     // A 720p selfie: obama_1 (1480×832) scaled to 1280×720; enrolled from another photo of him.
     let selfie =
         image::imageops::resize(&testdata_image("faces/obama_1.jpg"), 1280, 720, image::imageops::FilterType::Triangle);
+    let inputs = Inputs { selfie, card: render_card(&KtpFields::sample(1), "faces/obama_2.jpg") };
     let enrollment_photo = b64(&jpeg(&testdata_image("faces/obama_2.jpg")));
-    // Step-up allows 60 per minute per customer: spread the requests over enough customers.
+    // Spread the requests over enough customers to stay under the per-customer rate limits.
     let total = args.requests * args.concurrency.len() + 2;
     let mut customers = Vec::new();
-    for n in 0..total.div_ceil(30) {
+    for n in 0..total.div_ceil(args.kind.per_customer()) {
         let body = json!({"fullName": format!("Bench {n}"), "externalRef": ulid::Ulid::new().to_string()});
         let (status, created) = client.post("/api/customers", &body).await;
         assert!(status < 300, "create customer: {status} {created}");
         let id = created["customer"]["id"].as_str().expect("customer id").to_string();
-        let body = json!({"customerId": id, "valid": true, "photo": enrollment_photo});
-        let (status, verdict) = client.post("/api/identity/nik/dukcapil", &body).await;
-        assert_eq!(status, 201, "dukcapil enrollment: {verdict}");
+        if args.kind == Kind::StepUp {
+            let body = json!({"customerId": id, "valid": true, "photo": enrollment_photo});
+            let (status, verdict) = client.post("/api/identity/nik/dukcapil", &body).await;
+            assert_eq!(status, 201, "dukcapil enrollment: {verdict}");
+        }
         customers.push(id);
     }
     let mut turn = 0usize;
@@ -122,48 +208,54 @@ async fn main() {
             .collect()
     };
     // Warm-up: the first requests pay for lazy initialisation.
-    for body in client.step_up_bodies(&next_customers(2), &selfie, args.steps).await {
-        let (status, answer) = client.post("/api/identity/auth/step-up", &body).await;
-        assert_eq!(status, 200, "warm-up step-up: {answer}");
-        assert_eq!(answer["allow"], true, "the bench's selfie must be allowed: {answer}");
+    let kind = args.kind;
+    for body in client.bodies(kind, &next_customers(2), &inputs, args.steps).await {
+        let (status, answer) = client.post(kind.path(), &body).await;
+        assert_eq!(status, 200, "warm-up: {answer}");
+        assert!(kind.passed(&answer), "the bench's inputs must pass: {answer}");
     }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    println!("step-up: {} frames of 1280x720 JPEG per request; {cores} cores shared by client and server", args.steps);
+    match kind {
+        Kind::StepUp => println!("step-up: {} frames of 1280x720 JPEG per request", args.steps),
+        Kind::KtpCapture => println!("KTP capture: one 1280x720 JPEG frame per challenge colour per request"),
+    }
+    println!("{cores} cores shared by client and server");
     for &concurrency in &args.concurrency {
         // Bundles are made before the clock starts, so the client's JPEG work is not timed.
-        let bodies = client.step_up_bodies(&next_customers(args.requests), &selfie, args.steps).await;
+        let bodies = client.bodies(kind, &next_customers(args.requests), &inputs, args.steps).await;
         let before = client.stage_totals().await;
         let started = Instant::now();
         let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
         let mut tasks = Vec::new();
         for body in bodies {
             let permit = gate.clone().acquire_owned().await.expect("semaphore");
-            let request = client
-                .http
-                .post(format!("{}/api/identity/auth/step-up", client.base))
-                .bearer_auth(&client.key)
-                .json(&body);
+            let request =
+                client.http.post(format!("{}{}", client.base, kind.path())).bearer_auth(&client.key).json(&body);
             tasks.push(tokio::spawn(async move {
                 let t0 = Instant::now();
-                let response = request.send().await.expect("step-up");
+                let response = request.send().await.expect("request");
                 let status = response.status().as_u16();
                 let answer: Value = response.json().await.unwrap_or(Value::Null);
                 drop(permit);
-                (t0.elapsed().as_secs_f64() * 1000.0, status, answer["allow"] == true)
+                let passed = kind.passed(&answer);
+                if !passed {
+                    eprintln!("not passed: {}", failed_voters(&answer));
+                }
+                (t0.elapsed().as_secs_f64() * 1000.0, status, passed)
             }));
         }
         let mut latencies = Vec::new();
-        let mut allowed = 0;
+        let mut passed = 0;
         for task in tasks {
             let (elapsed, status, allow) = task.await.expect("task");
-            assert_eq!(status, 200, "step-up answered {status}");
-            allowed += usize::from(allow);
+            assert_eq!(status, 200, "answered {status}");
+            passed += usize::from(allow);
             latencies.push(elapsed);
         }
         let wall = started.elapsed().as_secs_f64();
         latencies.sort_by(f64::total_cmp);
         println!(
-            "concurrency {concurrency}: {} requests, p50 {:.0} ms, p99 {:.0} ms, {:.2} decisions/s, {allowed} allowed",
+            "concurrency {concurrency}: {} requests, p50 {:.0} ms, p99 {:.0} ms, {:.2} decisions/s, {passed} passed",
             latencies.len(),
             percentile(&latencies, 0.5),
             percentile(&latencies, 0.99),
