@@ -196,14 +196,7 @@ fn appearance_tells_one_capture_from_another_person() {
     for (_, file, plain, image) in &all {
         for color in kenali_core::challenge::PALETTE {
             let rgb = kenali_core::challenge::parse_color(color).unwrap();
-            let (w, h) = (image.width() - 6, image.height() - 6);
-            let mut frame = image::imageops::crop_imm(image, 6, 3, w, h).to_image();
-            for pixel in frame.pixels_mut() {
-                for c in 0..3 {
-                    let v = f32::from(pixel[c]);
-                    pixel[c] = (v + 0.35 * f32::from(rgb[c]) * (v / 255.0)).min(255.0) as u8;
-                }
-            }
+            let frame = kenali_testkit::lit_frame(image, rgb, 2, 0.35);
             let score = appearance_similarity(plain, &appearance(&frame));
             assert!(score >= SAME_CAPTURE_MIN, "{file} under {color}: {score}");
             lowest_same_capture = lowest_same_capture.min(score);
