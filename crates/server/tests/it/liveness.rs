@@ -245,7 +245,10 @@ async fn an_unclear_capture_goes_to_the_review_queue() {
     let id = customer["id"].as_str().unwrap();
     let challenge = server.face_challenge(id).await;
     // Out of focus: too poor to judge, though nothing looks like an attack.
-    let blurred = image::imageops::blur(&upright_live_face(), 3.5);
+    // Sigma 2 takes the face's sharpness to 3–4 (the limit is 15) while the anti-spoof model
+    // still reads it live under every palette colour (0.74 or more); at 3.5 it fell to 0.35
+    // under some colours, and the capture came out spoof.
+    let blurred = image::imageops::blur(&upright_live_face(), 2.0);
     let frames = kenali_testkit::lit_frames_of(&blurred, &challenge_colors(&challenge), 0.35);
     let (status, answer) = liveness(&server, id, signed_bundle(&challenge, frames)).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
