@@ -5,6 +5,7 @@
 //! same inputs give the same bytes.
 
 use image::{imageops, Rgb, RgbImage};
+use imageproc::geometric_transformations::Projection;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
@@ -47,15 +48,39 @@ impl Presentation {
     }
 }
 
-/// Where the card lies in a frame (its centre, frame pixels per card pixel, its turn) and, on a
-/// laminated card, where on it the flash glints (card pixels).
+/// How the hand holds the card up to the camera.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Handling {
+    /// Flat to the camera, as the frame guide asks.
+    #[default]
+    Flat,
+    /// Turned out of the picture plane: `yaw` degrees about the card's vertical axis (positive
+    /// brings its right edge nearer), `pitch` about its horizontal one (positive brings its bottom
+    /// edge nearer), so the card shows as a keystone, not a rectangle.
+    Tilted { yaw: f32, pitch: f32 },
+    /// Flat, but tilted toward the light so that a broad glare sits on the hologram in every
+    /// frame (seed 001's first failure mode).
+    GlareOnHologram,
+}
+
+/// The camera's focal length in frame pixels (about 65° across the frame, a phone's main camera).
+const FOCAL_LENGTH: f32 = FRAME_WIDTH as f32;
+
+/// Where the card lies in a frame (its centre, frame pixels per card pixel, its turn in and out
+/// of the picture plane) and, on a laminated card, where on it the flash glints (card pixels).
 #[derive(Debug, Clone, Copy)]
 struct Pose {
     center_x: f32,
     center_y: f32,
     scale: f32,
     angle: f32,
+    /// Turns out of the picture plane, radians.
+    yaw: f32,
+    pitch: f32,
     glint: Option<(f32, f32)>,
+    /// Glint strength (grey levels at its centre) and size (multiple of the usual).
+    glint_strength: f32,
+    glint_size: f32,
     /// Where in its rainbow the hologram is at this tilt (laminated original only).
     foil_phase: Option<f32>,
 }
@@ -105,8 +130,19 @@ fn with_foil(card: &RgbImage, phase: f32) -> RgbImage {
 }
 
 /// JPEG (quality 90) frames, one per challenge colour, FRAME_WIDTH×FRAME_HEIGHT, of `card` held
-/// over a desk.
+/// flat over a desk.
 pub fn capture_frames(card: &RgbImage, colors: &[String], presentation: Presentation, seed: u64) -> Vec<Vec<u8>> {
+    capture_frames_held(card, colors, presentation, Handling::Flat, seed)
+}
+
+/// `capture_frames` with the card held as `handling` says.
+pub fn capture_frames_held(
+    card: &RgbImage,
+    colors: &[String],
+    presentation: Presentation,
+    handling: Handling,
+    seed: u64,
+) -> Vec<Vec<u8>> {
     let mut rng = StdRng::seed_from_u64(seed);
     let desk = desk_texture(&mut rng);
     // The foil as a copier or a recording caught it once; the original shows it live per frame.
@@ -115,7 +151,7 @@ pub fn capture_frames(card: &RgbImage, colors: &[String], presentation: Presenta
         Presentation::ScreenReplay => with_foil(card, 0.0),
         Presentation::Original => card.clone(),
     };
-    let poses = hand_held_poses(&mut rng, card, colors.len(), presentation);
+    let poses = hand_held_poses(&mut rng, card, colors.len(), presentation, handling);
     colors
         .iter()
         .enumerate()
@@ -171,7 +207,13 @@ pub fn render_card_with_pasted_portrait(
 }
 
 /// The card's first pose, then each next one a few pixels and at most half a degree off the last.
-fn hand_held_poses(rng: &mut StdRng, card: &RgbImage, count: usize, presentation: Presentation) -> Vec<Pose> {
+fn hand_held_poses(
+    rng: &mut StdRng,
+    card: &RgbImage,
+    count: usize,
+    presentation: Presentation,
+    handling: Handling,
+) -> Vec<Pose> {
     let (mid_x, mid_y) = (FRAME_WIDTH as f32 / 2.0, FRAME_HEIGHT as f32 / 2.0);
     let max_angle = 4f32.to_radians();
     let mut pose = Pose {
@@ -179,9 +221,19 @@ fn hand_held_poses(rng: &mut StdRng, card: &RgbImage, count: usize, presentation
         center_y: mid_y + rng.gen_range(-12.0..12.0),
         scale: FRAME_WIDTH as f32 * rng.gen_range(0.63..0.69) / card.width() as f32,
         angle: rng.gen_range(-3f32..3.0).to_radians(),
+        yaw: 0.0,
+        pitch: 0.0,
         glint: None,
+        glint_strength: 120.0,
+        glint_size: 1.0,
         foil_phase: None,
     };
+    // Handling takes nothing from the RNG, so a flat capture's frames stay what they were.
+    match handling {
+        Handling::Flat => {}
+        Handling::Tilted { yaw, pitch } => (pose.yaw, pose.pitch) = (yaw.to_radians(), pitch.to_radians()),
+        Handling::GlareOnHologram => (pose.glint_strength, pose.glint_size) = (170.0, 1.4),
+    }
     // Derived from the first pose rather than drawn, so the RNG's stream (and every other
     // choice) stays what it was before the foil existed.
     let foil_start = (pose.center_x * 0.37).fract();
@@ -197,8 +249,12 @@ fn hand_held_poses(rng: &mut StdRng, card: &RgbImage, count: usize, presentation
             }
             // The glint slides left to right (and a little down) as the hand tilts the card.
             let t = if count > 1 { i as f32 / (count - 1) as f32 } else { 0.5 };
-            let u = card.width() as f32 * (0.2 + 0.6 * t + rng.gen_range(-0.03..0.03));
-            let v = card.height() as f32 * (0.3 + 0.2 * t + rng.gen_range(-0.05..0.05));
+            let mut u = card.width() as f32 * (0.2 + 0.6 * t + rng.gen_range(-0.03..0.03));
+            let mut v = card.height() as f32 * (0.3 + 0.2 * t + rng.gen_range(-0.05..0.05));
+            if handling == Handling::GlareOnHologram {
+                // Held toward the light: the glare slides over the foil without leaving it.
+                (u, v) = (FOIL_CENTER.0 + 0.1 * card.width() as f32 * (t - 0.5), FOIL_CENTER.1);
+            }
             // The same tilt turns the hologram's rainbow by about a third over the capture.
             let phase = foil_start + 0.35 * t;
             let original = presentation == Presentation::Original;
@@ -222,20 +278,34 @@ fn compose(desk: &RgbImage, card: &RgbImage, pose: Pose, flash: [f32; 3], presen
     let (card_w, card_h) = (card.width() as f32, card.height() as f32);
     let corner_radius = card_w * 3.18 / 85.6; // ID-1 rounded corners
     let (sin, cos) = pose.angle.sin_cos();
-    let (glint_rx, glint_ry) = (0.075 * card_w, 0.045 * card_w);
+    let (glint_rx, glint_ry) = (0.075 * card_w * pose.glint_size, 0.045 * card_w * pose.glint_size);
     let (moire_sin, moire_cos) = 0.3f32.sin_cos();
     // Only the card's bounding box (plus a pixel for the edge ramp) needs the warp.
-    let (half_w, half_h) = (card_w / 2.0 * pose.scale, card_h / 2.0 * pose.scale);
-    let extent_x = half_w * cos.abs() + half_h * sin.abs() + 2.0;
-    let extent_y = half_w * sin.abs() + half_h * cos.abs() + 2.0;
-    let span = |center: f32, extent: f32, limit: u32| {
-        ((center - extent).max(0.0) as u32)..((center + extent).max(0.0) as u32).min(limit)
+    let corners =
+        [(0.0, 0.0), (card_w, 0.0), (card_w, card_h), (0.0, card_h)].map(|(u, v)| card_to_frame(&pose, card, u, v));
+    let span = |axis: fn(&(f32, f32)) -> f32, limit: u32| {
+        let low = corners.iter().map(axis).fold(f32::MAX, f32::min) - 2.0;
+        let high = corners.iter().map(axis).fold(f32::MIN, f32::max) + 2.0;
+        (low.max(0.0) as u32)..(high.max(0.0) as u32).min(limit)
     };
-    for y in span(pose.center_y, extent_y, FRAME_HEIGHT) {
-        for x in span(pose.center_x, extent_x, FRAME_WIDTH) {
-            let (dx, dy) = (x as f32 + 0.5 - pose.center_x, y as f32 + 0.5 - pose.center_y);
-            let u = (dx * cos + dy * sin) / pose.scale + card_w / 2.0;
-            let v = (-dx * sin + dy * cos) / pose.scale + card_h / 2.0;
+    // Seen at an angle, frame pixels go back onto the card through the inverse homography.
+    let tilted = pose.yaw != 0.0 || pose.pitch != 0.0;
+    let to_card = tilted.then(|| {
+        let card_corners = [(0.0, 0.0), (card_w, 0.0), (card_w, card_h), (0.0, card_h)];
+        Projection::from_control_points(corners, card_corners).expect("a card's corners span a quadrilateral")
+    });
+    for y in span(|c| c.1, FRAME_HEIGHT) {
+        for x in span(|c| c.0, FRAME_WIDTH) {
+            let (u, v) = match to_card {
+                Some(to_card) => to_card * (x as f32 + 0.5, y as f32 + 0.5),
+                None => {
+                    let (dx, dy) = (x as f32 + 0.5 - pose.center_x, y as f32 + 0.5 - pose.center_y);
+                    (
+                        (dx * cos + dy * sin) / pose.scale + card_w / 2.0,
+                        (-dx * sin + dy * cos) / pose.scale + card_h / 2.0,
+                    )
+                }
+            };
             // Signed distance to the card's edge in frame pixels gives about one pixel of ramp.
             let outside = rounded_rect_distance(u, v, card_w, card_h, corner_radius) * pose.scale;
             let coverage = (0.5 - outside).clamp(0.0, 1.0);
@@ -247,7 +317,7 @@ fn compose(desk: &RgbImage, card: &RgbImage, pose: Pose, flash: [f32; 3], presen
                 let (a, b) = ((u - glint_u) / glint_rx, (v - glint_v) / glint_ry);
                 let falloff = a * a + b * b;
                 if falloff < 40.0 {
-                    extra += 120.0 * (-0.5 * falloff).exp();
+                    extra += pose.glint_strength * (-0.5 * falloff).exp();
                 }
             }
             if presentation == Presentation::ScreenReplay {
@@ -269,6 +339,23 @@ fn compose(desk: &RgbImage, card: &RgbImage, pose: Pose, flash: [f32; 3], presen
         }
     }
     frame
+}
+
+/// Card pixel (u, v) in frame pixels: the card, `pose.scale` frame pixels per card pixel at the
+/// camera's focal distance, turned by yaw and pitch out of the picture plane and by its angle
+/// in it, seen through a pinhole camera.
+fn card_to_frame(pose: &Pose, card: &RgbImage, u: f32, v: f32) -> (f32, f32) {
+    let (a, b) = ((u - card.width() as f32 / 2.0) * pose.scale, (v - card.height() as f32 / 2.0) * pose.scale);
+    let (sin_yaw, cos_yaw) = pose.yaw.sin_cos();
+    let (sin_pitch, cos_pitch) = pose.pitch.sin_cos();
+    // Yaw about the vertical axis, then pitch about the horizontal one; z points away from the
+    // camera, so a positive yaw brings the right edge (a > 0) nearer.
+    let (x1, z1) = (a * cos_yaw, -a * sin_yaw);
+    let (y2, z2) = (b * cos_pitch + z1 * sin_pitch, z1 * cos_pitch - b * sin_pitch);
+    let (sin, cos) = pose.angle.sin_cos();
+    let (x3, y3) = (x1 * cos - y2 * sin, x1 * sin + y2 * cos);
+    let perspective = FOCAL_LENGTH / (FOCAL_LENGTH + z2);
+    (pose.center_x + x3 * perspective, pose.center_y + y3 * perspective)
 }
 
 /// Distance from (u, v) to a `width`×`height` rectangle with rounded corners; negative inside.

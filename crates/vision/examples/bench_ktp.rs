@@ -1,10 +1,11 @@
 //! KTP capture accuracy and latency on rendered cards (kenali_testkit), through the same
 //! pipeline and voters as `POST /api/identity/document/ktp/capture` (without HTTP and storage).
 //!
-//! Half the cards are degraded before they are filmed (blur, JPEG, a turn); each is filmed as a
-//! 3-frame 1280×720 bundle under a 3-colour challenge. Reports the NIK and per-field exact-match
-//! rates, how many clean cards would go to review, how many forged or replayed cards would be
-//! accepted, and the decision latency (p50/p99, stage means).
+//! Half the cards are degraded before they are filmed (blur, JPEG, a turn; one in six of those
+//! is also held at an angle to the camera); each is filmed as a 3-frame 1280×720 bundle under a
+//! 3-colour challenge. Reports the NIK and per-field exact-match rates, how many clean and
+//! tilted cards would go to review, how many forged or replayed cards (and genuine cards with
+//! glare over the hologram) would be accepted, and the decision latency (p50/p99, stage means).
 //!
 //! `cargo run --release -p kenali-vision --example bench_ktp -- [MODELS_DIR] [CARDS] [ATTACKS]`
 
@@ -16,7 +17,7 @@ use kenali_core::challenge::{draw_sequence, parse_color};
 use kenali_core::document::{self, AssuranceTier};
 use kenali_core::liveness::FlashSample;
 use kenali_testkit::ktp::{degrade, field_mismatches, render_card, Degradation, KtpFields, FIELD_COUNT};
-use kenali_testkit::ktp_scene::{capture_frames, render_card_with_pasted_portrait, Presentation};
+use kenali_testkit::ktp_scene::{capture_frames_held, render_card_with_pasted_portrait, Handling, Presentation};
 use kenali_vision::capture::{analyze_capture, CaptureAnalysis, CaptureTimes};
 use kenali_vision::card::{CARD_HEIGHT, CARD_WIDTH};
 use kenali_vision::models::{fetch, FACE_PACK};
@@ -51,9 +52,13 @@ struct Outcome {
 }
 
 fn run(engines: &Engines, card: &RgbImage, presentation: Presentation, seed: u64) -> Outcome {
+    run_held(engines, card, presentation, Handling::Flat, seed)
+}
+
+fn run_held(engines: &Engines, card: &RgbImage, presentation: Presentation, handling: Handling, seed: u64) -> Outcome {
     let (colors, _) = draw_sequence(3, &mut rand::rngs::StdRng::seed_from_u64(seed));
     let colors: Vec<String> = colors.iter().map(|c| c.to_string()).collect();
-    let frames = capture_frames(card, &colors, presentation, seed);
+    let frames = capture_frames_held(card, &colors, presentation, handling, seed);
     let hashes: Vec<String> = (0..frames.len()).map(|i| format!("{seed}-{i}")).collect();
     let inputs: Vec<(&[u8], &str)> = frames.iter().zip(&hashes).map(|(f, h)| (f.as_slice(), h.as_str())).collect();
     let started = Instant::now();
@@ -102,6 +107,15 @@ fn degradation(i: usize) -> Vec<Degradation> {
     }
 }
 
+/// Every sixth card (among the rotated-and-recompressed ones) is also held at an angle.
+fn handling(i: usize) -> Handling {
+    match i % 12 {
+        5 => Handling::Tilted { yaw: 15.0, pitch: -8.0 },
+        11 => Handling::Tilted { yaw: -12.0, pitch: 9.0 },
+        _ => Handling::Flat,
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/test-models"));
@@ -115,6 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     run(&engines, &render_card(&KtpFields::sample(0), PORTRAITS[0]), Presentation::Original, 0);
 
     let (mut nik_exact, mut fields_exact, mut clean, mut clean_reviewed) = (0usize, 0usize, 0usize, 0usize);
+    let (mut tilted, mut tilted_reviewed) = (0usize, 0usize);
     let mut latencies = Vec::new();
     let mut stage_sums = CaptureTimes::default();
     let mut field_misses: std::collections::BTreeMap<&str, usize> = Default::default();
@@ -125,8 +140,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let truth = KtpFields::sample(1000 + i as u64);
         let steps = degradation(i);
         let card = degrade(&render_card(&truth, PORTRAITS[i % PORTRAITS.len()]), &steps);
-        let outcome = run(&engines, &card, Presentation::Original, 1000 + i as u64);
+        let held = handling(i);
+        let outcome = run_held(&engines, &card, Presentation::Original, held, 1000 + i as u64);
         latencies.push(outcome.seconds);
+        if held != Handling::Flat {
+            tilted += 1;
+            if outcome.assurance == AssuranceTier::Low {
+                tilted_reviewed += 1;
+                eprintln!("card {i} {held:?}: tilted card to review: {:?}", outcome.failed);
+            }
+        }
         let misses = outcome.analysis.as_ref().map(|a| field_mismatches(&a.reading, &truth)).unwrap_or_default();
         if let Some(analysis) = &outcome.analysis {
             let first = &analysis.frames[0].thumbnail;
@@ -187,6 +210,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     accepted.push(("pasted portrait", pasted));
+    // Genuine cards whose hologram is under glare: review, not acceptance (seed 001).
+    let mut glare_accepted = 0;
+    for j in 0..attacks {
+        let truth = KtpFields::sample(7000 + j as u64);
+        let card = render_card(&truth, PORTRAITS[j % PORTRAITS.len()]);
+        let outcome = run_held(&engines, &card, Presentation::Original, Handling::GlareOnHologram, 7000 + j as u64);
+        glare_accepted += usize::from(outcome.assurance != AssuranceTier::Low);
+    }
 
     let n = cards as f64;
     println!("cards: {cards} ({clean} clean, {} degraded), 3 frames of 1280x720 each", cards - clean);
@@ -198,6 +229,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("misses by field: {field_misses:?}");
     println!("clean cards sent to review: {clean_reviewed}/{clean}");
+    println!("cards held at an angle sent to review: {tilted_reviewed}/{tilted}");
+    println!("glare over the hologram accepted without review: {glare_accepted}/{attacks}");
     println!(
         "card similarity across frames: same card min {same_card_min:.3}, consecutive cards max {other_card_max:.3}"
     );

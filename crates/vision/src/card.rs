@@ -4,11 +4,16 @@
 //! The card is found as the largest region that differs from the frame's border (the desk or
 //! hand around it): the frame is scaled down, each pixel's colour distance to the border's
 //! median colour is thresholded (Otsu), and the largest connected region's principal axes give
-//! an oriented rectangle. This assumes the card is held roughly upright (within 45°) against a
-//! background of another colour, as the capture SDK's frame guide asks; perspective is not
-//! corrected (the rectangle is fitted, not a general quadrilateral).
+//! an oriented rectangle. Each of its sides is then refined on the full-size frame: across the
+//! side, at points along its middle, the card's outer border is where the colour distance to the
+//! background first rises (looking inward), and a line fitted through those points is the side.
+//! The four lines meet in a general quadrilateral, so a card held at an angle to the camera is
+//! rectified through the homography of its corners, not a rectangle's. This assumes the card is
+//! held roughly upright (within 45°) against a background of another colour, as the capture
+//! SDK's frame guide asks.
 
 use image::{GrayImage, Rgb, RgbImage};
+use imageproc::geometric_transformations::Projection;
 use kenali_core::document::thresholds::{HIGHLIGHT_FRACTION_MIN, HOLOGRAM_BOX, PORTRAIT_BOX};
 use kenali_core::document::{CardFrameMeasure, PortraitMeasure};
 
@@ -41,26 +46,52 @@ const EDGE_STEP_MIN: f32 = 30.0;
 const EDGE_COVERAGE_MIN: f32 = 0.6;
 /// Card pixels along the rectified card's border where no portrait edge is looked for.
 const CARD_MARGIN: i32 = 16;
+/// Refining the sides: how far across each side the border is looked for, as a fraction of the
+/// card's width, in a first pass from the fitted rectangle and a second from the first pass's
+/// lines (frame pixels at least `EDGE_REACH_MIN`).
+const EDGE_REACH_FIRST: f32 = 0.10;
+const EDGE_REACH_SECOND: f32 = 0.02;
+const EDGE_REACH_MIN: f32 = 6.0;
+/// Points looked at along each side, spread over its middle (clear of the rounded corners).
+const EDGE_POINTS: usize = 40;
+const EDGE_SPAN: std::ops::RangeInclusive<f32> = 0.12..=0.88;
+/// A side is refined only when the border is found at this fraction of its points…
+const EDGE_FOUND_MIN: f32 = 0.5;
+/// …and points further than this (frame pixels) from the first line through them are dropped.
+const EDGE_OUTLIER: f32 = 1.5;
 
-/// The card's corners in frame pixels: top-left, top-right, bottom-right, bottom-left.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The card's corners in frame pixels (top-left, top-right, bottom-right, bottom-left) and the
+/// homography that carries the card's fractions onto them.
+#[derive(Debug, Clone, Copy)]
 pub struct CardQuad {
     pub corners: [[f32; 2]; 4],
+    to_frame: Projection,
 }
 
 impl CardQuad {
-    pub fn width(&self) -> f32 {
-        distance(self.corners[0], self.corners[1])
+    /// `None` for corners that do not span a quadrilateral.
+    pub fn new(corners: [[f32; 2]; 4]) -> Option<CardQuad> {
+        let unit = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)];
+        let to_frame = Projection::from_control_points(unit, corners.map(|[x, y]| (x, y)))?;
+        Some(CardQuad { corners, to_frame })
     }
 
+    /// Mean length of the top and bottom sides.
+    pub fn width(&self) -> f32 {
+        let [tl, tr, br, bl] = self.corners;
+        (distance(tl, tr) + distance(bl, br)) / 2.0
+    }
+
+    /// Mean length of the left and right sides.
     pub fn height(&self) -> f32 {
-        distance(self.corners[0], self.corners[3])
+        let [tl, tr, br, bl] = self.corners;
+        (distance(tl, bl) + distance(tr, br)) / 2.0
     }
 
     /// A point given in card fractions, in frame pixels.
     pub fn point(&self, u: f32, v: f32) -> [f32; 2] {
-        let [tl, tr, _, bl] = self.corners;
-        [tl[0] + u * (tr[0] - tl[0]) + v * (bl[0] - tl[0]), tl[1] + u * (tr[1] - tl[1]) + v * (bl[1] - tl[1])]
+        let (x, y) = self.to_frame * (u, v);
+        [x, y]
     }
 }
 
@@ -237,7 +268,143 @@ pub fn locate_card(image: &RgbImage) -> Option<CardQuad> {
         // Small-image pixel centres back to frame pixel centres.
         [(x + 0.5) / scale - 0.5, (y + 0.5) / scale - 0.5]
     };
-    Some(CardQuad { corners: [corner(u0, v0), corner(u1, v0), corner(u1, v1), corner(u0, v1)] })
+    let rectangle = [corner(u0, v0), corner(u1, v0), corner(u1, v1), corner(u0, v1)];
+    let refined = refine_sides(image, background, rectangle, EDGE_REACH_FIRST)
+        .and_then(|first| refine_sides(image, background, first, EDGE_REACH_SECOND));
+    CardQuad::new(refined.unwrap_or(rectangle))
+}
+
+/// The quadrilateral whose sides run along the card's border near those of `corners`, or `None`
+/// when a side's border cannot be followed (a hand over it, a background like the card).
+fn refine_sides(image: &RgbImage, background: [f32; 3], corners: [[f32; 2]; 4], reach: f32) -> Option<[[f32; 2]; 4]> {
+    let [tl, tr, br, bl] = corners;
+    let reach = (reach * (distance(tl, tr) + distance(bl, br)) / 2.0).max(EDGE_REACH_MIN);
+    let centre = [corners.iter().map(|c| c[0]).sum::<f32>() / 4.0, corners.iter().map(|c| c[1]).sum::<f32>() / 4.0];
+    let mut lines = [Line::default(); 4];
+    for (side, line) in lines.iter_mut().enumerate() {
+        let (a, b) = (corners[side], corners[(side + 1) % 4]);
+        let length = distance(a, b).max(1.0);
+        let along = [(b[0] - a[0]) / length, (b[1] - a[1]) / length];
+        let middle = [(a[0] + b[0]) / 2.0 - centre[0], (a[1] + b[1]) / 2.0 - centre[1]];
+        let mut outward = [-along[1], along[0]];
+        if outward[0] * middle[0] + outward[1] * middle[1] < 0.0 {
+            outward = [-outward[0], -outward[1]];
+        }
+        let points: Vec<[f32; 2]> = (0..EDGE_POINTS)
+            .filter_map(|k| {
+                let t = EDGE_SPAN.start() + (EDGE_SPAN.end() - EDGE_SPAN.start()) * k as f32 / (EDGE_POINTS - 1) as f32;
+                let at = [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
+                let offset = border_offset(image, background, at, outward, reach)?;
+                Some([at[0] + offset * outward[0], at[1] + offset * outward[1]])
+            })
+            .collect();
+        if (points.len() as f32) < EDGE_FOUND_MIN * EDGE_POINTS as f32 {
+            return None;
+        }
+        // Two rounds of dropping points off the line (print or glare mistaken for the border).
+        let first = Line::through(&points)?;
+        let near: Vec<[f32; 2]> = points.into_iter().filter(|p| first.distance(*p) <= 3.0 * EDGE_OUTLIER).collect();
+        let second = Line::through(&near)?;
+        let inliers: Vec<[f32; 2]> = near.into_iter().filter(|p| second.distance(*p) <= EDGE_OUTLIER).collect();
+        if (inliers.len() as f32) < EDGE_FOUND_MIN * EDGE_POINTS as f32 {
+            return None;
+        }
+        *line = Line::through(&inliers)?;
+    }
+    // Corner i is where the side ending there meets the side starting there.
+    let mut refined = [[0f32; 2]; 4];
+    for (i, corner) in refined.iter_mut().enumerate() {
+        *corner = lines[(i + 3) % 4].meet(&lines[i])?;
+        if distance(*corner, corners[i]) > 2.0 * reach {
+            return None;
+        }
+    }
+    Some(refined)
+}
+
+/// Along `outward` from `at`, the offset (frame pixels, within ±`reach`) where the card's outer
+/// border is: looking inward from the background, the first place the colour distance to the
+/// background rises halfway to the card's. The search stops at the frame's edge, so a card
+/// that nearly fills the frame keeps a short stretch of background to look from. `None` when
+/// no border stands out on the line.
+fn border_offset(image: &RgbImage, background: [f32; 3], at: [f32; 2], outward: [f32; 2], reach: f32) -> Option<f32> {
+    let (w, h) = (image.width() as f32, image.height() as f32);
+    let point = |s: i32| [at[0] + s as f32 * outward[0], at[1] + s as f32 * outward[1]];
+    let inside = |p: [f32; 2]| p[0] >= 0.0 && p[1] >= 0.0 && p[0] <= w - 1.0 && p[1] <= h - 1.0;
+    let steps = reach.ceil() as i32;
+    let outer = (0..=steps).rev().find(|&s| inside(point(s)))?;
+    if outer < 3 || !inside(point(-steps)) {
+        return None;
+    }
+    // From the outermost point (index 0) inward.
+    let profile: Vec<f32> = (-steps..=outer)
+        .rev()
+        .map(|s| {
+            let p = point(s);
+            let colour = sample(image, p[0], p[1]);
+            (0..3).map(|c| (colour[c] - background[c]).powi(2)).sum::<f32>().sqrt()
+        })
+        .collect();
+    // Levels robust to what lies beside the border: the desk's grain outside; inside, print
+    // (the portrait comes within 3% of the card's right edge), so the card's own brightness is
+    // an upper percentile there.
+    let mut outside_part = profile[..outer as usize].to_vec();
+    let outside_level = median(&mut outside_part);
+    let mut card_part = profile[outer as usize + 1..].to_vec();
+    card_part.sort_by(f32::total_cmp);
+    let card_level = card_part[(card_part.len() - 1) * 9 / 10];
+    if card_level - outside_level < DISTANCE_FLOOR {
+        return None;
+    }
+    let half = (outside_level + card_level) / 2.0;
+    let rise = profile.windows(2).position(|pair| pair[0] < half && pair[1] >= half)?;
+    let fraction = (half - profile[rise]) / (profile[rise + 1] - profile[rise]);
+    // Index i lies at offset outer - i.
+    Some(outer as f32 - (rise as f32 + fraction))
+}
+
+/// A line n·p = d with unit normal n.
+#[derive(Debug, Clone, Copy, Default)]
+struct Line {
+    normal: [f32; 2],
+    offset: f32,
+}
+
+impl Line {
+    /// The total-least-squares line through `points` (at least two).
+    fn through(points: &[[f32; 2]]) -> Option<Line> {
+        if points.len() < 2 {
+            return None;
+        }
+        let n = points.len() as f32;
+        let mean = [points.iter().map(|p| p[0]).sum::<f32>() / n, points.iter().map(|p| p[1]).sum::<f32>() / n];
+        let (mut sxx, mut syy, mut sxy) = (0f32, 0f32, 0f32);
+        for p in points {
+            let (dx, dy) = (p[0] - mean[0], p[1] - mean[1]);
+            sxx += dx * dx;
+            syy += dy * dy;
+            sxy += dx * dy;
+        }
+        // The direction of most spread; the normal is across it.
+        let angle = 0.5 * (2.0 * sxy).atan2(sxx - syy);
+        let normal = [-angle.sin(), angle.cos()];
+        Some(Line { normal, offset: normal[0] * mean[0] + normal[1] * mean[1] })
+    }
+
+    fn distance(&self, p: [f32; 2]) -> f32 {
+        (self.normal[0] * p[0] + self.normal[1] * p[1] - self.offset).abs()
+    }
+
+    /// Where two lines cross; `None` for (near-)parallel lines.
+    fn meet(&self, other: &Line) -> Option<[f32; 2]> {
+        let [a, b] = self.normal;
+        let [c, d] = other.normal;
+        let determinant = a * d - b * c;
+        if determinant.abs() < 1e-3 {
+            return None;
+        }
+        Some([(self.offset * d - b * other.offset) / determinant, (a * other.offset - self.offset * c) / determinant])
+    }
 }
 
 /// The card as an upright CARD_WIDTH × CARD_HEIGHT image.
@@ -245,7 +412,8 @@ pub fn rectify(image: &RgbImage, quad: &CardQuad) -> RgbImage {
     let (du, dv) = (1.0 / CARD_WIDTH as f32, 1.0 / CARD_HEIGHT as f32);
     RgbImage::from_fn(CARD_WIDTH, CARD_HEIGHT, |x, y| {
         let [sx, sy] = quad.point((x as f32 + 0.5) * du, (y as f32 + 0.5) * dv);
-        let v = sample(image, sx - 0.5, sy - 0.5);
+        // Corners are in pixel-centre coordinates, as `sample` reads them.
+        let v = sample(image, sx, sy);
         Rgb([v[0].round() as u8, v[1].round() as u8, v[2].round() as u8])
     })
 }
@@ -358,7 +526,7 @@ fn hologram_pattern(card: &RgbImage) -> (Vec<f32>, f32) {
     // A cell that is all glare has no colour of its own: it counts as the box's mean.
     let seen: Vec<[f64; 2]> = sums.iter().filter(|c| c[2] > 0.0).map(|c| [c[0] / c[2], c[1] / c[2]]).collect();
     if seen.is_empty() {
-        return (Vec::new(), glare as f32 / total.max(1) as f32);
+        return (vec![0.0; 2 * cells * cells], glare as f32 / total.max(1) as f32);
     }
     let mean = [0, 1].map(|k| seen.iter().map(|c| c[k]).sum::<f64>() / seen.len() as f64);
     let pattern = sums
@@ -483,13 +651,47 @@ mod tests {
             let (image, truth) = scene(degrees);
             let quad = locate_card(&image).unwrap();
             for (found, want) in quad.corners.iter().zip(truth) {
-                assert!(distance(*found, want) < 4.0, "{degrees}°: {quad:?} vs {truth:?}");
+                assert!(distance(*found, want) < 1.5, "{degrees}°: {quad:?} vs {truth:?}");
             }
             let card = rectify(&image, &quad);
             // The stripe lands where it was printed: 102 px below the top on a 504 px card.
             let stripe_y = (102.0 / 504.0 * CARD_HEIGHT as f32) as u32;
             assert!(card.get_pixel(CARD_WIDTH / 2, stripe_y)[0] < 80, "{degrees}°");
             assert!(card.get_pixel(CARD_WIDTH / 2, CARD_HEIGHT / 2)[0] > 170);
+        }
+    }
+
+    /// The card of `scene` seen at an angle: its corners at `truth`, whatever the sides' slants.
+    fn keystone(truth: [[f32; 2]; 4]) -> RgbImage {
+        let to_card = CardQuad::new(truth).unwrap().to_frame.invert();
+        RgbImage::from_fn(1280, 720, |x, y| {
+            let (u, v) = to_card * (x as f32, y as f32);
+            if (0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v) {
+                if (v - 102.0 / 504.0).abs() < 10.0 / 504.0 && (u - 0.5).abs() < 0.46 {
+                    Rgb([30, 30, 40])
+                } else {
+                    Rgb([190, 220, 240])
+                }
+            } else {
+                Rgb([90 + (x % 7) as u8, 60, 40])
+            }
+        })
+    }
+
+    #[test]
+    fn a_card_held_at_an_angle_is_found_as_a_quadrilateral() {
+        // The left side nearer the camera than the right, and the top tipped away.
+        let truth = [[230.0, 120.0], [1010.0, 175.0], [1030.0, 560.0], [210.0, 640.0]];
+        let image = keystone(truth);
+        let quad = locate_card(&image).unwrap();
+        for (found, want) in quad.corners.iter().zip(truth) {
+            assert!(distance(*found, want) < 1.5, "{quad:?} vs {truth:?}");
+        }
+        let card = rectify(&image, &quad);
+        let stripe_y = (102.0 / 504.0 * CARD_HEIGHT as f32) as u32;
+        for x in [CARD_WIDTH / 8, CARD_WIDTH / 2, CARD_WIDTH * 7 / 8] {
+            assert!(card.get_pixel(x, stripe_y)[0] < 80, "stripe at x {x}");
+            assert!(card.get_pixel(x, stripe_y + 20)[0] > 170, "below the stripe at x {x}");
         }
     }
 

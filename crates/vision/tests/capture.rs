@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use kenali_core::document::{self, AntiSpoof, Tamper};
 use kenali_core::liveness::{FlashSample, Voter};
 use kenali_testkit::ktp::{render_card, KtpFields};
-use kenali_testkit::ktp_scene::{capture_frames, render_card_with_pasted_portrait, Presentation};
+use kenali_testkit::ktp_scene::{capture_frames_held, render_card_with_pasted_portrait, Handling, Presentation};
 use kenali_vision::capture::{analyze_capture, CaptureAnalysis};
 use kenali_vision::card::{CARD_HEIGHT, CARD_WIDTH};
 use kenali_vision::models::{fetch, FACE_PACK};
@@ -33,8 +33,16 @@ fn engines() -> &'static (FaceEngine, OcrEngine) {
 const COLORS: [&str; 5] = ["#FF0000", "#00FF00", "#0000FF", "#FFFFFF", "#FF00FF"];
 
 fn analyze(card: &image::RgbImage, presentation: Presentation) -> (CaptureAnalysis, Vec<Voter>, Vec<Voter>) {
+    analyze_held(card, presentation, Handling::Flat)
+}
+
+fn analyze_held(
+    card: &image::RgbImage,
+    presentation: Presentation,
+    handling: Handling,
+) -> (CaptureAnalysis, Vec<Voter>, Vec<Voter>) {
     let colors: Vec<String> = COLORS.iter().map(|c| c.to_string()).collect();
-    let frames = capture_frames(card, &colors, presentation, 3);
+    let frames = capture_frames_held(card, &colors, presentation, handling, 3);
     let hashes: Vec<String> = (0..frames.len()).map(|i| format!("frame{i}")).collect();
     let inputs: Vec<(&[u8], &str)> = frames.iter().zip(&hashes).map(|(f, h)| (f.as_slice(), h.as_str())).collect();
     let (faces, ocr) = engines();
@@ -114,4 +122,34 @@ fn a_pasted_portrait_is_tampering() {
     let (_, _, tamper) = analyze(&card, Presentation::Original);
     assert!(tamper.iter().any(|v| v.name == "photo_substitution" && !v.passed), "{tamper:?}");
     assert_eq!(document::fuse_tamper(&tamper), Tamper::Tampered);
+}
+
+#[test]
+fn a_card_held_at_an_angle_is_rectified_read_and_passes_every_voter() {
+    let truth = KtpFields::sample(25);
+    for (yaw, pitch) in [(16.0, -8.0), (-12.0, 10.0)] {
+        let handling = Handling::Tilted { yaw, pitch };
+        let (analysis, anti, tamper) =
+            analyze_held(&render_card(&truth, "faces/obama_2.jpg"), Presentation::Original, handling);
+        assert_eq!(analysis.reading.nik.as_ref().unwrap().value, truth.nik, "{handling:?}");
+        assert_eq!(analysis.reading.full_name.as_ref().unwrap().value, truth.full_name, "{handling:?}");
+        assert!(anti.iter().all(|v| v.passed), "{handling:?}: {anti:?}");
+        assert!(tamper.iter().all(|v| v.passed), "{handling:?}: {tamper:?}");
+        let portrait = tamper.iter().find(|v| v.name == "photo_substitution").unwrap();
+        assert!(portrait.passed, "{handling:?}: {portrait:?}");
+    }
+}
+
+#[test]
+fn glare_over_the_hologram_sends_the_capture_to_review() {
+    let truth = KtpFields::sample(26);
+    let (analysis, anti, tamper) =
+        analyze_held(&render_card(&truth, "faces/obama_2.jpg"), Presentation::Original, Handling::GlareOnHologram);
+    // The fields are still read; only the foil is hidden.
+    assert_eq!(analysis.reading.nik.as_ref().unwrap().value, truth.nik);
+    let hologram = tamper.iter().find(|v| v.name == "hologram_check").unwrap();
+    assert!(!hologram.passed && hologram.reason.contains("glare"), "{hologram:?}");
+    assert_eq!(document::fuse_tamper(&tamper), Tamper::Unclear);
+    let assurance = document::assurance(document::fuse_anti_spoof(&anti), document::fuse_tamper(&tamper), &anti);
+    assert_eq!(assurance, document::AssuranceTier::Low);
 }
