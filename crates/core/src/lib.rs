@@ -10,5 +10,6 @@ pub mod ktp;
 pub mod liveness;
 pub mod nik;
 pub mod seal;
+pub mod settings;
 pub mod tier;
 pub mod time_fmt;

@@ -79,6 +79,17 @@ fn idempotency_scope(req_key: Option<&str>, path: &str, body: &serde_json::Value
         .map(|external_id| format!("ext:{path}:{external_id}"))
 }
 
+/// The first customer id (`cus_` and a ULID) in `text`.
+fn customer_named(text: &[u8]) -> Option<String> {
+    const ID_LEN: usize = 4 + 26;
+    let prefix = b"cus_";
+    (0..text.len().saturating_sub(ID_LEN - 1))
+        .filter(|&i| text[i..].starts_with(prefix))
+        .filter_map(|i| std::str::from_utf8(&text[i..i + ID_LEN]).ok())
+        .find(|candidate| kenali_core::id::is_id_of(kenali_core::id::IdKind::Customer, candidate))
+        .map(str::to_string)
+}
+
 /// Replays the first successful response to a repeated mutating request; the same key with
 /// a different request is 409.
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -170,8 +181,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         Err(e) => return ApiError::internal(format!("buffering response: {e}")).into_response(),
     };
     let sealed = state.keys.idempotency.seal(&body, &scope_key);
+    let customer = customer_named(&body).or_else(|| customer_named(path.as_bytes()));
     let stored = match state.store.pool().acquire().await {
-        Ok(mut conn) => idempotency::complete(&mut conn, org_id, &scope_key, parts.status.as_u16(), &sealed).await,
+        Ok(mut conn) => {
+            let status = parts.status.as_u16();
+            idempotency::complete(&mut conn, org_id, &scope_key, status, &sealed, customer.as_deref()).await
+        }
         Err(e) => Err(e.into()),
     };
     if let Err(e) = stored {
@@ -179,4 +194,19 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         tracing::warn!(error = %e, "storing an idempotent response failed");
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::customer_named;
+
+    #[test]
+    fn the_customer_a_response_names_is_found() {
+        let id = kenali_core::id::new_id(kenali_core::id::IdKind::Customer);
+        let body = format!(r#"{{"customer":{{"id":"{id}","tier":"none"}}}}"#);
+        assert_eq!(customer_named(body.as_bytes()), Some(id.clone()));
+        assert_eq!(customer_named(format!("/api/identity/customers/{id}/erase").as_bytes()), Some(id));
+        assert_eq!(customer_named(br#"{"id":"cus_notaulid","x":"cus_"}"#), None);
+        assert_eq!(customer_named(b""), None);
+    }
 }

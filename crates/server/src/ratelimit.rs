@@ -12,13 +12,16 @@ pub struct Limit {
     pub name: &'static str,
     pub max: i64,
     pub window_secs: i64,
+    /// What a bucket is counted for ("customer", "organization"), for the error message.
+    pub per: &'static str,
 }
 
 /// Seed 000's table.
-pub const FACE_LIVENESS: Limit = Limit { name: "face_liveness", max: 20, window_secs: 60 };
-pub const STEP_UP: Limit = Limit { name: "step_up", max: 60, window_secs: 60 };
-pub const KTP_CHALLENGE: Limit = Limit { name: "ktp_challenge", max: 10, window_secs: 60 };
-pub const KTP_CAPTURE: Limit = Limit { name: "ktp_capture", max: 5, window_secs: 60 };
+pub const FACE_LIVENESS: Limit = Limit { name: "face_liveness", max: 20, window_secs: 60, per: "customer" };
+pub const STEP_UP: Limit = Limit { name: "step_up", max: 60, window_secs: 60, per: "customer" };
+pub const KTP_CHALLENGE: Limit = Limit { name: "ktp_challenge", max: 10, window_secs: 60, per: "customer" };
+pub const KTP_CAPTURE: Limit = Limit { name: "ktp_capture", max: 5, window_secs: 60, per: "customer" };
+pub const ERASURE: Limit = Limit { name: "erasure", max: 10, window_secs: 300, per: "organization" };
 
 /// Counts a hit for `subject` (e.g. a customer id); 429 with `Retry-After` past the limit.
 pub async fn check(state: &AppState, limit: Limit, subject: &str) -> Result<(), ApiError> {
@@ -31,7 +34,7 @@ pub async fn check(state: &AppState, limit: Limit, subject: &str) -> Result<(), 
         let mut err = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            format!("at most {} {} requests per {} s for one customer", limit.max, limit.name, limit.window_secs),
+            format!("at most {} {} requests per {} s for one {}", limit.max, limit.name, limit.window_secs, limit.per),
         );
         err.retry_after_secs = Some(u64::try_from(window_start + limit.window_secs - now).unwrap_or(1).max(1));
         return Err(err);

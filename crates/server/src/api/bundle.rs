@@ -15,6 +15,7 @@ use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, Auth};
 use crate::faces::{image_field, ImageInput};
+use crate::ledger::data_key;
 use crate::state::AppState;
 use crate::store::challenges::{self, ChallengeRow};
 use crate::store::customers::CustomerRow;
@@ -194,7 +195,7 @@ pub async fn check_bundle(
             .is_some_and(|at| time::OffsetDateTime::now_utc() - at < REPLAY_WINDOW);
         if within_a_day && challenge.consumed_signature.as_deref() == Some(signature.as_str()) {
             if let Some(result) = &challenge.result {
-                return Ok(BundleCheck::Replay(serde_json::from_str(result).map_err(ApiError::internal)?));
+                return Ok(BundleCheck::Replay(open_answer(state, customer, &challenge.id, result)?));
             }
         }
         return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
@@ -244,4 +245,31 @@ pub async fn check_bundle(
         return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
     }
     Ok(BundleCheck::Fresh(Box::new(CheckedBundle { challenge, frames, samples, ocr_fields: bundle.ocr_fields })))
+}
+
+fn answer_context(challenge_id: &str) -> String {
+    format!("challenge-answer/{challenge_id}")
+}
+
+/// Keeps the answer to a consumed challenge for idempotent retries. It holds personal data (a
+/// card's reading), so it is sealed with the customer's data key and erasure shreds it with the
+/// rest.
+pub async fn keep_answer(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    customer: &CustomerRow,
+    challenge_id: &str,
+    answer: &Value,
+) -> ApiResult<()> {
+    let sealed = data_key(&state.keys, customer)?.seal(answer.to_string().as_bytes(), &answer_context(challenge_id));
+    challenges::store_result(conn, challenge_id, &hex::encode(sealed)).await?;
+    Ok(())
+}
+
+fn open_answer(state: &AppState, customer: &CustomerRow, challenge_id: &str, sealed_hex: &str) -> ApiResult<Value> {
+    let sealed = hex::decode(sealed_hex).map_err(ApiError::internal)?;
+    let bytes = data_key(&state.keys, customer)?
+        .open(&sealed, &answer_context(challenge_id))
+        .map_err(|e| ApiError::internal(format!("challenge answer: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(ApiError::internal)
 }

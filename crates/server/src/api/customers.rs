@@ -1,5 +1,7 @@
-//! `POST/GET /api/customers`, `GET /api/identity/customers/{id}`.
+//! `POST/GET /api/customers`, `GET /api/identity/customers/{id}`,
+//! `POST /api/identity/customers/{id}/erase`.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,11 +18,13 @@ use super::views::{CustomerView, ListView, VerificationView};
 use super::{load_customer, tier_policy, validate};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
+use crate::extract::{parse_json, ApiJson, ApiQuery, Auth, PageQuery};
 use crate::ledger::{self, open_pii, seal_pii, Actor, NewVerification, Pii};
+use crate::ratelimit;
 use crate::state::AppState;
 use crate::store::customers::{self, CustomerFilter, CustomerRow};
-use crate::store::verifications;
+use crate::store::events::{self, kind as event};
+use crate::store::{erasure, verifications};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -235,4 +239,58 @@ pub async fn profile(
         enrollment_count,
     };
     Ok(Json(json!({"customer": profile})))
+}
+
+/// Longest reason an erasure request may give.
+const ERASURE_REASON_MAX: usize = 500;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EraseRequest {
+    /// Why (e.g. "customer request 2026-11-20, ticket 4411"); kept in the audit entry, so it
+    /// must not itself hold personal data.
+    reason: Option<String>,
+}
+
+/// UU PDP erasure (SPEC §8): irreversible. The customer's data key is destroyed and every
+/// personal field, image, embedding and kept answer is deleted or cleared, in one
+/// transaction with its audit entry and the `customer.erased` event. Later reads answer 410.
+pub async fn erase(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(customer_id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    let principal = auth.require(Scope::Admin)?;
+    let request: EraseRequest =
+        if body.iter().all(u8::is_ascii_whitespace) { EraseRequest::default() } else { parse_json(&body)? };
+    let reason = request.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > ERASURE_REASON_MAX) {
+        return Err(ApiError::invalid_field("reason", format!("must be at most {ERASURE_REASON_MAX} characters")));
+    }
+    // Counted before the lookup, so that probing for ids spends the budget too.
+    ratelimit::check(&state, ratelimit::ERASURE, &principal.org_id).await?;
+    let actor = Actor::from_principal(principal);
+    let mut tx = state.store.begin().await?;
+    let customer = load_customer(&mut tx, &principal.org_id, &customer_id).await?;
+    let erased_at = now_timestamp();
+    let erased = erasure::erase_customer(&mut tx, &principal.org_id, &customer.id, &erased_at)
+        .await?
+        .ok_or_else(|| ApiError::gone("this customer was erased"))?;
+    ledger::audit(&mut tx, &actor, "customer.erased", &customer.id, json!({"reason": reason, "erased": erased}))
+        .await?;
+    let event_id = events::publish(
+        &mut tx,
+        &principal.org_id,
+        event::CUSTOMER_ERASED,
+        json!({"customerId": customer.id, "externalRef": customer.external_ref, "erasedAt": erased_at}),
+    )
+    .await?;
+    tx.commit().await?;
+    state.store.flush_erased().await;
+    let mut view = serde_json::to_value(erased).map_err(ApiError::internal)?;
+    view["customerId"] = json!(customer.id);
+    view["erasedAt"] = json!(erased_at);
+    view["eventId"] = json!(event_id);
+    Ok(Json(json!({"erasure": view})))
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::Json;
-use kenali_core::face::{best_match, threshold_for, RiskLevel, DEFAULT_MATCH_THRESHOLD};
+use kenali_core::face::{best_match, threshold_for, RiskLevel};
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::tier::kind;
 use kenali_core::time_fmt::now_timestamp;
@@ -198,7 +198,8 @@ pub async fn face_match(
         Ok(probe) => probe,
         Err(err) => return Err(attempt.refuse(&state, err).await),
     };
-    let threshold = threshold_for(DEFAULT_MATCH_THRESHOLD, RiskLevel::Medium);
+    let threshold =
+        threshold_for(super::org_settings(&state, &principal.org_id).await?.match_threshold, RiskLevel::Medium);
     let (score, matched_enrollment) = match (&enrollment, reference) {
         (Some(enrollment), _) => {
             let owner = customer.as_ref().ok_or_else(|| ApiError::internal("enrollment without customer"))?;

@@ -21,7 +21,7 @@ use kenali_vision::DecodeLimits;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::bundle::{check_bundle, issue_challenge, BundleCheck, ChallengeRequest, CheckedBundle};
+use super::bundle::{check_bundle, issue_challenge, keep_answer, BundleCheck, ChallengeRequest, CheckedBundle};
 use super::faces::{customer_attempt, face_service, store_capture, AttemptContext};
 use super::review::{open_item, NewReviewItem};
 use super::{load_customer, tier_policy};
@@ -32,7 +32,6 @@ use crate::faces::{decode_error, new_enrollment, EnrollmentFace, ImageInput, MAX
 use crate::ledger::{self, data_key, Actor, NewVerification};
 use crate::ratelimit;
 use crate::state::AppState;
-use crate::store::challenges;
 use crate::store::customers::CustomerRow;
 use crate::store::faces::{self, EnrollmentRow};
 use crate::store::ktp::{self as ktp_store, KtpBundleRow};
@@ -324,7 +323,7 @@ async fn record(
                           "status": enrollment.status},
         "tier": recorded.tier,
     });
-    challenges::store_result(&mut tx, &checked.challenge.id, &answer.to_string()).await?;
+    keep_answer(state, &mut tx, customer, &checked.challenge.id, &answer).await?;
     tx.commit().await?;
     Ok(answer)
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
-use kenali_core::face::{threshold_for, RiskLevel, DEFAULT_MATCH_THRESHOLD};
+use kenali_core::face::{threshold_for, RiskLevel};
 use kenali_core::liveness::{self, FrameMeasure, Fused, Voter};
 use kenali_core::tier::kind;
 use kenali_vision::embed::cosine;
@@ -17,7 +17,7 @@ use kenali_vision::DecodeLimits;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::bundle::{check_bundle, issue_challenge, BundleCheck, ChallengeRequest, CheckedBundle};
+use super::bundle::{check_bundle, issue_challenge, keep_answer, BundleCheck, ChallengeRequest, CheckedBundle};
 use super::faces::{customer_attempt, face_service, pool_best, store_capture, AttemptContext};
 use super::review::{open_item, NewReviewItem};
 use super::views::VerificationView;
@@ -29,7 +29,6 @@ use crate::faces::{image_field, new_enrollment, EnrollmentFace, ImageInput, MAX_
 use crate::ledger::{self, data_key, Actor, NewVerification};
 use crate::ratelimit;
 use crate::state::AppState;
-use crate::store::challenges;
 use crate::store::customers::CustomerRow;
 use crate::store::faces;
 
@@ -235,7 +234,7 @@ pub async fn face_liveness(
     )
     .await?;
     let answer = json!({"verification": VerificationView::from(&recorded.verification), "liveness": run.view});
-    challenges::store_result(&mut tx, &run.challenge_id, &answer.to_string()).await?;
+    keep_answer(&state, &mut tx, &customer, &run.challenge_id, &answer).await?;
     tx.commit().await?;
     state.metrics.observe_face_stage("db", recording.elapsed());
     Ok(Json(answer))
@@ -311,7 +310,7 @@ pub async fn step_up(
             .refuse(&state, ApiError::unprocessable("no_face", "bundle.frames: no frame holds exactly one face"))
             .await);
     }
-    let threshold = threshold_for(DEFAULT_MATCH_THRESHOLD, risk);
+    let threshold = threshold_for(super::org_settings(&state, &customer.org_id).await?.match_threshold, risk);
     let reference_embedding = match reference {
         Some(reference) => match service.analyze("referenceImage", reference).await {
             Ok(reference) => Some(reference.face.embedding),
@@ -441,7 +440,7 @@ pub async fn step_up(
         "tier": match_row.tier,
         "decidedInMs": started.elapsed().as_millis(),
     });
-    challenges::store_result(&mut tx, &run.challenge_id, &answer.to_string()).await?;
+    keep_answer(&state, &mut tx, &customer, &run.challenge_id, &answer).await?;
     tx.commit().await?;
     state.metrics.observe_face_stage("db", recording.elapsed());
     Ok(Json(answer))

@@ -13,9 +13,11 @@ pub mod kyc;
 pub mod liveness;
 pub mod nik;
 pub mod review;
+pub mod settings;
 pub mod validate;
 pub mod views;
 
+use kenali_core::settings::OrgSettings;
 use kenali_core::tier::TierPolicy;
 
 use crate::error::ApiError;
@@ -41,8 +43,13 @@ pub async fn load_customer(
     Ok(customer)
 }
 
-/// The org's tier policy. Org settings arrive with the operations issue; until then the
-/// SPEC §3 default applies to every org.
-pub async fn tier_policy(_state: &AppState, _org_id: &str) -> StoreResult<TierPolicy> {
-    Ok(TierPolicy::default())
+/// The org's settings (the defaults until an admin changes them).
+pub async fn org_settings(state: &AppState, org_id: &str) -> StoreResult<OrgSettings> {
+    let mut conn = state.store.pool().acquire().await?;
+    Ok(crate::store::org_settings::get(&mut conn, org_id).await?.0)
+}
+
+/// The org's tier policy.
+pub async fn tier_policy(state: &AppState, org_id: &str) -> StoreResult<TierPolicy> {
+    Ok(org_settings(state, org_id).await?.tier_policy())
 }

@@ -68,21 +68,25 @@ pub async fn reserve(
     }
 }
 
+/// Keeps the response of a finished request; `customer_id` is the customer it names, if any,
+/// so that erasing that customer deletes it too.
 pub async fn complete(
     conn: &mut AnyConnection,
     org_id: &str,
     scope_key: &str,
     status: u16,
     sealed_body: &[u8],
+    customer_id: Option<&str>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE idempotency_keys SET state = 'done', status_code = $3, response_sealed = $4 \
+        "UPDATE idempotency_keys SET state = 'done', status_code = $3, response_sealed = $4, customer_id = $5 \
          WHERE org_id = $1 AND scope_key = $2",
     )
     .bind(org_id)
     .bind(scope_key)
     .bind(i64::from(status))
     .bind(sealed_body.to_vec())
+    .bind(customer_id)
     .execute(conn)
     .await?;
     Ok(())

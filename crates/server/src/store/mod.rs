@@ -8,9 +8,12 @@ pub mod challenges;
 pub mod customers;
 pub mod devices;
 pub mod dukcapil;
+pub mod erasure;
+pub mod events;
 pub mod faces;
 pub mod idempotency;
 pub mod ktp;
+pub mod org_settings;
 pub mod orgs;
 pub mod tier_events;
 pub mod verifications;
@@ -184,6 +187,26 @@ impl Store {
         };
         let tx = self.pool.begin().await?;
         Ok(WriteTx { tx, _writer: writer })
+    }
+
+    /// After an erasure, on SQLite: copy the write-ahead log into the database file and empty
+    /// it, so that older copies of the erased rows' pages (kept in the log until a checkpoint)
+    /// are gone too; `secure_delete` has zeroed them in the file. Best effort: a reader still
+    /// on an older snapshot keeps the log, and the next checkpoint finishes the work.
+    /// PostgreSQL keeps dead row versions until VACUUM reuses their space; there the
+    /// destroyed data key is what makes them unreadable.
+    pub async fn flush_erased(&self) {
+        let Some(lock) = &self.write_lock else {
+            return;
+        };
+        let _writer = lock.lock().await;
+        match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await {
+            Ok(row) if col::<i64>(&row, "busy").unwrap_or(1) == 0 => {}
+            Ok(_) => {
+                tracing::warn!("WAL checkpoint after an erasure was blocked by a reader; the next one completes it")
+            }
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint after an erasure failed"),
+        }
     }
 
     /// A cheap round trip for health checks.

@@ -1,0 +1,119 @@
+//! `GET/PATCH /api/identity/org/settings` (admin): the org's match threshold, premium policy,
+//! retention windows and webhook retry ceiling, each bounded (kenali_core::settings).
+
+use axum::extract::State;
+use axum::Json;
+use kenali_core::settings::OrgSettings;
+use kenali_core::time_fmt::now_timestamp;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::auth::Scope;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Auth};
+use crate::ledger::{self, Actor};
+use crate::state::AppState;
+use crate::store::org_settings;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsPatch {
+    match_threshold: Option<f32>,
+    premium_requires_dukcapil: Option<bool>,
+    retention: Option<RetentionPatch>,
+    webhook_retry_hours: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetentionPatch {
+    onboarding_frames_days: Option<u32>,
+    step_up_frames_days: Option<u32>,
+    records_days: Option<u32>,
+}
+
+impl SettingsPatch {
+    fn apply(self, mut settings: OrgSettings) -> OrgSettings {
+        let r = &mut settings.retention;
+        if let Some(retention) = self.retention {
+            r.onboarding_frames_days = retention.onboarding_frames_days.unwrap_or(r.onboarding_frames_days);
+            r.step_up_frames_days = retention.step_up_frames_days.unwrap_or(r.step_up_frames_days);
+            r.records_days = retention.records_days.unwrap_or(r.records_days);
+        }
+        settings.match_threshold = self.match_threshold.unwrap_or(settings.match_threshold);
+        settings.premium_requires_dukcapil =
+            self.premium_requires_dukcapil.unwrap_or(settings.premium_requires_dukcapil);
+        settings.webhook_retry_hours = self.webhook_retry_hours.unwrap_or(settings.webhook_retry_hours);
+        settings
+    }
+}
+
+fn view(settings: &OrgSettings, updated_at: Option<&str>) -> ApiResult<Value> {
+    let mut view = serde_json::to_value(settings).map_err(ApiError::internal)?;
+    view["updatedAt"] = json!(updated_at);
+    Ok(json!({"settings": view}))
+}
+
+pub async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    let principal = auth.require(Scope::Admin)?;
+    let mut conn = state.store.pool().acquire().await?;
+    let (settings, updated_at) = org_settings::get(&mut conn, &principal.org_id).await?;
+    Ok(Json(view(&settings, updated_at.as_deref())?))
+}
+
+/// Changes the named settings; every value is checked against its bounds before anything is
+/// saved, and the change is audited with each setting's old and new value.
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(patch): ApiJson<SettingsPatch>,
+) -> ApiResult<Json<Value>> {
+    let principal = auth.require(Scope::Admin)?;
+    let mut tx = state.store.begin().await?;
+    let (before, updated_at) = org_settings::get(&mut tx, &principal.org_id).await?;
+    let after = patch.apply(before);
+    let problems = after.problems();
+    if !problems.is_empty() {
+        let details = problems.iter().map(|p| json!({"field": p.field, "message": p.message})).collect();
+        let summary = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; ");
+        return Err(ApiError::bad_request("invalid_settings", summary).with_details(details));
+    }
+    let changes = changed_fields(&before, &after)?;
+    if changes.is_empty() {
+        return Ok(Json(view(&after, updated_at.as_deref())?));
+    }
+    let now = now_timestamp();
+    org_settings::put(&mut tx, &principal.org_id, &after, &now).await?;
+    let actor = Actor::from_principal(principal);
+    ledger::audit(&mut tx, &actor, "org.settings_changed", &principal.org_id, json!({"changes": changes})).await?;
+    tx.commit().await?;
+    Ok(Json(view(&after, Some(&now))?))
+}
+
+/// `{"retention.recordsDays": {"from": 2555, "to": 3000}, ...}` for each value that differs.
+fn changed_fields(before: &OrgSettings, after: &OrgSettings) -> ApiResult<Map<String, Value>> {
+    fn flatten(prefix: &str, value: &Value, out: &mut Map<String, Value>) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                    flatten(&name, inner, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_string(), other.clone());
+            }
+        }
+    }
+    let (mut old, mut new) = (Map::new(), Map::new());
+    flatten("", &serde_json::to_value(before).map_err(ApiError::internal)?, &mut old);
+    flatten("", &serde_json::to_value(after).map_err(ApiError::internal)?, &mut new);
+    Ok(new
+        .into_iter()
+        .filter(|(key, value)| old.get(key) != Some(value))
+        .map(|(key, value)| {
+            let from = old.get(&key).cloned().unwrap_or(Value::Null);
+            (key, json!({"from": from, "to": value}))
+        })
+        .collect())
+}
