@@ -13,3 +13,4 @@ pub mod seal;
 pub mod settings;
 pub mod tier;
 pub mod time_fmt;
+pub mod webhook;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -60,6 +60,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/identity/nik/dukcapil", post(api::nik::ingest_dukcapil).layer(image_limit))
         .route("/api/identity/tier-events", get(api::audit_log::tier_events))
         .route("/api/identity/audit-log", get(api::audit_log::list))
+        .route("/api/identity/webhooks", get(api::webhooks::list).post(api::webhooks::create))
+        .route("/api/identity/webhooks/{id}", patch(api::webhooks::update).delete(api::webhooks::delete))
+        .route("/api/identity/webhooks/{id}/test", post(api::webhooks::test))
+        .route("/api/identity/webhooks/{id}/deliveries", get(api::webhooks::deliveries))
+        .route("/api/identity/webhooks/{id}/deliveries/{event_id}/redeliver", post(api::webhooks::redeliver))
         .route("/api/identity/org/settings", get(api::settings::show).patch(api::settings::update))
         .route("/api/identity/api-keys", get(api::api_keys::list).post(api::api_keys::create))
         .route("/api/identity/api-keys/{id}", delete(api::api_keys::revoke))
@@ -193,6 +198,7 @@ pub async fn serve(
         })
     });
     let store = state.store.clone();
+    let worker = tokio::spawn(crate::webhooks::run_worker(state.clone(), rx.clone()));
     let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -202,6 +208,8 @@ pub async fn serve(
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
+    // The worker finishes the deliveries in hand (each bounded by its timeout) before the pool closes.
+    let _ = worker.await;
     store.close().await;
     result
 }

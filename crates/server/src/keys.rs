@@ -17,6 +17,8 @@ pub struct Keys {
     pub idempotency: DataKey,
     /// Seals flash-challenge HMAC secrets, which the server must read back to verify bundles.
     pub challenge: DataKey,
+    /// Seals webhook signing secrets, which the server must read back to sign deliveries.
+    pub webhook: DataKey,
 }
 
 impl Keys {
@@ -25,6 +27,7 @@ impl Keys {
             blind_index: master.blind_index_key(),
             idempotency: master.purpose_key("idempotency"),
             challenge: master.purpose_key("challenge"),
+            webhook: master.purpose_key("webhook"),
             master,
         }
     }

@@ -17,7 +17,7 @@ use crate::store::audit::{self, NewEntry};
 use crate::store::customers::CustomerRow;
 use crate::store::tier_events::{self, TierEventRow};
 use crate::store::verifications::{self, VerificationRow};
-use crate::store::{customers, StoreResult};
+use crate::store::{customers, events, StoreResult};
 
 /// Who acts and under which request: every row and audit entry names them.
 #[derive(Debug, Clone)]
@@ -154,6 +154,14 @@ pub async fn record_verification(
         serde_json::json!({"customerId": customer.id, "kind": verification.kind, "status": verification.status}),
     )
     .await?;
+    events::publish(
+        conn,
+        &actor.org_id,
+        events::kind::VERIFICATION_COMPLETED,
+        serde_json::json!({"verificationId": verification.id, "customerId": customer.id, "externalRef": customer.external_ref,
+                           "kind": verification.kind, "status": verification.status}),
+    )
+    .await?;
     let (tier, tier_event) = apply_tier(
         conn,
         actor,
@@ -222,6 +230,14 @@ pub async fn apply_tier(
         "kyc.tier_changed",
         &customer.id,
         serde_json::json!({"from": event.from_tier, "to": event.to_tier, "tierEventId": event.id, "verificationId": verification_id}),
+    )
+    .await?;
+    events::publish(
+        conn,
+        &actor.org_id,
+        events::kind::KYC_TIER_CHANGED,
+        serde_json::json!({"customerId": customer.id, "externalRef": customer.external_ref, "from": event.from_tier,
+                           "to": event.to_tier, "tierEventId": event.id, "verificationId": verification_id}),
     )
     .await?;
     Ok((tier, Some(event)))

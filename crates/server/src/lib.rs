@@ -15,3 +15,4 @@ pub mod middleware;
 pub mod ratelimit;
 pub mod state;
 pub mod store;
+pub mod webhooks;

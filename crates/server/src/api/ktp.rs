@@ -33,6 +33,7 @@ use crate::ledger::{self, data_key, Actor, NewVerification};
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
+use crate::store::events;
 use crate::store::faces::{self, EnrollmentRow};
 use crate::store::ktp::{self as ktp_store, KtpBundleRow};
 
@@ -297,6 +298,15 @@ async fn record(
         "ktp.captured",
         &bundle_id,
         json!({"customerId": customer.id, "verdict": verdict, "assuranceTier": decision.assurance,
+               "reviewItemId": review_id}),
+    )
+    .await?;
+    events::publish(
+        &mut tx,
+        org_id,
+        events::kind::KTP_CAPTURE_COMPLETED,
+        json!({"customerId": customer.id, "externalRef": customer.external_ref, "ktpBundleId": bundle_id,
+               "verificationId": verification_id, "verdict": verdict, "assuranceTier": decision.assurance,
                "reviewItemId": review_id}),
     )
     .await?;

@@ -30,6 +30,7 @@ use crate::ledger::{self, data_key, Actor, NewVerification};
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
+use crate::store::events;
 use crate::store::faces;
 
 /// A step-up this far above the threshold promotes the selfie into the pool.
@@ -425,6 +426,14 @@ pub async fn step_up(
         "step_up.decided",
         &customer.id,
         json!({"allow": allow, "riskLevel": risk, "actionLabel": body.action_label, "verificationIds": verification_ids}),
+    )
+    .await?;
+    events::publish(
+        &mut tx,
+        &customer.org_id,
+        events::kind::STEP_UP_DECIDED,
+        json!({"customerId": customer.id, "externalRef": customer.external_ref, "allow": allow, "riskLevel": risk,
+               "verificationIds": verification_ids}),
     )
     .await?;
     let answer = json!({

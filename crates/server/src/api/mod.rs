@@ -16,6 +16,7 @@ pub mod review;
 pub mod settings;
 pub mod validate;
 pub mod views;
+pub mod webhooks;
 
 use kenali_core::settings::OrgSettings;
 use kenali_core::tier::TierPolicy;

@@ -16,8 +16,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
 use crate::ledger::{self, Actor, NewVerification};
 use crate::state::AppState;
-use crate::store::faces;
 use crate::store::ktp::{self as ktp_store, ReviewItemRow};
+use crate::store::{events, faces};
 
 /// Longest decision reason kept.
 pub const MAX_REASON_CHARS: usize = 1000;
@@ -201,6 +201,14 @@ pub async fn decide(
         &item.id,
         json!({"customerId": customer.id, "decision": body.decision, "verificationId": recorded.verification.id,
                "faceEnrollmentId": settled_enrollment}),
+    )
+    .await?;
+    events::publish(
+        &mut tx,
+        &item.org_id,
+        events::kind::REVIEW_DECIDED,
+        json!({"reviewItemId": item.id, "customerId": customer.id, "externalRef": customer.external_ref,
+               "kind": item.kind, "decision": body.decision, "verificationId": recorded.verification.id}),
     )
     .await?;
     tx.commit().await?;

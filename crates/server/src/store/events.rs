@@ -4,18 +4,39 @@
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
 
-use super::{col, StoreResult};
+use kenali_core::time_fmt::format_timestamp;
 
-/// Event types (seed 000, SPEC §8).
+use super::{col, org_settings, webhooks, StoreResult};
+
+/// Event types (seed 000, SPEC §8; the full list is kenali_core::webhook::EVENT_TYPES).
 pub mod kind {
     pub const CUSTOMER_ERASED: &str = "customer.erased";
+    pub const KYC_TIER_CHANGED: &str = "kyc.tier_changed";
+    pub const VERIFICATION_COMPLETED: &str = "verification.completed";
+    pub const KTP_CAPTURE_COMPLETED: &str = "ktp.capture_completed";
+    pub const REVIEW_DECIDED: &str = "review.decided";
+    pub const STEP_UP_DECIDED: &str = "step_up.decided";
+    pub const WEBHOOK_TEST: &str = "webhook.test";
 }
 
-/// Writes the event `{id, type, createdAt, data}` in the caller's transaction; returns its id.
-/// `data` must hold no personal data: receivers log what they are sent.
+/// Writes the event `{id, type, createdAt, data}` in the caller's transaction, with a delivery
+/// for each of the org's enabled endpoints that subscribe to its type; returns its id. `data`
+/// must hold no personal data: receivers log what they are sent.
 pub async fn publish(conn: &mut AnyConnection, org_id: &str, event_type: &str, data: Value) -> StoreResult<String> {
+    publish_to(conn, org_id, event_type, data, None).await
+}
+
+/// `publish`, to one endpoint only when `only` names it (a test delivery).
+pub async fn publish_to(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    event_type: &str,
+    data: Value,
+    only: Option<&str>,
+) -> StoreResult<String> {
     let id = kenali_core::id::new_id(kenali_core::id::IdKind::WebhookEvent);
-    let created_at = kenali_core::time_fmt::now_timestamp();
+    let now = time::OffsetDateTime::now_utc();
+    let created_at = format_timestamp(now);
     let payload = json!({"id": id, "type": event_type, "createdAt": created_at, "data": data});
     sqlx::query("INSERT INTO webhook_events (id, org_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
@@ -23,8 +44,22 @@ pub async fn publish(conn: &mut AnyConnection, org_id: &str, event_type: &str, d
         .bind(event_type)
         .bind(payload.to_string())
         .bind(&created_at)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    let targets: Vec<String> = webhooks::list(&mut *conn, org_id)
+        .await?
+        .into_iter()
+        .filter(|w| match only {
+            Some(only) => w.id == only,
+            None => w.enabled && w.events.iter().any(|e| e == event_type),
+        })
+        .map(|w| w.id)
+        .collect();
+    if !targets.is_empty() {
+        let (settings, _) = org_settings::get(&mut *conn, org_id).await?;
+        let give_up_at = format_timestamp(now + time::Duration::hours(i64::from(settings.webhook_retry_hours)));
+        webhooks::queue_deliveries(conn, org_id, &id, &targets, &created_at, &give_up_at).await?;
+    }
     Ok(id)
 }
 

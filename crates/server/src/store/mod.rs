@@ -17,6 +17,7 @@ pub mod org_settings;
 pub mod orgs;
 pub mod tier_events;
 pub mod verifications;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -16,3 +16,4 @@ mod kyc;
 mod liveness;
 mod settings;
 mod testkit;
+mod webhooks;

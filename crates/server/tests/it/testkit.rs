@@ -36,7 +36,12 @@ pub fn random_key() -> String {
 }
 
 impl TestServer {
+    /// A server whose webhooks may target loopback receivers (`KENALI_WEBHOOK_ALLOW_PRIVATE`).
     pub async fn start(postgres_url: Option<&str>) -> TestServer {
+        Self::start_configured(postgres_url, |config| config.webhook_allow_private = true).await
+    }
+
+    pub async fn start_configured(postgres_url: Option<&str>, configure: impl FnOnce(&mut Config)) -> TestServer {
         let data_dir = std::env::temp_dir().join(format!("kenali-it-{}", ulid::Ulid::new()));
         let key = random_key();
         let master = base64::engine::general_purpose::STANDARD.encode(rand_bytes());
@@ -51,7 +56,7 @@ impl TestServer {
                 (Store::connect(&url, 5, None).await.expect("sqlite"), "sqlite", url)
             }
         };
-        let config = Config {
+        let mut config = Config {
             data_dir: data_dir.clone(),
             database_url: Some(Secret::new(database_url)),
             master_key: Some(Secret::new(master)),
@@ -60,6 +65,7 @@ impl TestServer {
             image_body_limit_bytes: 2 * 1024 * 1024,
             ..Config::default()
         };
+        configure(&mut config);
         let state = state_with_store(config, store, Some(test_faces())).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

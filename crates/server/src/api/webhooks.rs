@@ -1,0 +1,253 @@
+//! Webhook endpoints (admin): `GET/POST /api/identity/webhooks`, `PATCH/DELETE
+//! /api/identity/webhooks/{id}`, `POST .../{id}/test`, `GET .../{id}/deliveries` and
+//! `POST .../{id}/deliveries/{eventId}/redeliver`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use kenali_core::id::{new_id, IdKind};
+use kenali_core::time_fmt::{format_timestamp, now_timestamp};
+use kenali_core::webhook::EVENT_TYPES;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::auth::Scope;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
+use crate::ledger::{self, Actor};
+use crate::state::AppState;
+use crate::store::events::{self, kind};
+use crate::store::org_settings;
+use crate::store::webhooks::{self, WebhookRow};
+use crate::webhooks::{resolve_target, secret_context};
+
+const URL_MAX: usize = 2048;
+const DESCRIPTION_MAX: usize = 500;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView {
+    id: String,
+    url: String,
+    description: Option<String>,
+    events: Vec<String>,
+    enabled: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&WebhookRow> for WebhookView {
+    fn from(w: &WebhookRow) -> Self {
+        WebhookView {
+            id: w.id.clone(),
+            url: w.url.clone(),
+            description: w.description.clone(),
+            events: w.events.clone(),
+            enabled: w.enabled,
+            created_at: w.created_at.clone(),
+            updated_at: w.updated_at.clone(),
+        }
+    }
+}
+
+/// An http(s) URL whose host is a public address (unless the operator allows private ones).
+async fn checked_url(state: &AppState, url: &str) -> ApiResult<String> {
+    let url = url.trim();
+    if url.len() > URL_MAX {
+        return Err(ApiError::invalid_field("url", format!("must be at most {URL_MAX} characters")));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|_| ApiError::invalid_field("url", "must be an absolute URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ApiError::invalid_field("url", "must be an http or https URL"));
+    }
+    resolve_target(&parsed, state.config.webhook_allow_private).await.map_err(|e| ApiError::invalid_field("url", e))?;
+    Ok(parsed.to_string())
+}
+
+fn checked_events(events: Option<Vec<String>>) -> ApiResult<Vec<String>> {
+    let Some(events) = events else {
+        // Every event but the test one, which only goes where it is sent.
+        return Ok(EVENT_TYPES.iter().filter(|e| **e != kind::WEBHOOK_TEST).map(|e| e.to_string()).collect());
+    };
+    if events.is_empty() {
+        return Err(ApiError::invalid_field("events", "must name at least one event type"));
+    }
+    if let Some(unknown) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
+        return Err(ApiError::invalid_field(
+            "events",
+            format!("{unknown:?} is not an event type (one of {})", EVENT_TYPES.join(", ")),
+        ));
+    }
+    let mut unique = events;
+    unique.sort();
+    unique.dedup();
+    Ok(unique)
+}
+
+fn checked_description(description: Option<String>) -> ApiResult<Option<String>> {
+    let description = description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
+    if description.as_ref().is_some_and(|d| d.chars().count() > DESCRIPTION_MAX) {
+        return Err(ApiError::invalid_field("description", format!("must be at most {DESCRIPTION_MAX} characters")));
+    }
+    Ok(description)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateWebhook {
+    url: String,
+    events: Option<Vec<String>>,
+    description: Option<String>,
+    enabled: Option<bool>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreateWebhook>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let principal = auth.require(Scope::Admin)?;
+    let url = checked_url(&state, &body.url).await?;
+    let events = checked_events(body.events)?;
+    let description = checked_description(body.description)?;
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = format!("qe_whsec_{}", hex::encode(bytes));
+    let id = new_id(IdKind::Webhook);
+    let now = now_timestamp();
+    let sealed = state.keys.webhook.seal(secret.as_bytes(), &secret_context(&id));
+    let row = WebhookRow {
+        id,
+        org_id: principal.org_id.clone(),
+        url,
+        description,
+        events,
+        secret_sealed: hex::encode(sealed),
+        enabled: body.enabled.unwrap_or(true),
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let mut tx = state.store.begin().await?;
+    webhooks::insert(&mut tx, &row).await?;
+    let actor = Actor::from_principal(principal);
+    ledger::audit(&mut tx, &actor, "webhook.created", &row.id, json!({"url": row.url, "events": row.events})).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({"webhook": WebhookView::from(&row), "secret": secret}))))
+}
+
+pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    let principal = auth.require(Scope::Admin)?;
+    let mut conn = state.store.pool().acquire().await?;
+    let rows = webhooks::list(&mut conn, &principal.org_id).await?;
+    let data: Vec<WebhookView> = rows.iter().map(WebhookView::from).collect();
+    Ok(Json(json!({"data": data, "nextCursor": null})))
+}
+
+async fn load(state: &AppState, org_id: &str, id: &str) -> ApiResult<WebhookRow> {
+    let mut conn = state.store.pool().acquire().await?;
+    webhooks::find(&mut conn, org_id, id).await?.ok_or_else(|| ApiError::not_found("webhook"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateWebhook {
+    url: Option<String>,
+    events: Option<Vec<String>>,
+    description: Option<String>,
+    enabled: Option<bool>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateWebhook>,
+) -> ApiResult<Json<Value>> {
+    let principal = auth.require(Scope::Admin)?;
+    let mut row = load(&state, &principal.org_id, &id).await?;
+    if let Some(url) = body.url {
+        row.url = checked_url(&state, &url).await?;
+    }
+    if body.events.is_some() {
+        row.events = checked_events(body.events)?;
+    }
+    if body.description.is_some() {
+        row.description = checked_description(body.description)?;
+    }
+    row.enabled = body.enabled.unwrap_or(row.enabled);
+    row.updated_at = now_timestamp();
+    let mut tx = state.store.begin().await?;
+    webhooks::update(&mut tx, &row).await?;
+    let actor = Actor::from_principal(principal);
+    let details = json!({"url": row.url, "events": row.events, "enabled": row.enabled});
+    ledger::audit(&mut tx, &actor, "webhook.updated", &row.id, details).await?;
+    tx.commit().await?;
+    Ok(Json(json!({"webhook": WebhookView::from(&row)})))
+}
+
+pub async fn delete(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let principal = auth.require(Scope::Admin)?;
+    let row = load(&state, &principal.org_id, &id).await?;
+    let now = now_timestamp();
+    let mut tx = state.store.begin().await?;
+    webhooks::delete(&mut tx, &principal.org_id, &row.id, &now).await?;
+    let actor = Actor::from_principal(principal);
+    ledger::audit(&mut tx, &actor, "webhook.deleted", &row.id, json!({"url": row.url})).await?;
+    tx.commit().await?;
+    Ok(Json(json!({"webhook": {"id": row.id, "deletedAt": now}})))
+}
+
+/// Sends a `webhook.test` event to this endpoint only (even when disabled).
+pub async fn test(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let principal = auth.require(Scope::Admin)?;
+    let row = load(&state, &principal.org_id, &id).await?;
+    let mut tx = state.store.begin().await?;
+    let data = json!({"webhookId": row.id, "message": "a test delivery from Kenali"});
+    let event_id = events::publish_to(&mut tx, &principal.org_id, kind::WEBHOOK_TEST, data, Some(&row.id)).await?;
+    tx.commit().await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"event": {"id": event_id, "type": kind::WEBHOOK_TEST}}))))
+}
+
+/// The endpoint's delivery log, newest first: status, attempts, last answer, latency, next retry.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let principal = auth.require(Scope::Admin)?;
+    let page = page.page()?;
+    let row = load(&state, &principal.org_id, &id).await?;
+    let mut conn = state.store.pool().acquire().await?;
+    let data = webhooks::deliveries(&mut conn, &row.id, page.limit).await?;
+    Ok(Json(json!({"data": data, "nextCursor": null})))
+}
+
+/// Queues a failed delivery again, due now, with a fresh retry window.
+pub async fn redeliver(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, event_id)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let principal = auth.require(Scope::Admin)?;
+    let row = load(&state, &principal.org_id, &id).await?;
+    let now = time::OffsetDateTime::now_utc();
+    let mut tx = state.store.begin().await?;
+    let (settings, _) = org_settings::get(&mut tx, &principal.org_id).await?;
+    let give_up_at = format_timestamp(now + time::Duration::hours(i64::from(settings.webhook_retry_hours)));
+    if !webhooks::redeliver(&mut tx, &row.id, &event_id, &format_timestamp(now), &give_up_at).await? {
+        return Err(ApiError::conflict("not_failed", "no failed delivery of this event to this endpoint"));
+    }
+    let actor = Actor::from_principal(principal);
+    ledger::audit(&mut tx, &actor, "webhook.redelivered", &row.id, json!({"eventId": event_id})).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"delivery": {"eventId": event_id, "webhookId": row.id, "status": "pending"}})),
+    ))
+}
