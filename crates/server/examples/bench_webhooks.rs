@@ -108,28 +108,24 @@ async fn main() {
             }
         }));
     }
-    let mut killed = false;
     let received = |receipts: &Receipts| receipts.lock().unwrap().len();
-    while workers.iter().any(|w| !w.is_finished()) {
-        if let (Some(pid), false) = (args.kill_pid, killed) {
-            if received(&receipts) >= args.events / 2 {
-                std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
-                killed = true;
-                eprintln!("killed server {pid} after {} events", received(&receipts));
-            }
+    // Kills the named server (once) when half the events have arrived.
+    let mut kill_pid = args.kill_pid;
+    let kill_halfway = |pid: &mut Option<u32>| {
+        if let Some(victim) = pid.filter(|_| received(&receipts) >= args.events / 2) {
+            std::process::Command::new("kill").args(["-9", &victim.to_string()]).status().unwrap();
+            eprintln!("killed server {victim} after {} events", received(&receipts));
+            *pid = None;
         }
+    };
+    while workers.iter().any(|w| !w.is_finished()) {
+        kill_halfway(&mut kill_pid);
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let created_in = started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(args.wait_secs);
     while received(&receipts) < args.events && Instant::now() < deadline {
-        if let (Some(pid), false) = (args.kill_pid, killed) {
-            if received(&receipts) >= args.events / 2 {
-                std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
-                killed = true;
-                eprintln!("killed server {pid} after {} events", received(&receipts));
-            }
-        }
+        kill_halfway(&mut kill_pid);
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let all_in = started.elapsed();
