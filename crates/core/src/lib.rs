@@ -10,6 +10,7 @@ pub mod ktp;
 pub mod liveness;
 pub mod nik;
 pub mod seal;
+pub mod search;
 pub mod settings;
 pub mod tier;
 pub mod time_fmt;

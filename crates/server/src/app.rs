@@ -65,6 +65,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/identity/webhooks/{id}/test", post(api::webhooks::test))
         .route("/api/identity/webhooks/{id}/deliveries", get(api::webhooks::deliveries))
         .route("/api/identity/webhooks/{id}/deliveries/{event_id}/redeliver", post(api::webhooks::redeliver))
+        .route("/api/identity/search", get(api::search::search))
+        .route("/api/identity/export/customers.csv", get(api::export::customers_csv))
+        .route("/api/identity/export/verifications.csv", get(api::export::verifications_csv))
         .route("/api/identity/org/settings", get(api::settings::show).patch(api::settings::update))
         .route("/api/identity/api-keys", get(api::api_keys::list).post(api::api_keys::create))
         .route("/api/identity/api-keys/{id}", delete(api::api_keys::revoke))
@@ -134,6 +137,9 @@ pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceSe
     let keys = Arc::new(Keys::new(load_master_key(&config)?));
     let state = AppState { store, keys, config: Arc::new(config), metrics: Arc::new(Metrics::new()?), faces };
     apply_bootstrap_key(&state).await?;
+    crate::search_index::rebuild_stale(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("building the name search index: {}", e.internal.unwrap_or(e.message)))?;
     Ok(state)
 }
 
@@ -199,6 +205,7 @@ pub async fn serve(
     });
     let store = state.store.clone();
     let worker = tokio::spawn(crate::webhooks::run_worker(state.clone(), rx.clone()));
+    let sweeper = tokio::spawn(crate::retention::run_sweeper(state.clone(), rx.clone()));
     let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -210,6 +217,7 @@ pub async fn serve(
     }
     // The worker finishes the deliveries in hand (each bounded by its timeout) before the pool closes.
     let _ = worker.await;
+    let _ = sweeper.await;
     store.close().await;
     result
 }

@@ -13,6 +13,8 @@ pub mod ledger;
 pub mod metrics;
 pub mod middleware;
 pub mod ratelimit;
+pub mod retention;
+pub mod search_index;
 pub mod state;
 pub mod store;
 pub mod webhooks;

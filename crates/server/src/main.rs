@@ -7,7 +7,8 @@ use kenali_core::id::{new_id, IdKind};
 use kenali_core::time_fmt::now_timestamp;
 use kenali_server::app::{build_state, create_api_key, load_faces, serve};
 use kenali_server::cli::{
-    cli_scopes, init_logging, verify_audit, ApiKeyCommand, AuditCommand, Cli, Command, ModelsCommand, UserCommand,
+    cli_scopes, init_logging, verify_audit, ApiKeyCommand, AuditCommand, Cli, Command, ModelsCommand, RetentionCommand,
+    UserCommand,
 };
 use kenali_server::config::Config;
 use kenali_server::ledger::{self, Actor};
@@ -100,6 +101,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("fetching the OCR model pack (PaddleOCR PP-OCRv6, Apache-2.0)");
             kenali_vision::models::fetch(&dir, &kenali_vision::ocr::OCR_PACK, &mut |line| eprintln!("{line}"))?;
             println!("models ready in {}", dir.display());
+        }
+        Command::Retention(RetentionCommand::Run { now }) => {
+            let now = match now.as_deref() {
+                Some(text) => kenali_core::time_fmt::parse_timestamp(text)
+                    .with_context(|| format!("--now {text:?} is not an RFC 3339 time (e.g. 2029-01-01T00:00:00Z)"))?,
+                None => time::OffsetDateTime::now_utc(),
+            };
+            let state = build_state(config, None).await?;
+            let report = kenali_server::retention::sweep(&state, now, "cli", true)
+                .await
+                .map_err(|e| anyhow::anyhow!("retention sweep failed: {}", e.internal.unwrap_or(e.message)))?;
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"sweep": report}))?);
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = Store::connect(&config.database_url(), 2, None).await?;

@@ -129,6 +129,7 @@ pub async fn create(
         }
         return Err(e.into());
     }
+    crate::search_index::index_name(&mut tx, &state.keys, &principal.org_id, &id, &pii.full_name).await?;
     ledger::audit(&mut tx, &actor, "customer.created", &id, json!({"externalRef": row.external_ref})).await?;
     let mut stored = row.clone();
     if nik.is_some() {

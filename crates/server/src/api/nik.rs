@@ -102,6 +102,7 @@ async fn store_pii(
     let sealed = seal_pii(&key, &customer.id, pii)?;
     let nik_index = pii.nik.as_deref().map(|n| state.keys.blind_index.index("nik", n));
     customers::update_pii(conn, &customer.id, &sealed, nik_index.as_deref(), &now_timestamp()).await?;
+    crate::search_index::index_name(conn, &state.keys, &customer.org_id, &customer.id, &pii.full_name).await?;
     Ok(())
 }
 

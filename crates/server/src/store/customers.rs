@@ -166,3 +166,26 @@ pub async fn enrollment_count(conn: &mut AnyConnection, org_id: &str, customer_i
     .await?;
     col(&row, "n")
 }
+
+/// One batch of an export: the org's customers (erased ones too) created in `[from, to)`,
+/// in id order after `after_id`.
+pub async fn export_batch(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    window: &super::TimeWindow,
+    after_id: &str,
+    limit: i64,
+) -> StoreResult<Vec<CustomerRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM customers WHERE org_id = $1 AND id > $2 \
+         AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) ORDER BY id ASC LIMIT $5"
+    ))
+    .bind(org_id)
+    .bind(after_id)
+    .bind(window.from.as_deref())
+    .bind(window.to.as_deref())
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}

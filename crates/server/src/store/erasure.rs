@@ -27,6 +27,8 @@ pub struct Erased {
     pub challenges_closed: u64,
     /// Stored idempotent responses that named the customer, deleted.
     pub idempotent_responses_deleted: u64,
+    /// Blind indexes of the words of the customer's name, deleted.
+    pub name_words_deleted: u64,
 }
 
 /// Erases the customer in the caller's transaction. `None` when there is no such customer of
@@ -101,6 +103,7 @@ pub async fn erase_customer(
         };
         *count = query.execute(&mut *conn).await?.rows_affected();
     }
+    erased.name_words_deleted = super::search::delete_name_words(&mut *conn, customer_id).await?;
     // Where the requests came from is personal data too; the attempts stay as records.
     sqlx::query("UPDATE attempts SET client_ip = NULL WHERE org_id = $1 AND customer_id = $2")
         .bind(org_id)

@@ -15,6 +15,8 @@ pub mod idempotency;
 pub mod ktp;
 pub mod org_settings;
 pub mod orgs;
+pub mod retention;
+pub mod search;
 pub mod tier_events;
 pub mod verifications;
 pub mod webhooks;
@@ -260,4 +262,11 @@ pub fn paginate<T>(mut rows: Vec<T>, limit: i64, id_of: impl Fn(&T) -> String) -
     } else {
         (rows, None)
     }
+}
+
+/// A `[from, to)` range of creation times (fixed-width RFC 3339); either end may be open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub from: Option<String>,
+    pub to: Option<String>,
 }

@@ -49,3 +49,26 @@ fn the_command_line_migrates_creates_keys_and_users() {
     assert!(verify.status.success());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn retention_run_sweeps_every_org_and_reports_json() {
+    let dir = std::env::temp_dir().join(format!("kenali-cli-{}", ulid::Ulid::new()));
+    let key = kenali(&dir, &["api-key", "create", "--org", "acme", "--scopes", "admin"], &[]);
+    assert!(key.status.success(), "{}", String::from_utf8_lossy(&key.stderr));
+
+    let run = kenali(&dir, &["retention", "run", "--now", "2040-01-01T00:00:00Z"], &[]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let orgs = report["sweep"].as_array().unwrap();
+    assert_eq!(orgs.len(), 1, "{report}");
+    // 2040 is over 7 years after the key was created: its audit entry is pruned.
+    assert!(orgs[0]["auditEntriesDeleted"].as_u64().unwrap() >= 1, "{report}");
+    assert_eq!(orgs[0]["cutoffs"]["stepUpFramesBefore"], "2039-10-03T00:00:00.000Z");
+    let verify = kenali(&dir, &["audit", "verify"], &[]);
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+
+    let bad = kenali(&dir, &["retention", "run", "--now", "next year"], &[]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,158 @@
+//! The retention sweeper: each class of data goes when its window (per org) ends, the audit
+//! chain stays verifiable from a checkpoint, and every sweep that deletes is audited.
+
+use kenali_server::cli::verify_audit;
+use kenali_server::faces::ImageInput;
+use kenali_server::retention::{sweep, OrgSweep};
+use reqwest::StatusCode;
+use serde_json::json;
+use sha2::Digest;
+use time::{Duration, OffsetDateTime};
+
+use crate::testkit::{servers, testdata_b64, testdata_bytes, TestServer, NIK_MALE};
+
+async fn count_where(server: &TestServer, sql: &str) -> i64 {
+    let row = sqlx::query(sql).fetch_one(server.state.store.pool()).await.unwrap();
+    sqlx::Row::try_get(&row, 0).unwrap()
+}
+
+async fn frames(server: &TestServer, class: &str) -> i64 {
+    count_where(server, &format!("SELECT COUNT(*) FROM captures WHERE retention_class = '{class}'")).await
+}
+
+async fn swept(server: &TestServer, org_id: &str, at: OffsetDateTime) -> OrgSweep {
+    let report = sweep(&server.state, at, "test", false).await.unwrap();
+    report.into_iter().find(|o| o.org_id == org_id).unwrap()
+}
+
+async fn sweeps_audited(server: &TestServer) -> i64 {
+    count_where(server, "SELECT COUNT(*) FROM audit_log WHERE action = 'retention.swept'").await
+}
+
+/// A step-up selfie (kept 90 days) through a real face match.
+async fn step_up_selfie(server: &TestServer, customer_id: &str) {
+    let (status, matched) = server
+        .post(
+            "/api/identity/face/match",
+            json!({"customerId": customer_id, "image": testdata_b64("faces/obama_2.jpg")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{matched}");
+}
+
+#[tokio::test]
+async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
+    for server in servers().await {
+        let now = OffsetDateTime::now_utc();
+        let customer = server.create_customer(json!({"fullName": "Budi Santoso", "nik": NIK_MALE})).await;
+        let customer_id = customer["id"].as_str().unwrap();
+        let (status, verdict) = server
+            .post(
+                "/api/identity/nik/dukcapil",
+                json!({"customerId": customer_id, "valid": true, "photo": testdata_b64("faces/obama_1.jpg")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{verdict}");
+        step_up_selfie(&server, customer_id).await;
+        // An onboarding frame, sealed and stored as a capture is.
+        let row = {
+            let mut conn = server.state.store.pool().acquire().await.unwrap();
+            let org_row = sqlx::query("SELECT org_id FROM customers WHERE id = $1")
+                .bind(customer_id)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            let org_id: String = sqlx::Row::try_get(&org_row, "org_id").unwrap();
+            kenali_server::store::customers::find(&mut conn, &org_id, customer_id).await.unwrap().unwrap()
+        };
+        let bytes = testdata_bytes("faces/obama_3.jpg");
+        let image = ImageInput { sha256: hex::encode(sha2::Sha256::digest(&bytes)), bytes, media_type: "image/jpeg" };
+        let mut tx = server.state.store.begin().await.unwrap();
+        kenali_server::api::faces::store_capture(&server.state, &mut tx, &row, "frame", &image, None, "onboarding")
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let org_id = row.org_id.clone();
+        assert_eq!((frames(&server, "onboarding").await, frames(&server, "step_up").await), (1, 1));
+
+        // Nothing is old yet: nothing deleted, and a sweep that deletes nothing is not audited.
+        let first = swept(&server, &org_id, now).await;
+        assert_eq!(
+            (first.onboarding_frames_deleted, first.step_up_frames_deleted, first.audit_entries_deleted),
+            (0, 0, 0)
+        );
+        assert_eq!(sweeps_audited(&server).await, 0);
+
+        // After 90 days the step-up selfie goes; the onboarding frame stays.
+        let report = swept(&server, &org_id, now + Duration::days(91)).await;
+        assert_eq!((report.step_up_frames_deleted, report.onboarding_frames_deleted), (1, 0));
+        assert_eq!((frames(&server, "onboarding").await, frames(&server, "step_up").await), (1, 0));
+        assert_eq!(sweeps_audited(&server).await, 1);
+        let (_, audit) = server.get("/api/identity/audit-log?action=retention.swept").await;
+        assert_eq!(audit["data"][0]["details"]["stepUpFramesDeleted"], 1, "{audit}");
+        assert_eq!(audit["data"][0]["actor"], "test");
+
+        // Windows are per org: at 10 days a new step-up selfie is due after 11.
+        let response = server
+            .client
+            .patch(format!("{}/api/identity/org/settings", server.base))
+            .bearer_auth(&server.key)
+            .json(&json!({"retention": {"stepUpFramesDays": 10}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        step_up_selfie(&server, customer_id).await;
+        assert_eq!(swept(&server, &org_id, now + Duration::days(9)).await.step_up_frames_deleted, 0);
+        assert_eq!(swept(&server, &org_id, now + Duration::days(11)).await.step_up_frames_deleted, 1);
+
+        // After 3 years the onboarding frame goes; the records stay.
+        let report = swept(&server, &org_id, now + Duration::days(3 * 365 + 1)).await;
+        assert_eq!(report.onboarding_frames_deleted, 1);
+        assert_eq!(report.records_deleted.verifications, 0);
+        let verifications = server.count("verifications").await;
+        assert!(verifications >= 3);
+
+        // After 7 years the regulated records go, and the start of the audit chain with them.
+        let audit_before = server.count("audit_log").await;
+        let report = swept(&server, &org_id, now + Duration::days(7 * 365 + 3)).await;
+        assert_eq!(report.records_deleted.verifications as i64, verifications);
+        assert!(report.records_deleted.tier_events >= 1);
+        assert_eq!(report.records_deleted.dukcapil_verdicts, 1);
+        assert!(report.records_deleted.attempts >= 1);
+        assert_eq!(report.audit_entries_deleted as i64, audit_before);
+        let checkpoint = report.audit_checkpoint.clone().unwrap();
+        assert_eq!(server.count("verifications").await, 0);
+        assert_eq!(server.count("dukcapil_verdicts").await, 0);
+        // Only this sweep's own entry is left of the org's chain; it starts from the checkpoint.
+        assert_eq!(server.count("audit_log").await, 1);
+        let stored = count_where(
+            &server,
+            &format!(
+                "SELECT COUNT(*) FROM audit_checkpoints WHERE seq = {} AND hash = '{}'",
+                checkpoint.seq, checkpoint.hash
+            ),
+        )
+        .await;
+        assert_eq!(stored, 1);
+        let (_, audit) = server.get("/api/identity/audit-log?action=retention.swept").await;
+        assert_eq!(audit["data"][0]["details"]["auditCheckpoint"]["seq"], checkpoint.seq, "{audit}");
+
+        // The customer is still there (its records are gone), and new entries extend the chain.
+        let (status, profile) = server.get(&format!("/api/identity/customers/{customer_id}")).await;
+        assert_eq!(status, StatusCode::OK, "{profile}");
+        assert_eq!(profile["customer"]["verifications"], json!([]));
+        server.create_customer(json!({"fullName": "Ani Lestari"})).await;
+        let report = verify_audit(&server.state.store).await.unwrap().expect("chain intact from the checkpoint");
+        let ours = report.orgs.iter().find(|(org, _)| *org == org_id).unwrap();
+        assert!(ours.1 >= 2, "the sweep's entry and the new customer's: {}", ours.1);
+
+        // A removed entry after the checkpoint is still caught.
+        sqlx::query("DELETE FROM audit_log WHERE org_id = $1 AND action = 'retention.swept'")
+            .bind(&org_id)
+            .execute(server.state.store.pool())
+            .await
+            .unwrap();
+        assert!(verify_audit(&server.state.store).await.unwrap().is_err());
+    }
+}
