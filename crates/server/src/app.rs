@@ -71,7 +71,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/identity/org/settings", get(api::settings::show).patch(api::settings::update))
         .route("/api/identity/api-keys", get(api::api_keys::list).post(api::api_keys::create))
         .route("/api/identity/api-keys/{id}", delete(api::api_keys::revoke))
-        .route("/api/identity/api-keys/{id}/revoke", post(api::api_keys::revoke))
+        .route("/api/identity/api-keys/{id}/revoke", post(api::api_keys::revoke_by_post))
         .route("/api/identity/face/match", post(api::faces::face_match).layer(image_limit))
         .route("/api/identity/face/flash-challenge", post(api::liveness::face_challenge))
         .route("/api/identity/face/liveness", post(api::liveness::face_liveness).layer(image_limit))
@@ -87,7 +87,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/identity/customers/{id}/attempts", get(api::faces::customer_attempts))
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), authenticate));
-    let mut open = Router::new().route("/api/healthz", get(api::health::healthz));
+    let mut open = Router::new().route("/api/healthz", get(api::health::healthz)).merge(crate::openapi::router());
     if state.config.metrics_listen.is_none() {
         open = open.route("/metrics", get(api::health::metrics));
     }

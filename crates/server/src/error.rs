@@ -4,6 +4,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::store::StoreError;
@@ -113,14 +114,33 @@ impl ApiError {
         err
     }
 
-    pub fn body(&self, request_id: &str) -> Value {
-        json!({"error": {
-            "code": self.code,
-            "message": self.message,
-            "details": self.details,
-            "requestId": request_id,
-        }})
+    pub fn body(&self, request_id: &str) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message.clone(),
+                details: self.details.clone(),
+                request_id: request_id.to_string(),
+            },
+        }
     }
+}
+
+/// Every error response's body (SPEC §1).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    /// A stable machine-readable code, e.g. `invalid_field`, `customer_erased`.
+    pub code: String,
+    pub message: String,
+    /// For validation errors, one `{field, code?, message}` per problem.
+    pub details: Vec<Value>,
+    pub request_id: String,
 }
 
 impl IntoResponse for ApiError {

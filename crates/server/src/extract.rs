@@ -97,7 +97,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
 }
 
 /// `?limit=&cursor=` with SPEC §1's bounds.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct PageQuery {
     pub limit: Option<String>,

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod ledger;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod ratelimit;
 pub mod retention;
 pub mod search_index;

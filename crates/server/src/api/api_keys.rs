@@ -16,7 +16,7 @@ use crate::ledger::{self, Actor};
 use crate::state::AppState;
 use crate::store::api_keys::{self, ApiKeyRow};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     id: String,
@@ -42,6 +42,7 @@ impl From<&ApiKeyRow> for ApiKeyView {
     }
 }
 
+#[utoipa::path(get, path = "/api/identity/api-keys", tag = "api-keys", params(PageQuery), responses((status = 200, description = "a page of keys (never secrets)", body = ListView<ApiKeyView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -54,7 +55,7 @@ pub async fn list(
     Ok(Json(ListView { data: rows.iter().map(ApiKeyView::from).collect(), next_cursor }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateKey {
     name: String,
@@ -86,6 +87,7 @@ pub async fn insert_key(
     Ok(row)
 }
 
+#[utoipa::path(post, path = "/api/identity/api-keys", tag = "api-keys", request_body = CreateKey, responses((status = 201, description = "`{apiKey}` with its secret, shown once", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -108,6 +110,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({"apiKey": view}))))
 }
 
+/// `POST .../revoke`: the same as `DELETE`, for clients that cannot send DELETE.
+#[utoipa::path(post, path = "/api/identity/api-keys/{id}/revoke", tag = "api-keys", params(("id" = String, Path, description = "key id (key_...)")), responses((status = 200, description = "`{apiKey}`: revoked", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+pub async fn revoke_by_post(state: State<AppState>, auth: Auth, key_id: Path<String>) -> ApiResult<Json<Value>> {
+    revoke(state, auth, key_id).await
+}
+
+#[utoipa::path(delete, path = "/api/identity/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "key id (key_...)")), responses((status = 200, description = "`{apiKey}`: revoked", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn revoke(State(state): State<AppState>, auth: Auth, Path(key_id): Path<String>) -> ApiResult<Json<Value>> {
     let principal = auth.require(Scope::Admin)?;
     let actor = Actor::from_principal(principal);
@@ -116,6 +125,10 @@ pub async fn revoke(State(state): State<AppState>, auth: Auth, Path(key_id): Pat
         api_keys::find(&mut tx, &principal.org_id, &key_id).await?.ok_or_else(|| ApiError::not_found("API key"))?;
     if key.revoked_at.is_some() {
         return Err(ApiError::conflict("already_revoked", "this API key is already revoked"));
+    }
+    // A key revoking itself would lock out whoever holds only it; rotate with another key.
+    if key.id == principal.key_id {
+        return Err(ApiError::conflict("key_in_use", "a key cannot revoke itself; revoke it with another admin key"));
     }
     let now = now_timestamp();
     api_keys::revoke(&mut tx, &principal.org_id, &key.id, &now).await?;

@@ -13,7 +13,8 @@ use crate::state::AppState;
 use crate::store::audit::{self, AuditFilter};
 use crate::store::tier_events;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuditQuery {
     limit: Option<String>,
@@ -25,7 +26,7 @@ pub struct AuditQuery {
     until: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntryView {
     id: String,
@@ -40,6 +41,7 @@ pub struct AuditEntryView {
     hash: String,
 }
 
+#[utoipa::path(get, path = "/api/identity/audit-log", tag = "audit", params(AuditQuery), responses((status = 200, description = "a page of audit entries, newest first", body = ListView<AuditEntryView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -79,7 +81,8 @@ pub async fn list(
     Ok(Json(ListView { data, next_cursor }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TierEventQuery {
     limit: Option<String>,
@@ -88,6 +91,7 @@ pub struct TierEventQuery {
     since: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/identity/tier-events", tag = "audit", params(TierEventQuery), responses((status = 200, description = "a page of tier events", body = ListView<TierEventView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn tier_events(
     State(state): State<AppState>,
     auth: Auth,

@@ -25,7 +25,7 @@ pub const MAX_FRAMES: usize = 10;
 /// How long the same signed bundle gets its first answer back (seed 000, Idempotency).
 pub const REPLAY_WINDOW: time::Duration = time::Duration::hours(24);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChallengeRequest {
     pub customer_id: String,

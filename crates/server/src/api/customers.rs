@@ -26,7 +26,7 @@ use crate::store::customers::{self, CustomerFilter, CustomerRow};
 use crate::store::events::{self, kind as event};
 use crate::store::{erasure, verifications};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCustomer {
     full_name: String,
@@ -63,6 +63,7 @@ pub fn check_nik(
     Ok((nik, info))
 }
 
+#[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CreateCustomer, responses((status = 201, description = "`{customer}`: created", body = crate::openapi::CustomerEnvelope), (status = 200, description = "`{customer}`: the customer with this externalRef already existed", body = crate::openapi::CustomerEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -160,7 +161,8 @@ fn existing_customer(state: &AppState, existing: &CustomerRow) -> ApiResult<Resp
     Ok((StatusCode::OK, Json(json!({"customer": CustomerView::new(existing, pii)}))).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListCustomers {
     limit: Option<String>,
@@ -184,6 +186,7 @@ pub fn timestamp_param(field: &str, value: Option<&str>) -> Result<Option<String
         .transpose()
 }
 
+#[utoipa::path(get, path = "/api/customers", tag = "customers", params(ListCustomers), responses((status = 200, description = "a page of customers", body = ListView<CustomerView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -222,6 +225,7 @@ struct CustomerProfile {
     enrollment_count: i64,
 }
 
+#[utoipa::path(get, path = "/api/identity/customers/{id}", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "`{customer}` with its verification history and enrollment count", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn profile(
     State(state): State<AppState>,
     auth: Auth,
@@ -245,7 +249,7 @@ pub async fn profile(
 /// Longest reason an erasure request may give.
 const ERASURE_REASON_MAX: usize = 500;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EraseRequest {
     /// Why (e.g. "customer request 2026-11-20, ticket 4411"); kept in the audit entry, so it
@@ -256,6 +260,7 @@ pub struct EraseRequest {
 /// UU PDP erasure (SPEC §8): irreversible. The customer's data key is destroyed and every
 /// personal field, image, embedding and kept answer is deleted or cleared, in one
 /// transaction with its audit entry and the `customer.erased` event. Later reads answer 410.
+#[utoipa::path(post, path = "/api/identity/customers/{id}/erase", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), request_body(content = Option<EraseRequest>, content_type = "application/json"), responses((status = 200, description = "`{erasure}`: what was removed", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn erase(
     State(state): State<AppState>,
     auth: Auth,

@@ -28,7 +28,7 @@ fn secret_context(device_id: &str) -> String {
     format!("device/secret/{device_id}")
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterRequest {
     customer_id: String,
@@ -63,6 +63,7 @@ impl From<&DeviceRow> for DeviceView {
 /// Registers a device; its secret is in this answer only. It is kept sealed with the
 /// customer's data key (the server derives keys from it, so it cannot be hashed), which also
 /// makes erasure shred it.
+#[utoipa::path(post, path = "/api/identity/devices/register", tag = "devices", request_body = RegisterRequest, responses((status = 201, description = "`{device, secret}`: the secret is shown once", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     auth: Auth,
@@ -106,6 +107,7 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(json!({"device": DeviceView::from(&row), "secret": secret}))))
 }
 
+#[utoipa::path(post, path = "/api/identity/devices/{id}/revoke", tag = "devices", params(("id" = String, Path, description = "device id (dev_...)")), responses((status = 200, description = "`{device}`: revoked", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn revoke(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let principal = auth.require(Scope::Public)?;
     if !is_id_of(IdKind::Device, &id) {

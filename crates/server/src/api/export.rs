@@ -50,7 +50,8 @@ const CUSTOMER_HEADER: [&str; 12] = [
 const VERIFICATION_HEADER: [&str; 9] =
     ["id", "customerId", "kind", "status", "reasons", "actor", "actorUserId", "createdAt", "details"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExportQuery {
     /// Created at or after: an RFC 3339 time, or a date (its start, UTC).
@@ -84,6 +85,7 @@ fn bound(field: &str, value: &str, end_of_day: bool) -> Result<OffsetDateTime, A
     Ok(if end_of_day { start + Duration::days(1) } else { start })
 }
 
+#[utoipa::path(get, path = "/api/identity/export/customers.csv", tag = "operations", params(ExportQuery), responses((status = 200, description = "customers as CSV (RFC 4180), streamed", body = String, content_type = "text/csv"), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn customers_csv(
     State(state): State<AppState>,
     auth: Auth,
@@ -105,6 +107,7 @@ pub async fn customers_csv(
     Ok(csv_response("customers.csv", body))
 }
 
+#[utoipa::path(get, path = "/api/identity/export/verifications.csv", tag = "operations", params(ExportQuery), responses((status = 200, description = "verifications as CSV (RFC 4180), streamed", body = String, content_type = "text/csv"), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn verifications_csv(
     State(state): State<AppState>,
     auth: Auth,

@@ -98,7 +98,7 @@ pub async fn customer_attempt(
     Ok((customer, attempt))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MatchRequest {
     image: String,
@@ -123,6 +123,7 @@ struct MatchView {
 }
 
 /// Against the enrollment, else the reference image, else the customer's pool (best wins).
+#[utoipa::path(post, path = "/api/identity/face/match", tag = "faces", request_body = MatchRequest, responses((status = 200, description = "`{match, verification?}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn face_match(
     State(state): State<AppState>,
     auth: Auth,
@@ -318,7 +319,7 @@ pub async fn store_capture(
     Ok(())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrollmentView {
     id: String,
@@ -348,7 +349,8 @@ impl From<&EnrollmentRow> for EnrollmentView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnrollmentQuery {
     limit: Option<String>,
@@ -360,6 +362,7 @@ pub struct EnrollmentQuery {
 pub const ENROLLMENT_SOURCES: [&str; 4] = ["dukcapil", "ktp_extract", "onboarding_selfie", "step_up_promotion"];
 
 /// Lists enrollments; vectors and images never leave the server.
+#[utoipa::path(get, path = "/api/identity/face/enrollments", tag = "faces", params(EnrollmentQuery), responses((status = 200, description = "a page of enrollments (never vectors or images)", body = ListView<EnrollmentView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn enrollments(
     State(state): State<AppState>,
     auth: Auth,
@@ -382,7 +385,7 @@ pub async fn enrollments(
     Ok(Json(ListView { data: rows.iter().map(EnrollmentView::from).collect(), next_cursor }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptView {
     id: String,
@@ -412,7 +415,8 @@ impl From<&AttemptRow> for AttemptView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AttemptQuery {
     limit: Option<String>,
@@ -421,6 +425,7 @@ pub struct AttemptQuery {
     kind: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/identity/attempts", tag = "faces", params(AttemptQuery), responses((status = 200, description = "a page of attempts", body = ListView<AttemptView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn attempts(
     State(state): State<AppState>,
     auth: Auth,
@@ -435,6 +440,7 @@ pub async fn attempts(
     Ok(Json(ListView { data: rows.iter().map(AttemptView::from).collect(), next_cursor }))
 }
 
+#[utoipa::path(get, path = "/api/identity/customers/{id}/attempts", tag = "faces", params(("id" = String, Path, description = "customer id (cus_...)"), PageQuery), responses((status = 200, description = "a page of the customer's attempts", body = ListView<AttemptView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn customer_attempts(
     State(state): State<AppState>,
     auth: Auth,

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+#[utoipa::path(get, path = "/api/healthz", tag = "operations", responses((status = 200, description = "the server and its database are up", body = serde_json::Value), (status = 503, description = "the database is unreachable", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)), security(()))]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let database_ok = state.store.ping().await;
     let status = if database_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -37,6 +37,7 @@ use crate::store::events;
 use crate::store::faces::{self, EnrollmentRow};
 use crate::store::ktp::{self as ktp_store, KtpBundleRow};
 
+#[utoipa::path(post, path = "/api/identity/document/ktp/challenge", tag = "ktp", request_body = ChallengeRequest, responses((status = 201, description = "`{flashChallenge}` with purpose ktp", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn ktp_challenge(
     State(state): State<AppState>,
     auth: Auth,
@@ -51,7 +52,7 @@ pub async fn ktp_challenge(
     Ok((StatusCode::CREATED, Json(issue_challenge(&state, &auth, body, "ktp").await?)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CaptureRequest {
     customer_id: String,
@@ -142,6 +143,7 @@ fn review_reasons(decision: &Judgement) -> Vec<String> {
     reasons
 }
 
+#[utoipa::path(post, path = "/api/identity/document/ktp/capture", tag = "ktp", request_body = CaptureRequest, responses((status = 200, description = "`{verification, ktpBundle, antiSpoof, tamper, faceEnrolment, tier}` (seed 001)", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn ktp_capture(
     State(state): State<AppState>,
     auth: Auth,

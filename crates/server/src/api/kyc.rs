@@ -42,6 +42,7 @@ fn kyc_view(customer_id: &str, progress: TierProgress) -> KycView {
     }
 }
 
+#[utoipa::path(get, path = "/api/identity/kyc/{customer_id}", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "`{kyc}`: tier, next tier, requirements met and missing", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     auth: Auth,
@@ -55,7 +56,7 @@ pub async fn show(
     Ok(Json(json!({"kyc": kyc_view(&customer.id, progress)})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpgradeRequest {
     target_tier: Option<String>,
@@ -68,6 +69,7 @@ pub struct UpgradeRequest {
 
 /// Without a body's `targetTier`: recompute from the history. With one (internal scope):
 /// an analyst override, recorded as a `tier_override` verification naming the actor.
+#[utoipa::path(post, path = "/api/identity/kyc/{customer_id}/upgrade", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), request_body = UpgradeRequest, responses((status = 200, description = "the tier recomputed, or overridden", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn upgrade(
     State(state): State<AppState>,
     auth: Auth,

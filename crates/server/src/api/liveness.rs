@@ -38,6 +38,7 @@ pub const PROMOTION_MARGIN: f32 = 0.10;
 /// Most enrollments one customer's pool grows to by promotion; old ones are never dropped.
 pub const POOL_CAP: usize = 20;
 
+#[utoipa::path(post, path = "/api/identity/face/flash-challenge", tag = "faces", request_body = ChallengeRequest, responses((status = 201, description = "`{flashChallenge}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn face_challenge(
     State(state): State<AppState>,
     auth: Auth,
@@ -165,7 +166,7 @@ async fn queue_unclear(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LivenessRequest {
     customer_id: String,
@@ -180,6 +181,7 @@ fn liveness_details(run: &LivenessRun) -> Value {
            "frameSha256": run.frames.iter().map(|f| f.sha256.clone()).collect::<Vec<_>>()})
 }
 
+#[utoipa::path(post, path = "/api/identity/face/liveness", tag = "faces", request_body = LivenessRequest, responses((status = 200, description = "`{verification, liveness}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn face_liveness(
     State(state): State<AppState>,
     auth: Auth,
@@ -241,10 +243,11 @@ pub async fn face_liveness(
     Ok(Json(answer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StepUpRequest {
     customer_id: String,
+    #[schema(value_type = Option<String>, example = "medium")]
     risk_level: Option<RiskLevel>,
     action_label: Option<String>,
     trigger: Option<String>,
@@ -256,6 +259,7 @@ pub struct StepUpRequest {
 }
 
 /// Atomic liveness + match against the pool (or a reference image).
+#[utoipa::path(post, path = "/api/identity/auth/step-up", tag = "faces", request_body = StepUpRequest, responses((status = 200, description = "`{allow, reasons, liveness, match, verificationIds, decidedInMs}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn step_up(
     State(state): State<AppState>,
     auth: Auth,

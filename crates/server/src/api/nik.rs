@@ -23,7 +23,7 @@ use crate::store::customers::{self, CustomerRow};
 use crate::store::dukcapil::{self, DukcapilRow};
 use crate::store::faces;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ValidateNik {
     customer_id: String,
@@ -37,6 +37,7 @@ pub struct ValidateNik {
 /// A malformed NIK (not 16 digits) is a 400 that writes nothing. A well-formed NIK that
 /// breaks a rule (region, date, serial, DOB or gender) is recorded as a failed `nik_format`
 /// verification: the failure itself is the record.
+#[utoipa::path(post, path = "/api/identity/nik/validate", tag = "kyc", request_body = ValidateNik, responses((status = 201, description = "`{verification, problems, tier, tierEvent}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn validate_for_customer(
     State(state): State<AppState>,
     auth: Auth,
@@ -106,7 +107,7 @@ async fn store_pii(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DukcapilVerdict {
     customer_id: String,
@@ -115,11 +116,13 @@ pub struct DukcapilVerdict {
     /// Base64 JPEG or PNG of the Dukcapil photo.
     photo: Option<String>,
     /// Dukcapil's own response, kept (sealed) exactly as given, byte for byte.
+    #[schema(value_type = Option<Object>)]
     raw: Option<Box<serde_json::value::RawValue>>,
     #[allow(dead_code)]
     external_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/identity/nik/dukcapil", tag = "kyc", request_body = DukcapilVerdict, responses((status = 201, description = "`{verification, tier, tierEvent}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn ingest_dukcapil(
     State(state): State<AppState>,
     auth: Auth,

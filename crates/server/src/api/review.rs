@@ -22,7 +22,8 @@ use crate::store::{events, faces};
 /// Longest decision reason kept.
 pub const MAX_REASON_CHARS: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct QueueQuery {
     limit: Option<String>,
@@ -30,7 +31,7 @@ pub struct QueueQuery {
     status: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewItemView {
     id: String,
@@ -105,6 +106,7 @@ pub async fn open_item(conn: &mut sqlx::AnyConnection, new: NewReviewItem<'_>) -
 }
 
 /// Open items oldest first (the order analysts work in); `?status=` shows decided ones.
+#[utoipa::path(get, path = "/api/identity/review-queue", tag = "ktp", params(QueueQuery), responses((status = 200, description = "a page of review items, oldest first", body = ListView<ReviewItemView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn queue(
     State(state): State<AppState>,
     auth: Auth,
@@ -122,14 +124,14 @@ pub async fn queue(
     Ok(Json(ListView { data: rows.iter().map(ReviewItemView::from).collect(), next_cursor }))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Approve,
     Reject,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DecisionRequest {
     decision: Verdict,
@@ -138,6 +140,7 @@ pub struct DecisionRequest {
 
 /// Decides an open item: a `review_decision` verification (an approval counts as the
 /// standard rung, SPEC §3), the tier recomputed, an audit entry. Deciding twice is 409.
+#[utoipa::path(post, path = "/api/identity/review-queue/{id}/decision", tag = "ktp", params(("id" = String, Path, description = "review item id (rev_...)")), request_body = DecisionRequest, responses((status = 200, description = "`{reviewItem, verification, tier}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
     auth: Auth,

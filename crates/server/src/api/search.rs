@@ -24,7 +24,8 @@ use crate::store::{search, Page};
 /// Most customers one search returns (and the default).
 const MAX_RESULTS: i64 = 50;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchQuery {
     q: Option<String>,
@@ -32,9 +33,9 @@ pub struct SearchQuery {
 }
 
 /// What part of a customer the query matched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-enum MatchedOn {
+pub enum MatchedOn {
     Id,
     ExternalRef,
     Nik,
@@ -43,19 +44,26 @@ enum MatchedOn {
     Name,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SearchHit {
+pub struct SearchHit {
     #[serde(flatten)]
     customer: CustomerView,
     matched_on: Vec<MatchedOn>,
 }
 
+/// `{"data": [...]}`: at most `limit` customers, exact identifier matches first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SearchResults {
+    data: Vec<SearchHit>,
+}
+
+#[utoipa::path(get, path = "/api/identity/search", tag = "operations", params(SearchQuery), responses((status = 200, description = "customers found, each with what it matched on", body = SearchResults), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(query): ApiQuery<SearchQuery>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<SearchResults>> {
     let principal = auth.require(Scope::Internal)?;
     let q = query.q.as_deref().map(str::trim).unwrap_or_default();
     if q.is_empty() {
@@ -143,5 +151,5 @@ pub async fn search(
     let actor = Actor::from_principal(principal);
     ledger::audit(&mut tx, &actor, "customer.searched", "customers", json!({"results": data.len()})).await?;
     tx.commit().await?;
-    Ok(Json(json!({"data": data})))
+    Ok(Json(SearchResults { data }))
 }

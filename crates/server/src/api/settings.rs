@@ -15,7 +15,7 @@ use crate::ledger::{self, Actor};
 use crate::state::AppState;
 use crate::store::org_settings;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsPatch {
     match_threshold: Option<f32>,
@@ -24,7 +24,7 @@ pub struct SettingsPatch {
     webhook_retry_hours: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetentionPatch {
     onboarding_frames_days: Option<u32>,
@@ -54,6 +54,7 @@ fn view(settings: &OrgSettings, updated_at: Option<&str>) -> ApiResult<Value> {
     Ok(json!({"settings": view}))
 }
 
+#[utoipa::path(get, path = "/api/identity/org/settings", tag = "operations", responses((status = 200, description = "`{settings}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     let principal = auth.require(Scope::Admin)?;
     let mut conn = state.store.pool().acquire().await?;
@@ -63,6 +64,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<V
 
 /// Changes the named settings; every value is checked against its bounds before anything is
 /// saved, and the change is audited with each setting's old and new value.
+#[utoipa::path(patch, path = "/api/identity/org/settings", tag = "operations", request_body = SettingsPatch, responses((status = 200, description = "`{settings}`: changed and audited", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,

@@ -8,7 +8,7 @@ use crate::store::customers::CustomerRow;
 use crate::store::tier_events::TierEventRow;
 use crate::store::verifications::VerificationRow;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerView {
     pub id: String,
@@ -18,6 +18,7 @@ pub struct CustomerView {
     pub phone: Option<String>,
     pub nik: Option<String>,
     pub date_of_birth: Option<String>,
+    #[schema(value_type = Option<String>, example = "female")]
     pub gender: Option<kenali_core::nik::Gender>,
     pub tier: String,
     pub created_at: String,
@@ -42,7 +43,7 @@ impl CustomerView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerificationView {
     pub id: String,
@@ -72,7 +73,7 @@ impl From<&VerificationRow> for VerificationView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TierEventView {
     pub id: String,
@@ -101,7 +102,7 @@ impl From<&TierEventRow> for TierEventView {
 }
 
 /// `{"data": [...], "nextCursor": ...}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListView<T> {
     pub data: Vec<T>,

@@ -93,7 +93,7 @@ fn checked_description(description: Option<String>) -> ApiResult<Option<String>>
     Ok(description)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateWebhook {
     url: String,
@@ -102,6 +102,7 @@ pub struct CreateWebhook {
     enabled: Option<bool>,
 }
 
+#[utoipa::path(post, path = "/api/identity/webhooks", tag = "webhooks", request_body = CreateWebhook, responses((status = 201, description = "`{webhook, secret}`: the secret is shown once", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -136,6 +137,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(json!({"webhook": WebhookView::from(&row), "secret": secret}))))
 }
 
+#[utoipa::path(get, path = "/api/identity/webhooks", tag = "webhooks", responses((status = 200, description = "`{data}`: the endpoints", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     let principal = auth.require(Scope::Admin)?;
     let mut conn = state.store.pool().acquire().await?;
@@ -149,7 +151,7 @@ async fn load(state: &AppState, org_id: &str, id: &str) -> ApiResult<WebhookRow>
     webhooks::find(&mut conn, org_id, id).await?.ok_or_else(|| ApiError::not_found("webhook"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateWebhook {
     url: Option<String>,
@@ -158,6 +160,7 @@ pub struct UpdateWebhook {
     enabled: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), request_body = UpdateWebhook, responses((status = 200, description = "`{webhook}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -186,6 +189,7 @@ pub async fn update(
     Ok(Json(json!({"webhook": WebhookView::from(&row)})))
 }
 
+#[utoipa::path(delete, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 200, description = "`{webhook}`: deleted", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn delete(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let principal = auth.require(Scope::Admin)?;
     let row = load(&state, &principal.org_id, &id).await?;
@@ -199,6 +203,7 @@ pub async fn delete(State(state): State<AppState>, auth: Auth, Path(id): Path<St
 }
 
 /// Sends a `webhook.test` event to this endpoint only (even when disabled).
+#[utoipa::path(post, path = "/api/identity/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 202, description = "`{event: {id, type}}`: a webhook.test event queued", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn test(
     State(state): State<AppState>,
     auth: Auth,
@@ -214,6 +219,7 @@ pub async fn test(
 }
 
 /// The endpoint's delivery log, newest first: status, attempts, last answer, latency, next retry.
+#[utoipa::path(get, path = "/api/identity/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), PageQuery), responses((status = 200, description = "a page of the delivery log", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     auth: Auth,
@@ -229,6 +235,7 @@ pub async fn deliveries(
 }
 
 /// Queues a failed delivery again, due now, with a fresh retry window.
+#[utoipa::path(post, path = "/api/identity/webhooks/{id}/deliveries/{event_id}/redeliver", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), ("event_id" = String, Path, description = "event id (evt_...)")), responses((status = 202, description = "`{delivery}`: queued again", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn redeliver(
     State(state): State<AppState>,
     auth: Auth,

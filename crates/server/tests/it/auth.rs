@@ -45,6 +45,14 @@ async fn keys_are_required_checked_and_revocable() {
         let (status, answer) =
             server.request(Method::DELETE, &format!("/api/identity/api-keys/{key_id}"), Some(&server.key), None).await;
         assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("already_revoked")));
+        // A key cannot revoke itself (the POST form too): nobody locks themselves out.
+        let (_, list) = server.get("/api/identity/api-keys").await;
+        let own = list["data"].as_array().unwrap().iter().find(|k| k["revokedAt"].is_null()).unwrap()["id"].clone();
+        let own = own.as_str().unwrap();
+        let (status, answer) = server.post(&format!("/api/identity/api-keys/{own}/revoke"), json!({})).await;
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("key_in_use")), "{answer}");
+        let (status, _) = server.get("/api/customers").await;
+        assert_eq!(status, StatusCode::OK);
 
         let (status, answer) = server.post("/api/identity/api-keys", json!({"name": "x", "scopes": ["root"]})).await;
         assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")));

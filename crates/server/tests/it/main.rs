@@ -15,6 +15,7 @@ mod idempotency;
 mod ktp;
 mod kyc;
 mod liveness;
+mod openapi;
 mod retention;
 mod search;
 mod settings;
