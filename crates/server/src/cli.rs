@@ -156,16 +156,46 @@ pub async fn verify_audit(store: &Store) -> anyhow::Result<Result<AuditReport, B
             entries.extend(batch);
         }
         // Entries the retention sweeper pruned are gone; the chain is proven from its checkpoint.
-        let start = match retention::audit_checkpoint(&mut conn, &org_id).await? {
-            Some(checkpoint) => (checkpoint.seq, checkpoint.hash),
-            None => (0, GENESIS_HASH.to_string()),
+        let checkpoint = retention::audit_checkpoint(&mut conn, &org_id).await?;
+        let start = match &checkpoint {
+            Some(checkpoint) => (checkpoint.seq, checkpoint.hash.as_str()),
+            None => (0, GENESIS_HASH),
         };
-        match verify_chain(entries.iter().map(|(r, h)| (r, h.as_str())), (start.0, start.1.as_str()), Some(&head)) {
+        match verify_chain(entries.iter().map(|(r, h)| (r, h.as_str())), start, Some(&head)) {
             Ok(count) => report.orgs.push((org_id, count)),
             Err(broken) => return Ok(Err(broken)),
         }
+        if let Some(checkpoint) = checkpoint {
+            if let Err(broken) = checkpoint_vouched(&entries, &checkpoint) {
+                return Ok(Err(broken));
+            }
+        }
     }
     Ok(Ok(report))
+}
+
+/// The checkpoint table is not itself chained, so a checkpoint counts only when the newest
+/// `retention.swept` entry that moved it (an entry inside the verified chain) names the same
+/// link; otherwise someone deleted the chain's start and moved the checkpoint by hand.
+fn checkpoint_vouched(
+    entries: &[(kenali_core::audit::AuditRecord, String)],
+    checkpoint: &retention::AuditCheckpoint,
+) -> Result<(), BrokenLink> {
+    let recorded = entries.iter().rev().filter(|(r, _)| r.action == "retention.swept").find_map(|(r, _)| {
+        let details: serde_json::Value = serde_json::from_str(&r.details).ok()?;
+        let seq = details["auditCheckpoint"]["seq"].as_i64()?;
+        Some((r, seq, details["auditCheckpoint"]["hash"].as_str()?.to_string()))
+    });
+    match recorded {
+        Some((_, seq, hash)) if seq == checkpoint.seq && hash == checkpoint.hash => Ok(()),
+        other => Err(BrokenLink {
+            seq: checkpoint.seq + 1,
+            entry_id: other.map(|(r, _, _)| r.id.clone()).unwrap_or_else(|| "(none)".into()),
+            reason: "the audit checkpoint is not the one the last retention sweep recorded: \
+                     entries before it were removed outside the sweeper"
+                .into(),
+        }),
+    }
 }
 
 /// Parses `--scopes` for the CLI.

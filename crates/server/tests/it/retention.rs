@@ -147,12 +147,29 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
         let ours = report.orgs.iter().find(|(org, _)| *org == org_id).unwrap();
         assert!(ours.1 >= 2, "the sweep's entry and the new customer's: {}", ours.1);
 
-        // A removed entry after the checkpoint is still caught.
-        sqlx::query("DELETE FROM audit_log WHERE org_id = $1 AND action = 'retention.swept'")
+        // Deleting the start of the chain by hand and moving the checkpoint past it is caught:
+        // no sweep entry inside the chain vouches for the moved checkpoint.
+        let row = sqlx::query("SELECT seq, hash FROM audit_log WHERE org_id = $1 AND action = 'retention.swept'")
             .bind(&org_id)
+            .fetch_one(server.state.store.pool())
+            .await
+            .unwrap();
+        let (seq, hash): (i64, String) =
+            (sqlx::Row::try_get(&row, "seq").unwrap(), sqlx::Row::try_get(&row, "hash").unwrap());
+        sqlx::query("DELETE FROM audit_log WHERE org_id = $1 AND seq = $2")
+            .bind(&org_id)
+            .bind(seq)
             .execute(server.state.store.pool())
             .await
             .unwrap();
-        assert!(verify_audit(&server.state.store).await.unwrap().is_err());
+        sqlx::query("UPDATE audit_checkpoints SET seq = $2, hash = $3 WHERE org_id = $1")
+            .bind(&org_id)
+            .bind(seq)
+            .bind(&hash)
+            .execute(server.state.store.pool())
+            .await
+            .unwrap();
+        let broken = verify_audit(&server.state.store).await.unwrap().unwrap_err();
+        assert!(broken.reason.contains("checkpoint"), "{}", broken.reason);
     }
 }
