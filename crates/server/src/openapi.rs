@@ -4,20 +4,13 @@
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api;
-use crate::api::views::CustomerView;
 use crate::state::AppState;
 
 pub use crate::error::{ErrorBody, ErrorDetail};
-
-/// `{"customer": {...}}`.
-#[derive(ToSchema)]
-pub struct CustomerEnvelope {
-    pub customer: CustomerView,
-}
 
 struct BearerKey;
 

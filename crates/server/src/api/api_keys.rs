@@ -6,7 +6,7 @@ use axum::Json;
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::time_fmt::now_timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::views::ListView;
 use crate::auth::{display_prefix, generate_secret, hash_secret, parse_scopes, scopes_to_string, Scope};
@@ -26,6 +26,27 @@ pub struct ApiKeyView {
     created_by: String,
     created_at: String,
     revoked_at: Option<String>,
+}
+
+/// `{"apiKey": {...}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyEnvelope {
+    api_key: ApiKeyView,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NewApiKey {
+    #[serde(flatten)]
+    key: ApiKeyView,
+    /// `qe_sk_...`, shown this once.
+    secret: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyCreated {
+    api_key: NewApiKey,
 }
 
 impl From<&ApiKeyRow> for ApiKeyView {
@@ -87,12 +108,12 @@ pub async fn insert_key(
     Ok(row)
 }
 
-#[utoipa::path(post, path = "/api/identity/api-keys", tag = "api-keys", request_body = CreateKey, responses((status = 201, description = "`{apiKey}` with its secret, shown once", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/api-keys", tag = "api-keys", request_body = CreateKey, responses((status = 201, description = "the key with its secret, shown once", body = ApiKeyCreated), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<CreateKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
     let principal = auth.require(Scope::Admin)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -105,19 +126,25 @@ pub async fn create(
     let mut tx = state.store.begin().await?;
     let row = insert_key(&mut tx, &actor, name, &scopes, &secret).await?;
     tx.commit().await?;
-    let mut view = serde_json::to_value(ApiKeyView::from(&row)).map_err(ApiError::internal)?;
-    view["secret"] = Value::String(secret);
-    Ok((StatusCode::CREATED, Json(json!({"apiKey": view}))))
+    Ok((StatusCode::CREATED, Json(ApiKeyCreated { api_key: NewApiKey { key: ApiKeyView::from(&row), secret } })))
 }
 
 /// `POST .../revoke`: the same as `DELETE`, for clients that cannot send DELETE.
-#[utoipa::path(post, path = "/api/identity/api-keys/{id}/revoke", tag = "api-keys", params(("id" = String, Path, description = "key id (key_...)")), responses((status = 200, description = "`{apiKey}`: revoked", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
-pub async fn revoke_by_post(state: State<AppState>, auth: Auth, key_id: Path<String>) -> ApiResult<Json<Value>> {
+#[utoipa::path(post, path = "/api/identity/api-keys/{id}/revoke", tag = "api-keys", params(("id" = String, Path, description = "key id (key_...)")), responses((status = 200, description = "revoked", body = ApiKeyEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+pub async fn revoke_by_post(
+    state: State<AppState>,
+    auth: Auth,
+    key_id: Path<String>,
+) -> ApiResult<Json<ApiKeyEnvelope>> {
     revoke(state, auth, key_id).await
 }
 
-#[utoipa::path(delete, path = "/api/identity/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "key id (key_...)")), responses((status = 200, description = "`{apiKey}`: revoked", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
-pub async fn revoke(State(state): State<AppState>, auth: Auth, Path(key_id): Path<String>) -> ApiResult<Json<Value>> {
+#[utoipa::path(delete, path = "/api/identity/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "key id (key_...)")), responses((status = 200, description = "revoked", body = ApiKeyEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(key_id): Path<String>,
+) -> ApiResult<Json<ApiKeyEnvelope>> {
     let principal = auth.require(Scope::Admin)?;
     let actor = Actor::from_principal(principal);
     let mut tx = state.store.begin().await?;
@@ -135,5 +162,5 @@ pub async fn revoke(State(state): State<AppState>, auth: Auth, Path(key_id): Pat
     ledger::audit(&mut tx, &actor, "api_key.revoked", &key.id, json!({"name": key.name})).await?;
     tx.commit().await?;
     let revoked = ApiKeyRow { revoked_at: Some(now), ..key };
-    Ok(Json(json!({"apiKey": ApiKeyView::from(&revoked)})))
+    Ok(Json(ApiKeyEnvelope { api_key: ApiKeyView::from(&revoked) }))
 }

@@ -14,7 +14,7 @@ use kenali_core::time_fmt::{format_timestamp, now_timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::views::{CustomerView, ListView, VerificationView};
+use super::views::{CustomerEnvelope, CustomerView, ListView, VerificationView};
 use super::{load_customer, tier_policy, validate};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
@@ -63,7 +63,7 @@ pub fn check_nik(
     Ok((nik, info))
 }
 
-#[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CreateCustomer, responses((status = 201, description = "`{customer}`: created", body = crate::openapi::CustomerEnvelope), (status = 200, description = "`{customer}`: the customer with this externalRef already existed", body = crate::openapi::CustomerEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CreateCustomer, responses((status = 201, description = "`{customer}`: created", body = CustomerEnvelope), (status = 200, description = "`{customer}`: the customer with this externalRef already existed", body = CustomerEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -150,7 +150,7 @@ pub async fn create(
         stored.tier = recorded.tier.as_str().to_string();
     }
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(json!({"customer": CustomerView::new(&stored, pii)}))).into_response())
+    Ok((StatusCode::CREATED, Json(CustomerEnvelope { customer: CustomerView::new(&stored, pii) })).into_response())
 }
 
 fn existing_customer(state: &AppState, existing: &CustomerRow) -> ApiResult<Response> {
@@ -158,7 +158,7 @@ fn existing_customer(state: &AppState, existing: &CustomerRow) -> ApiResult<Resp
         return Err(ApiError::gone("the customer with this externalRef was erased"));
     }
     let pii = open_pii(&state.keys, existing)?;
-    Ok((StatusCode::OK, Json(json!({"customer": CustomerView::new(existing, pii)}))).into_response())
+    Ok((StatusCode::OK, Json(CustomerEnvelope { customer: CustomerView::new(existing, pii) })).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -216,21 +216,44 @@ pub async fn list(
     Ok(Json(ListView { data, next_cursor }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CustomerProfile {
+pub struct CustomerProfile {
     #[serde(flatten)]
     customer: CustomerView,
     verifications: Vec<VerificationView>,
     enrollment_count: i64,
 }
 
-#[utoipa::path(get, path = "/api/identity/customers/{id}", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "`{customer}` with its verification history and enrollment count", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+/// `{"customer": {...}}` with the history.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProfileEnvelope {
+    customer: CustomerProfile,
+}
+
+/// What an erasure removed, and when.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasureView {
+    customer_id: String,
+    erased_at: String,
+    /// The `customer.erased` event sent to webhooks.
+    event_id: String,
+    #[serde(flatten)]
+    erased: erasure::Erased,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErasureEnvelope {
+    erasure: ErasureView,
+}
+
+#[utoipa::path(get, path = "/api/identity/customers/{id}", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "the customer with its verification history and enrollment count", body = ProfileEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn profile(
     State(state): State<AppState>,
     auth: Auth,
     Path(customer_id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<ProfileEnvelope>> {
     let principal = auth.require(Scope::Public)?;
     let mut conn = state.store.pool().acquire().await?;
     let row = load_customer(&mut conn, &principal.org_id, &customer_id).await?;
@@ -243,7 +266,7 @@ pub async fn profile(
         verifications: history.iter().map(VerificationView::from).collect(),
         enrollment_count,
     };
-    Ok(Json(json!({"customer": profile})))
+    Ok(Json(ProfileEnvelope { customer: profile }))
 }
 
 /// Longest reason an erasure request may give.
@@ -260,13 +283,13 @@ pub struct EraseRequest {
 /// UU PDP erasure (SPEC §8): irreversible. The customer's data key is destroyed and every
 /// personal field, image, embedding and kept answer is deleted or cleared, in one
 /// transaction with its audit entry and the `customer.erased` event. Later reads answer 410.
-#[utoipa::path(post, path = "/api/identity/customers/{id}/erase", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), request_body(content = Option<EraseRequest>, content_type = "application/json"), responses((status = 200, description = "`{erasure}`: what was removed", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/customers/{id}/erase", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), request_body(content = Option<EraseRequest>, content_type = "application/json"), responses((status = 200, description = "what was removed", body = ErasureEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn erase(
     State(state): State<AppState>,
     auth: Auth,
     Path(customer_id): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<ErasureEnvelope>> {
     let principal = auth.require(Scope::Admin)?;
     let request: EraseRequest =
         if body.iter().all(u8::is_ascii_whitespace) { EraseRequest::default() } else { parse_json(&body)? };
@@ -294,9 +317,5 @@ pub async fn erase(
     .await?;
     tx.commit().await?;
     state.store.flush_erased().await;
-    let mut view = serde_json::to_value(erased).map_err(ApiError::internal)?;
-    view["customerId"] = json!(customer.id);
-    view["erasedAt"] = json!(erased_at);
-    view["eventId"] = json!(event_id);
-    Ok(Json(json!({"erasure": view})))
+    Ok(Json(ErasureEnvelope { erasure: ErasureView { customer_id: customer.id, erased_at, event_id, erased } }))
 }

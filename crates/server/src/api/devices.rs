@@ -9,7 +9,7 @@ use kenali_core::id::{is_id_of, new_id, IdKind};
 use kenali_core::time_fmt::now_timestamp;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::load_customer;
 use crate::auth::Scope;
@@ -36,15 +36,28 @@ pub struct RegisterRequest {
     label: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct DeviceView {
+pub struct DeviceView {
     id: String,
     customer_id: String,
     platform: String,
     label: Option<String>,
     created_at: String,
     revoked_at: Option<String>,
+}
+
+/// `{"device": {...}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeviceEnvelope {
+    device: DeviceView,
+}
+
+/// A registered device and its secret, shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeviceRegistered {
+    device: DeviceView,
+    secret: String,
 }
 
 impl From<&DeviceRow> for DeviceView {
@@ -63,12 +76,12 @@ impl From<&DeviceRow> for DeviceView {
 /// Registers a device; its secret is in this answer only. It is kept sealed with the
 /// customer's data key (the server derives keys from it, so it cannot be hashed), which also
 /// makes erasure shred it.
-#[utoipa::path(post, path = "/api/identity/devices/register", tag = "devices", request_body = RegisterRequest, responses((status = 201, description = "`{device, secret}`: the secret is shown once", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/devices/register", tag = "devices", request_body = RegisterRequest, responses((status = 201, description = "the device and its secret, shown once", body = DeviceRegistered), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<RegisterRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DeviceRegistered>)> {
     let principal = auth.require(Scope::Public)?;
     if !PLATFORMS.contains(&body.platform.as_str()) {
         return Err(ApiError::invalid_field("platform", format!("must be one of {}", PLATFORMS.join(", "))));
@@ -104,11 +117,15 @@ pub async fn register(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(json!({"device": DeviceView::from(&row), "secret": secret}))))
+    Ok((StatusCode::CREATED, Json(DeviceRegistered { device: DeviceView::from(&row), secret })))
 }
 
-#[utoipa::path(post, path = "/api/identity/devices/{id}/revoke", tag = "devices", params(("id" = String, Path, description = "device id (dev_...)")), responses((status = 200, description = "`{device}`: revoked", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
-pub async fn revoke(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+#[utoipa::path(post, path = "/api/identity/devices/{id}/revoke", tag = "devices", params(("id" = String, Path, description = "device id (dev_...)")), responses((status = 200, description = "revoked", body = DeviceEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeviceEnvelope>> {
     let principal = auth.require(Scope::Public)?;
     if !is_id_of(IdKind::Device, &id) {
         return Err(ApiError::not_found("device"));
@@ -123,7 +140,7 @@ pub async fn revoke(State(state): State<AppState>, auth: Auth, Path(id): Path<St
     ledger::audit(&mut tx, &actor, "device.revoked", &id, json!({"customerId": device.customer_id})).await?;
     tx.commit().await?;
     let revoked = DeviceRow { revoked_at: Some(now), ..device };
-    Ok(Json(json!({"device": DeviceView::from(&revoked)})))
+    Ok(Json(DeviceEnvelope { device: DeviceView::from(&revoked) }))
 }
 
 /// The bundle key of `device_id` for this nonce; 401 for an unknown, revoked or another

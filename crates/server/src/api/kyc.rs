@@ -14,21 +14,41 @@ use crate::extract::{ApiJson, Auth};
 use crate::ledger::{self, Actor, NewVerification};
 use crate::state::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RequirementView {
+pub struct RequirementView {
+    #[schema(value_type = String, example = "ktp_capture_or_dukcapil")]
     code: Requirement,
     description: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct KycView {
+pub struct KycView {
     customer_id: String,
+    /// none | basic | standard | premium
+    #[schema(value_type = String)]
     tier: Tier,
+    #[schema(value_type = Option<String>)]
     next_tier: Option<Tier>,
     met: Vec<RequirementView>,
     missing: Vec<RequirementView>,
+}
+
+/// `{"kyc": {...}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KycEnvelope {
+    kyc: KycView,
+}
+
+/// The tier after a recompute or an override, with the override's verification and the tier
+/// event when the tier moved.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeResult {
+    kyc: KycView,
+    verification: Option<VerificationView>,
+    tier_event: Option<TierEventView>,
 }
 
 fn kyc_view(customer_id: &str, progress: TierProgress) -> KycView {
@@ -42,18 +62,18 @@ fn kyc_view(customer_id: &str, progress: TierProgress) -> KycView {
     }
 }
 
-#[utoipa::path(get, path = "/api/identity/kyc/{customer_id}", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "`{kyc}`: tier, next tier, requirements met and missing", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/identity/kyc/{customer_id}", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "tier, next tier, requirements met and missing", body = KycEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     auth: Auth,
     Path(customer_id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<KycEnvelope>> {
     let principal = auth.require(Scope::Public)?;
     let policy = tier_policy(&state, &principal.org_id).await?;
     let mut conn = state.store.pool().acquire().await?;
     let customer = load_customer(&mut conn, &principal.org_id, &customer_id).await?;
     let progress = ledger::tier_progress(&mut conn, &principal.org_id, &customer.id, policy).await?;
-    Ok(Json(json!({"kyc": kyc_view(&customer.id, progress)})))
+    Ok(Json(KycEnvelope { kyc: kyc_view(&customer.id, progress) }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -69,13 +89,13 @@ pub struct UpgradeRequest {
 
 /// Without a body's `targetTier`: recompute from the history. With one (internal scope):
 /// an analyst override, recorded as a `tier_override` verification naming the actor.
-#[utoipa::path(post, path = "/api/identity/kyc/{customer_id}/upgrade", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), request_body = UpgradeRequest, responses((status = 200, description = "the tier recomputed, or overridden", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/kyc/{customer_id}/upgrade", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), request_body = UpgradeRequest, responses((status = 200, description = "the tier recomputed, or overridden", body = UpgradeResult), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn upgrade(
     State(state): State<AppState>,
     auth: Auth,
     Path(customer_id): Path<String>,
     ApiJson(body): ApiJson<UpgradeRequest>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<UpgradeResult>> {
     let principal = auth.require(Scope::Public)?;
     let target = body
         .target_tier
@@ -144,9 +164,9 @@ pub async fn upgrade(
     let mut conn = state.store.pool().acquire().await?;
     let progress = ledger::tier_progress(&mut conn, &principal.org_id, &customer.id, policy).await?;
     debug_assert_eq!(progress.tier, tier);
-    Ok(Json(json!({
-        "kyc": kyc_view(&customer.id, progress),
-        "verification": verification.as_ref().map(VerificationView::from),
-        "tierEvent": tier_event.as_ref().map(TierEventView::from),
-    })))
+    Ok(Json(UpgradeResult {
+        kyc: kyc_view(&customer.id, progress),
+        verification: verification.as_ref().map(VerificationView::from),
+        tier_event: tier_event.as_ref().map(TierEventView::from),
+    }))
 }

@@ -7,7 +7,7 @@ use axum::Json;
 use kenali_core::nik::validate_nik;
 use kenali_core::tier::kind;
 use kenali_core::time_fmt::now_timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::customers::{check_nik, current_year};
@@ -37,12 +37,30 @@ pub struct ValidateNik {
 /// A malformed NIK (not 16 digits) is a 400 that writes nothing. A well-formed NIK that
 /// breaks a rule (region, date, serial, DOB or gender) is recorded as a failed `nik_format`
 /// verification: the failure itself is the record.
-#[utoipa::path(post, path = "/api/identity/nik/validate", tag = "kyc", request_body = ValidateNik, responses((status = 201, description = "`{verification, problems, tier, tierEvent}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+/// A broken NIK rule, e.g. `impossible_date`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NikProblemView {
+    code: String,
+    message: String,
+}
+
+/// The `nik_format` verification recorded (passed, or failed with the rules it broke).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NikChecked {
+    verification: VerificationView,
+    problems: Vec<NikProblemView>,
+    #[schema(value_type = String)]
+    tier: kenali_core::tier::Tier,
+    tier_event: Option<TierEventView>,
+}
+
+#[utoipa::path(post, path = "/api/identity/nik/validate", tag = "kyc", request_body = ValidateNik, responses((status = 201, description = "the verification recorded", body = NikChecked), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn validate_for_customer(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<ValidateNik>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<NikChecked>)> {
     let principal = auth.require(Scope::Public)?;
     let nik = validate::nik_text(&body.nik)?;
     let dob = body.date_of_birth.as_deref().map(validate::date_of_birth).transpose()?;
@@ -80,16 +98,20 @@ pub async fn validate_for_customer(
     )
     .await?;
     tx.commit().await?;
-    let problems: Vec<Value> =
-        checked.err().unwrap_or_default().iter().map(|p| json!({"code": p.code(), "message": p.message()})).collect();
+    let problems = checked
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| NikProblemView { code: p.code().to_string(), message: p.message().to_string() })
+        .collect();
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "verification": VerificationView::from(&recorded.verification),
-            "problems": problems,
-            "tier": recorded.tier,
-            "tierEvent": recorded.tier_event.as_ref().map(TierEventView::from),
-        })),
+        Json(NikChecked {
+            verification: VerificationView::from(&recorded.verification),
+            problems,
+            tier: recorded.tier,
+            tier_event: recorded.tier_event.as_ref().map(TierEventView::from),
+        }),
     ))
 }
 

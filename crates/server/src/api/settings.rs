@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::Json;
 use kenali_core::settings::OrgSettings;
 use kenali_core::time_fmt::now_timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::auth::Scope;
@@ -48,28 +48,65 @@ impl SettingsPatch {
     }
 }
 
-fn view(settings: &OrgSettings, updated_at: Option<&str>) -> ApiResult<Value> {
-    let mut view = serde_json::to_value(settings).map_err(ApiError::internal)?;
-    view["updatedAt"] = json!(updated_at);
-    Ok(json!({"settings": view}))
+/// The org's settings as the API shows them (kenali_core::settings::OrgSettings, plus when
+/// they were last changed).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    match_threshold: f32,
+    premium_requires_dukcapil: bool,
+    retention: RetentionView,
+    webhook_retry_hours: u32,
+    /// Null until an admin first changes a setting.
+    updated_at: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/identity/org/settings", tag = "operations", responses((status = 200, description = "`{settings}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
-pub async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionView {
+    onboarding_frames_days: u32,
+    step_up_frames_days: u32,
+    records_days: u32,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SettingsEnvelope {
+    settings: SettingsView,
+}
+
+fn view(settings: &OrgSettings, updated_at: Option<&str>) -> SettingsEnvelope {
+    let r = &settings.retention;
+    SettingsEnvelope {
+        settings: SettingsView {
+            match_threshold: settings.match_threshold,
+            premium_requires_dukcapil: settings.premium_requires_dukcapil,
+            retention: RetentionView {
+                onboarding_frames_days: r.onboarding_frames_days,
+                step_up_frames_days: r.step_up_frames_days,
+                records_days: r.records_days,
+            },
+            webhook_retry_hours: settings.webhook_retry_hours,
+            updated_at: updated_at.map(str::to_string),
+        },
+    }
+}
+
+#[utoipa::path(get, path = "/api/identity/org/settings", tag = "operations", responses((status = 200, description = "the settings", body = SettingsEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+pub async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SettingsEnvelope>> {
     let principal = auth.require(Scope::Admin)?;
     let mut conn = state.store.pool().acquire().await?;
     let (settings, updated_at) = org_settings::get(&mut conn, &principal.org_id).await?;
-    Ok(Json(view(&settings, updated_at.as_deref())?))
+    Ok(Json(view(&settings, updated_at.as_deref())))
 }
 
 /// Changes the named settings; every value is checked against its bounds before anything is
 /// saved, and the change is audited with each setting's old and new value.
-#[utoipa::path(patch, path = "/api/identity/org/settings", tag = "operations", request_body = SettingsPatch, responses((status = 200, description = "`{settings}`: changed and audited", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(patch, path = "/api/identity/org/settings", tag = "operations", request_body = SettingsPatch, responses((status = 200, description = "the settings, changed and audited", body = SettingsEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(patch): ApiJson<SettingsPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SettingsEnvelope>> {
     let principal = auth.require(Scope::Admin)?;
     let mut tx = state.store.begin().await?;
     let (before, updated_at) = org_settings::get(&mut tx, &principal.org_id).await?;
@@ -82,14 +119,14 @@ pub async fn update(
     }
     let changes = changed_fields(&before, &after)?;
     if changes.is_empty() {
-        return Ok(Json(view(&after, updated_at.as_deref())?));
+        return Ok(Json(view(&after, updated_at.as_deref())));
     }
     let now = now_timestamp();
     org_settings::put(&mut tx, &principal.org_id, &after, &now).await?;
     let actor = Actor::from_principal(principal);
     ledger::audit(&mut tx, &actor, "org.settings_changed", &principal.org_id, json!({"changes": changes})).await?;
     tx.commit().await?;
-    Ok(Json(view(&after, Some(&now))?))
+    Ok(Json(view(&after, Some(&now))))
 }
 
 /// `{"retention.recordsDays": {"from": 2555, "to": 3000}, ...}` for each value that differs.

@@ -43,6 +43,12 @@ impl CustomerView {
     }
 }
 
+/// `{"customer": {...}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CustomerEnvelope {
+    pub customer: CustomerView,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerificationView {

@@ -10,8 +10,9 @@ use kenali_core::time_fmt::{format_timestamp, now_timestamp};
 use kenali_core::webhook::EVENT_TYPES;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
+use super::views::ListView;
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
@@ -19,13 +20,13 @@ use crate::ledger::{self, Actor};
 use crate::state::AppState;
 use crate::store::events::{self, kind};
 use crate::store::org_settings;
-use crate::store::webhooks::{self, WebhookRow};
+use crate::store::webhooks::{self, DeliveryView, WebhookRow};
 use crate::webhooks::{resolve_target, secret_context};
 
 const URL_MAX: usize = 2048;
 const DESCRIPTION_MAX: usize = 500;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookView {
     id: String,
@@ -49,6 +50,58 @@ impl From<&WebhookRow> for WebhookView {
             updated_at: w.updated_at.clone(),
         }
     }
+}
+
+/// `{"webhook": {...}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookEnvelope {
+    webhook: WebhookView,
+}
+
+/// A new endpoint with its signing secret, shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookCreated {
+    webhook: WebhookView,
+    /// `qe_whsec_...`
+    secret: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedWebhook {
+    id: String,
+    deleted_at: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookDeleted {
+    webhook: DeletedWebhook,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct QueuedEvent {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TestQueued {
+    event: QueuedEvent,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedDelivery {
+    event_id: String,
+    webhook_id: String,
+    /// `pending`
+    status: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RedeliveryQueued {
+    delivery: QueuedDelivery,
 }
 
 /// An http(s) URL whose host is a public address (unless the operator allows private ones).
@@ -102,12 +155,12 @@ pub struct CreateWebhook {
     enabled: Option<bool>,
 }
 
-#[utoipa::path(post, path = "/api/identity/webhooks", tag = "webhooks", request_body = CreateWebhook, responses((status = 201, description = "`{webhook, secret}`: the secret is shown once", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/webhooks", tag = "webhooks", request_body = CreateWebhook, responses((status = 201, description = "the endpoint and its secret, shown once", body = WebhookCreated), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<CreateWebhook>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
     let principal = auth.require(Scope::Admin)?;
     let url = checked_url(&state, &body.url).await?;
     let events = checked_events(body.events)?;
@@ -134,16 +187,15 @@ pub async fn create(
     let actor = Actor::from_principal(principal);
     ledger::audit(&mut tx, &actor, "webhook.created", &row.id, json!({"url": row.url, "events": row.events})).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(json!({"webhook": WebhookView::from(&row), "secret": secret}))))
+    Ok((StatusCode::CREATED, Json(WebhookCreated { webhook: WebhookView::from(&row), secret })))
 }
 
-#[utoipa::path(get, path = "/api/identity/webhooks", tag = "webhooks", responses((status = 200, description = "`{data}`: the endpoints", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
-pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/identity/webhooks", tag = "webhooks", responses((status = 200, description = "the endpoints", body = ListView<WebhookView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<ListView<WebhookView>>> {
     let principal = auth.require(Scope::Admin)?;
     let mut conn = state.store.pool().acquire().await?;
     let rows = webhooks::list(&mut conn, &principal.org_id).await?;
-    let data: Vec<WebhookView> = rows.iter().map(WebhookView::from).collect();
-    Ok(Json(json!({"data": data, "nextCursor": null})))
+    Ok(Json(ListView { data: rows.iter().map(WebhookView::from).collect(), next_cursor: None }))
 }
 
 async fn load(state: &AppState, org_id: &str, id: &str) -> ApiResult<WebhookRow> {
@@ -160,13 +212,13 @@ pub struct UpdateWebhook {
     enabled: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), request_body = UpdateWebhook, responses((status = 200, description = "`{webhook}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(patch, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), request_body = UpdateWebhook, responses((status = 200, description = "the endpoint as changed", body = WebhookEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateWebhook>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookEnvelope>> {
     let principal = auth.require(Scope::Admin)?;
     let mut row = load(&state, &principal.org_id, &id).await?;
     if let Some(url) = body.url {
@@ -186,11 +238,15 @@ pub async fn update(
     let details = json!({"url": row.url, "events": row.events, "enabled": row.enabled});
     ledger::audit(&mut tx, &actor, "webhook.updated", &row.id, details).await?;
     tx.commit().await?;
-    Ok(Json(json!({"webhook": WebhookView::from(&row)})))
+    Ok(Json(WebhookEnvelope { webhook: WebhookView::from(&row) }))
 }
 
-#[utoipa::path(delete, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 200, description = "`{webhook}`: deleted", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+#[utoipa::path(delete, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 200, description = "deleted", body = WebhookDeleted), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WebhookDeleted>> {
     let principal = auth.require(Scope::Admin)?;
     let row = load(&state, &principal.org_id, &id).await?;
     let now = now_timestamp();
@@ -199,48 +255,49 @@ pub async fn delete(State(state): State<AppState>, auth: Auth, Path(id): Path<St
     let actor = Actor::from_principal(principal);
     ledger::audit(&mut tx, &actor, "webhook.deleted", &row.id, json!({"url": row.url})).await?;
     tx.commit().await?;
-    Ok(Json(json!({"webhook": {"id": row.id, "deletedAt": now}})))
+    Ok(Json(WebhookDeleted { webhook: DeletedWebhook { id: row.id, deleted_at: now } }))
 }
 
 /// Sends a `webhook.test` event to this endpoint only (even when disabled).
-#[utoipa::path(post, path = "/api/identity/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 202, description = "`{event: {id, type}}`: a webhook.test event queued", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 202, description = "a webhook.test event queued", body = TestQueued), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn test(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<TestQueued>)> {
     let principal = auth.require(Scope::Admin)?;
     let row = load(&state, &principal.org_id, &id).await?;
     let mut tx = state.store.begin().await?;
     let data = json!({"webhookId": row.id, "message": "a test delivery from Kenali"});
     let event_id = events::publish_to(&mut tx, &principal.org_id, kind::WEBHOOK_TEST, data, Some(&row.id)).await?;
     tx.commit().await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"event": {"id": event_id, "type": kind::WEBHOOK_TEST}}))))
+    let event = QueuedEvent { id: event_id, event_type: kind::WEBHOOK_TEST.to_string() };
+    Ok((StatusCode::ACCEPTED, Json(TestQueued { event })))
 }
 
 /// The endpoint's delivery log, newest first: status, attempts, last answer, latency, next retry.
-#[utoipa::path(get, path = "/api/identity/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), PageQuery), responses((status = 200, description = "a page of the delivery log", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/identity/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), PageQuery), responses((status = 200, description = "the delivery log, newest first", body = ListView<DeliveryView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ListView<DeliveryView>>> {
     let principal = auth.require(Scope::Admin)?;
     let page = page.page()?;
     let row = load(&state, &principal.org_id, &id).await?;
     let mut conn = state.store.pool().acquire().await?;
     let data = webhooks::deliveries(&mut conn, &row.id, page.limit).await?;
-    Ok(Json(json!({"data": data, "nextCursor": null})))
+    Ok(Json(ListView { data, next_cursor: None }))
 }
 
 /// Queues a failed delivery again, due now, with a fresh retry window.
-#[utoipa::path(post, path = "/api/identity/webhooks/{id}/deliveries/{event_id}/redeliver", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), ("event_id" = String, Path, description = "event id (evt_...)")), responses((status = 202, description = "`{delivery}`: queued again", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/webhooks/{id}/deliveries/{event_id}/redeliver", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), ("event_id" = String, Path, description = "event id (evt_...)")), responses((status = 202, description = "queued again", body = RedeliveryQueued), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn redeliver(
     State(state): State<AppState>,
     auth: Auth,
     Path((id, event_id)): Path<(String, String)>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RedeliveryQueued>)> {
     let principal = auth.require(Scope::Admin)?;
     let row = load(&state, &principal.org_id, &id).await?;
     let now = time::OffsetDateTime::now_utc();
@@ -253,8 +310,6 @@ pub async fn redeliver(
     let actor = Actor::from_principal(principal);
     ledger::audit(&mut tx, &actor, "webhook.redelivered", &row.id, json!({"eventId": event_id})).await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"delivery": {"eventId": event_id, "webhookId": row.id, "status": "pending"}})),
-    ))
+    let delivery = QueuedDelivery { event_id, webhook_id: row.id, status: "pending".into() };
+    Ok((StatusCode::ACCEPTED, Json(RedeliveryQueued { delivery })))
 }

@@ -10,7 +10,7 @@ use sqlx::AnyConnection;
 use super::StoreResult;
 
 /// What one erasure removed, reported to the caller and kept in the audit entry.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Erased {
     /// Sealed images (selfies, references, Dukcapil photos, KTP frames) deleted.

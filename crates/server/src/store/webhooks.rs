@@ -249,7 +249,7 @@ pub async fn finish_attempt(
 }
 
 /// One row of an endpoint's delivery log.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
     pub event_id: String,

@@ -11,7 +11,7 @@ async fn settings_are_bounded_audited_per_org_and_applied() {
         let (status, shown) = server.get("/api/identity/org/settings").await;
         assert_eq!(status, StatusCode::OK, "{shown}");
         let settings = &shown["settings"];
-        assert_eq!(settings["matchThreshold"].as_f64().unwrap(), 0.45f32 as f64);
+        assert_eq!(settings["matchThreshold"].as_f64().unwrap(), 0.45, "the threshold as typed, not widened from f32");
         assert_eq!(settings["premiumRequiresDukcapil"], false);
         assert_eq!(settings["retention"]["onboardingFramesDays"], 1095);
         assert_eq!(settings["retention"]["stepUpFramesDays"], 90);
@@ -60,7 +60,7 @@ async fn settings_are_bounded_audited_per_org_and_applied() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let changed: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(changed["settings"]["matchThreshold"].as_f64().unwrap(), 0.9f32 as f64);
+        assert_eq!(changed["settings"]["matchThreshold"].as_f64().unwrap(), 0.9);
         assert_eq!(changed["settings"]["retention"]["recordsDays"], 3000);
         assert_eq!(changed["settings"]["retention"]["stepUpFramesDays"], 90, "unnamed settings keep their value");
         assert!(changed["settings"]["updatedAt"].is_string());
@@ -85,6 +85,6 @@ async fn settings_are_bounded_audited_per_org_and_applied() {
         // Another org keeps the defaults.
         let other = server.org_key("other-fintech", &kenali_server::auth::Scope::ALL).await;
         let (_, theirs) = server.get_as(&other, "/api/identity/org/settings").await;
-        assert_eq!(theirs["settings"]["matchThreshold"].as_f64().unwrap(), 0.45f32 as f64);
+        assert_eq!(theirs["settings"]["matchThreshold"].as_f64().unwrap(), 0.45);
     }
 }
