@@ -12,6 +12,39 @@ use crate::state::AppState;
 
 pub use crate::error::{ErrorBody, ErrorDetail};
 
+/// One voter's verdict (kenali_core's `Voter`, for liveness and for KTP checks): absent when it
+/// could not run.
+#[derive(utoipa::ToSchema)]
+pub struct VoterSchema {
+    pub name: String,
+    pub passed: bool,
+    pub reason: String,
+    pub score: Option<f32>,
+}
+
+/// `POST /api/identity/document/ktp/capture`'s answer (seed 001). The parts are built by the
+/// KTP pipeline and kept (sealed) for replays, so they are described here.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct KtpCaptureAnswer {
+    /// `{id, status: verified | pending, score}`
+    #[schema(value_type = Object)]
+    pub verification: (),
+    /// `{id, verdict, assuranceTier, framesStored, ocr, reviewItemId}`
+    #[schema(value_type = Object)]
+    pub ktp_bundle: (),
+    /// `{fused, assuranceTier, voters, passed, present}`
+    #[schema(value_type = Object)]
+    pub anti_spoof: (),
+    /// `{fused, voters, passed, present}`
+    #[schema(value_type = Object)]
+    pub tamper: (),
+    /// `{id, fallbackStub, modelId, status}`
+    #[schema(value_type = Object)]
+    pub face_enrolment: (),
+    pub tier: String,
+}
+
 struct BearerKey;
 
 impl Modify for BearerKey {

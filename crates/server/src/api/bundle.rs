@@ -7,8 +7,8 @@ use kenali_core::id::{new_id, IdKind};
 use kenali_core::liveness::FlashSample;
 use kenali_core::time_fmt::{format_timestamp, now_timestamp, parse_timestamp};
 use rand::RngCore;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::load_customer;
 use crate::auth::Scope;
@@ -40,7 +40,33 @@ fn challenge_secret_context(challenge_id: &str) -> String {
 }
 
 /// Issues a single-use challenge for `purpose` (`face` here; `ktp` for KTP capture).
-pub async fn issue_challenge(state: &AppState, auth: &Auth, body: ChallengeRequest, purpose: &str) -> ApiResult<Value> {
+/// A flash challenge as issued: the colours to show and for how long, and the secret the SDK
+/// signs the bundle with (shown this once).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FlashChallengeView {
+    id: String,
+    /// `face` or `ktp`
+    purpose: String,
+    nonce: String,
+    colors: Vec<String>,
+    hold_ms: Vec<u32>,
+    expires_at: String,
+    hmac_secret: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeIssued {
+    flash_challenge: FlashChallengeView,
+}
+
+pub async fn issue_challenge(
+    state: &AppState,
+    auth: &Auth,
+    body: ChallengeRequest,
+    purpose: &str,
+) -> ApiResult<ChallengeIssued> {
     let principal = auth.require(Scope::Public)?;
     let steps = body.steps.unwrap_or(challenge::DEFAULT_STEPS);
     if !(challenge::MIN_STEPS..=challenge::MAX_STEPS).contains(&steps) {
@@ -87,10 +113,17 @@ pub async fn issue_challenge(state: &AppState, auth: &Auth, body: ChallengeReque
     load_customer(&mut tx, &principal.org_id, &body.customer_id).await?;
     challenges::insert(&mut tx, &row).await?;
     tx.commit().await?;
-    Ok(json!({"flashChallenge": {
-        "id": id, "purpose": purpose, "nonce": nonce, "colors": colors, "holdMs": holds,
-        "expiresAt": expires_at, "hmacSecret": secret,
-    }}))
+    Ok(ChallengeIssued {
+        flash_challenge: FlashChallengeView {
+            id,
+            purpose: purpose.to_string(),
+            nonce,
+            colors: colors.iter().map(|c| c.to_string()).collect(),
+            hold_ms: holds,
+            expires_at,
+            hmac_secret: secret,
+        },
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,7 +13,7 @@ use kenali_core::time_fmt::now_timestamp;
 use kenali_vision::embed::cosine;
 use kenali_vision::engine::MODEL_ID;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::views::{ListView, VerificationView};
 use super::{load_customer, tier_policy};
@@ -109,12 +109,13 @@ pub struct MatchRequest {
     external_id: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct MatchView {
+pub struct MatchView {
     score: f32,
     threshold: f32,
     matched: bool,
+    #[schema(value_type = String)]
     model_id: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     enrollment_id: Option<String>,
@@ -122,14 +123,23 @@ struct MatchView {
     enrollment_source: Option<String>,
 }
 
+/// The match, and the verification recorded when a customer was named.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MatchResult {
+    #[serde(rename = "match")]
+    face_match: MatchView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification: Option<VerificationView>,
+}
+
 /// Against the enrollment, else the reference image, else the customer's pool (best wins).
-#[utoipa::path(post, path = "/api/identity/face/match", tag = "faces", request_body = MatchRequest, responses((status = 200, description = "`{match, verification?}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/face/match", tag = "faces", request_body = MatchRequest, responses((status = 200, description = "the score against the threshold", body = MatchResult), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn face_match(
     State(state): State<AppState>,
     auth: Auth,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     ApiJson(body): ApiJson<MatchRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MatchResult>> {
     let started = Instant::now();
     let principal = auth.require(Scope::Public)?;
     let service = face_service(&state)?;
@@ -233,7 +243,7 @@ pub async fn face_match(
     let reasons = vec![if matched { "face_matched" } else { "face_not_matched" }.to_string()];
     let Some(customer) = customer else {
         record_attempt(&state, attempt.row(outcome(matched), &reasons, None)).await?;
-        return Ok(Json(json!({"match": view})));
+        return Ok(Json(MatchResult { face_match: view, verification: None }));
     };
     let policy = tier_policy(&state, &principal.org_id).await?;
     let mut tx = state.store.begin().await?;
@@ -259,7 +269,7 @@ pub async fn face_match(
         .await?;
     faces::insert_attempt(&mut tx, &attempt.row(outcome(matched), &reasons, Some(&recorded.verification.id))).await?;
     tx.commit().await?;
-    Ok(Json(json!({"match": view, "verification": VerificationView::from(&recorded.verification)})))
+    Ok(Json(MatchResult { face_match: view, verification: Some(VerificationView::from(&recorded.verification)) }))
 }
 
 fn outcome(passed: bool) -> &'static str {

@@ -21,7 +21,9 @@ use kenali_vision::DecodeLimits;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::bundle::{check_bundle, issue_challenge, keep_answer, BundleCheck, ChallengeRequest, CheckedBundle};
+use super::bundle::{
+    check_bundle, issue_challenge, keep_answer, BundleCheck, ChallengeIssued, ChallengeRequest, CheckedBundle,
+};
 use super::faces::{customer_attempt, face_service, store_capture, AttemptContext};
 use super::review::{open_item, NewReviewItem};
 use super::{load_customer, tier_policy};
@@ -37,12 +39,12 @@ use crate::store::events;
 use crate::store::faces::{self, EnrollmentRow};
 use crate::store::ktp::{self as ktp_store, KtpBundleRow};
 
-#[utoipa::path(post, path = "/api/identity/document/ktp/challenge", tag = "ktp", request_body = ChallengeRequest, responses((status = 201, description = "`{flashChallenge}` with purpose ktp", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/document/ktp/challenge", tag = "ktp", request_body = ChallengeRequest, responses((status = 201, description = "the challenge (purpose ktp), with its secret shown once", body = ChallengeIssued), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn ktp_challenge(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<ChallengeRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ChallengeIssued>)> {
     let principal = auth.require(Scope::Public)?;
     let customer = {
         let mut conn = state.store.pool().acquire().await?;
@@ -143,7 +145,7 @@ fn review_reasons(decision: &Judgement) -> Vec<String> {
     reasons
 }
 
-#[utoipa::path(post, path = "/api/identity/document/ktp/capture", tag = "ktp", request_body = CaptureRequest, responses((status = 200, description = "`{verification, ktpBundle, antiSpoof, tamper, faceEnrolment, tier}` (seed 001)", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/document/ktp/capture", tag = "ktp", request_body = CaptureRequest, responses((status = 200, description = "the decision (seed 001); the same bundle again within 24 h gets the same answer", body = crate::openapi::KtpCaptureAnswer), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn ktp_capture(
     State(state): State<AppState>,
     auth: Auth,

@@ -17,7 +17,9 @@ use kenali_vision::DecodeLimits;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::bundle::{check_bundle, issue_challenge, keep_answer, BundleCheck, ChallengeRequest, CheckedBundle};
+use super::bundle::{
+    check_bundle, issue_challenge, keep_answer, BundleCheck, ChallengeIssued, ChallengeRequest, CheckedBundle,
+};
 use super::faces::{customer_attempt, face_service, pool_best, store_capture, AttemptContext};
 use super::review::{open_item, NewReviewItem};
 use super::views::VerificationView;
@@ -38,22 +40,64 @@ pub const PROMOTION_MARGIN: f32 = 0.10;
 /// Most enrollments one customer's pool grows to by promotion; old ones are never dropped.
 pub const POOL_CAP: usize = 20;
 
-#[utoipa::path(post, path = "/api/identity/face/flash-challenge", tag = "faces", request_body = ChallengeRequest, responses((status = 201, description = "`{flashChallenge}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/face/flash-challenge", tag = "faces", request_body = ChallengeRequest, responses((status = 201, description = "the challenge, with its secret shown once", body = ChallengeIssued), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn face_challenge(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<ChallengeRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ChallengeIssued>)> {
     Ok((StatusCode::CREATED, Json(issue_challenge(&state, &auth, body, "face").await?)))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LivenessView {
+    /// live | spoof | unclear
+    #[schema(value_type = String)]
     fused: Fused,
+    #[schema(value_type = Vec<crate::openapi::VoterSchema>)]
     voters: Vec<Voter>,
     passed: usize,
     present: usize,
+}
+
+/// `POST /api/identity/face/liveness`'s answer (kept sealed for a replay of the same bundle).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LivenessAnswer {
+    verification: VerificationView,
+    liveness: LivenessView,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepUpMatchView {
+    score: f32,
+    threshold: f32,
+    matched: bool,
+    model_id: String,
+    enrollment_id: Option<String>,
+    /// The selfie promoted into the pool after a strong pass.
+    promoted_enrollment_id: Option<String>,
+}
+
+/// `POST /api/identity/auth/step-up`'s answer (kept sealed for a replay of the same bundle).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepUpAnswer {
+    allow: bool,
+    reasons: Vec<String>,
+    liveness: Option<LivenessView>,
+    #[serde(rename = "match")]
+    face_match: Option<StepUpMatchView>,
+    verification_ids: Vec<String>,
+    /// The customer's tier after the decision; absent when nothing was decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tier: Option<String>,
+    decided_in_ms: u64,
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 struct LivenessRun {
@@ -181,7 +225,7 @@ fn liveness_details(run: &LivenessRun) -> Value {
            "frameSha256": run.frames.iter().map(|f| f.sha256.clone()).collect::<Vec<_>>()})
 }
 
-#[utoipa::path(post, path = "/api/identity/face/liveness", tag = "faces", request_body = LivenessRequest, responses((status = 200, description = "`{verification, liveness}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/face/liveness", tag = "faces", request_body = LivenessRequest, responses((status = 200, description = "the liveness decision; the same bundle again within 24 h gets the same answer", body = LivenessAnswer), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn face_liveness(
     State(state): State<AppState>,
     auth: Auth,
@@ -236,7 +280,8 @@ pub async fn face_liveness(
         &attempt.row(if passed { "passed" } else { "failed" }, &reasons, Some(&recorded.verification.id)),
     )
     .await?;
-    let answer = json!({"verification": VerificationView::from(&recorded.verification), "liveness": run.view});
+    let answer = LivenessAnswer { verification: VerificationView::from(&recorded.verification), liveness: run.view };
+    let answer = serde_json::to_value(answer).map_err(ApiError::internal)?;
     keep_answer(&state, &mut tx, &customer, &run.challenge_id, &answer).await?;
     tx.commit().await?;
     state.metrics.observe_face_stage("db", recording.elapsed());
@@ -259,7 +304,7 @@ pub struct StepUpRequest {
 }
 
 /// Atomic liveness + match against the pool (or a reference image).
-#[utoipa::path(post, path = "/api/identity/auth/step-up", tag = "faces", request_body = StepUpRequest, responses((status = 200, description = "`{allow, reasons, liveness, match, verificationIds, decidedInMs}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/auth/step-up", tag = "faces", request_body = StepUpRequest, responses((status = 200, description = "the decision; the same bundle again within 24 h gets the same answer", body = StepUpAnswer), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn step_up(
     State(state): State<AppState>,
     auth: Auth,
@@ -295,10 +340,16 @@ pub async fn step_up(
         // Nothing to match against: refuse without spending the challenge.
         let reasons = vec!["no_reference".to_string()];
         crate::api::faces::record_attempt(&state, attempt.row("refused", &reasons, None)).await?;
-        return Ok(Json(json!({
-            "allow": false, "reasons": reasons, "liveness": null, "match": null, "verificationIds": [],
-            "decidedInMs": started.elapsed().as_millis(),
-        })));
+        let answer = StepUpAnswer {
+            allow: false,
+            reasons,
+            liveness: None,
+            face_match: None,
+            verification_ids: Vec::new(),
+            tier: None,
+            decided_in_ms: elapsed_ms(started),
+        };
+        return Ok(Json(serde_json::to_value(answer).map_err(ApiError::internal)?));
     }
     let run = match bundle_liveness(&state, &customer, &body.bundle, body.hmac_key.as_deref(), &attempt).await? {
         BundleLiveness::Replay(answer) => return Ok(Json(answer)),
@@ -440,19 +491,23 @@ pub async fn step_up(
                "verificationIds": verification_ids}),
     )
     .await?;
-    let answer = json!({
-        "allow": allow,
-        "reasons": reasons,
-        "liveness": run.view,
-        "match": {
-            "score": score, "threshold": threshold, "matched": matched, "modelId": MODEL_ID,
-            "enrollmentId": matched_enrollment.as_ref().map(|e| e.id.clone()),
-            "promotedEnrollmentId": enrollment_id,
-        },
-        "verificationIds": verification_ids,
-        "tier": match_row.tier,
-        "decidedInMs": started.elapsed().as_millis(),
-    });
+    let answer = StepUpAnswer {
+        allow,
+        reasons,
+        liveness: Some(run.view),
+        face_match: Some(StepUpMatchView {
+            score,
+            threshold,
+            matched,
+            model_id: MODEL_ID.to_string(),
+            enrollment_id: matched_enrollment.as_ref().map(|e| e.id.clone()),
+            promoted_enrollment_id: enrollment_id,
+        }),
+        verification_ids,
+        tier: Some(match_row.tier.as_str().to_string()),
+        decided_in_ms: elapsed_ms(started),
+    };
+    let answer = serde_json::to_value(answer).map_err(ApiError::internal)?;
     keep_answer(&state, &mut tx, &customer, &run.challenge_id, &answer).await?;
     tx.commit().await?;
     state.metrics.observe_face_stage("db", recording.elapsed());

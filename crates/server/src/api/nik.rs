@@ -8,7 +8,7 @@ use kenali_core::nik::validate_nik;
 use kenali_core::tier::kind;
 use kenali_core::time_fmt::now_timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::customers::{check_nik, current_year};
 use super::views::{TierEventView, VerificationView};
@@ -144,12 +144,48 @@ pub struct DukcapilVerdict {
     external_id: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/identity/nik/dukcapil", tag = "kyc", request_body = DukcapilVerdict, responses((status = 201, description = "`{verification, tier, tierEvent}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+/// The photo Dukcapil returned, kept sealed: its hash and type only.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoView {
+    sha256: String,
+    media_type: Option<String>,
+    sealed: bool,
+}
+
+/// The `dukcapil` face enrollment made from the photo, or why none was (`id` null, `reason`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DukcapilEnrolment {
+    id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback_stub: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// The verdict recorded, the tier after it, and what became of the photo.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DukcapilRecorded {
+    verification: VerificationView,
+    #[schema(value_type = String)]
+    tier: kenali_core::tier::Tier,
+    tier_event: Option<TierEventView>,
+    photo: Option<PhotoView>,
+    face_enrolment: Option<DukcapilEnrolment>,
+}
+
+#[utoipa::path(post, path = "/api/identity/nik/dukcapil", tag = "kyc", request_body = DukcapilVerdict, responses((status = 201, description = "the verdict recorded", body = DukcapilRecorded), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn ingest_dukcapil(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<DukcapilVerdict>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DukcapilRecorded>)> {
     let principal = auth.require(Scope::Public)?;
     let photo = body.photo.as_deref().map(|p| image_field("photo", p)).transpose()?;
     let raw = body.raw.as_ref().map(|raw| raw.get().to_string());
@@ -277,16 +313,32 @@ pub async fn ingest_dukcapil(
     let tier_event = recorded.tier_event.or(recorded_nik.and_then(|r| r.tier_event));
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "verification": VerificationView::from(&recorded.verification),
-            "tier": recorded.tier,
-            "tierEvent": tier_event.as_ref().map(TierEventView::from),
-            "photo": row.photo_sha256.as_ref().map(|sha| json!({"sha256": sha, "mediaType": row.photo_media_type, "sealed": true})),
-            "faceEnrolment": match (&enrollment, &face) {
-                (Some(e), _) => json!({"id": e.id, "source": e.source, "modelId": e.model_id, "fallbackStub": false}),
-                (None, Err(reason)) if photo.is_some() => json!({"id": null, "reason": reason}),
-                _ => Value::Null,
+        Json(DukcapilRecorded {
+            verification: VerificationView::from(&recorded.verification),
+            tier: recorded.tier,
+            tier_event: tier_event.as_ref().map(TierEventView::from),
+            photo: row.photo_sha256.as_ref().map(|sha| PhotoView {
+                sha256: sha.clone(),
+                media_type: row.photo_media_type.clone(),
+                sealed: true,
+            }),
+            face_enrolment: match (&enrollment, &face) {
+                (Some(e), _) => Some(DukcapilEnrolment {
+                    id: Some(e.id.clone()),
+                    source: Some(e.source.clone()),
+                    model_id: Some(e.model_id.clone()),
+                    fallback_stub: Some(false),
+                    reason: None,
+                }),
+                (None, Err(reason)) if photo.is_some() => Some(DukcapilEnrolment {
+                    id: None,
+                    source: None,
+                    model_id: None,
+                    fallback_stub: None,
+                    reason: Some(reason.to_string()),
+                }),
+                _ => None,
             },
-        })),
+        }),
     ))
 }

@@ -140,13 +140,22 @@ pub struct DecisionRequest {
 
 /// Decides an open item: a `review_decision` verification (an approval counts as the
 /// standard rung, SPEC §3), the tier recomputed, an audit entry. Deciding twice is 409.
-#[utoipa::path(post, path = "/api/identity/review-queue/{id}/decision", tag = "ktp", params(("id" = String, Path, description = "review item id (rev_...)")), request_body = DecisionRequest, responses((status = 200, description = "`{reviewItem, verification, tier}`", body = serde_json::Value), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+/// The decided item, the `review_decision` verification recorded, and the tier after it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewDecided {
+    review_item: ReviewItemView,
+    verification: super::views::VerificationView,
+    tier: String,
+}
+
+#[utoipa::path(post, path = "/api/identity/review-queue/{id}/decision", tag = "ktp", params(("id" = String, Path, description = "review item id (rev_...)")), request_body = DecisionRequest, responses((status = 200, description = "the decision recorded", body = ReviewDecided), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
 pub async fn decide(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<DecisionRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReviewDecided>> {
     let principal = auth.require(Scope::Internal)?;
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
@@ -223,9 +232,9 @@ pub async fn decide(
         decided_at: Some(now),
         ..item
     };
-    Ok(Json(json!({
-        "reviewItem": ReviewItemView::from(&decided),
-        "verification": super::views::VerificationView::from(&recorded.verification),
-        "tier": recorded.tier,
-    })))
+    Ok(Json(ReviewDecided {
+        review_item: ReviewItemView::from(&decided),
+        verification: super::views::VerificationView::from(&recorded.verification),
+        tier: recorded.tier.as_str().to_string(),
+    }))
 }

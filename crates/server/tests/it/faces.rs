@@ -34,7 +34,7 @@ async fn a_probe_matches_its_own_person_against_a_reference_image() {
     assert_eq!(status, StatusCode::OK, "{same}");
     assert_eq!(same["match"]["matched"], true);
     assert!(same["match"]["score"].as_f64().unwrap() > 0.45);
-    assert_eq!(same["match"]["threshold"].as_f64().unwrap(), 0.45f32 as f64);
+    assert_eq!(same["match"]["threshold"].as_f64().unwrap(), 0.45);
     assert_eq!(same["match"]["modelId"], "qe-face-v3");
     assert!(same.get("verification").is_none(), "no customer named, no verification");
     let (_, other) = server

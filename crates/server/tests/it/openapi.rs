@@ -67,6 +67,21 @@ async fn the_openapi_description_covers_every_route_and_swagger_ui_is_vendored()
     let mut expected: Vec<String> = ROUTES.iter().map(|r| r.to_string()).collect();
     expected.sort();
     assert_eq!(documented, expected);
+    // Every success is described by a schema, not left open.
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                let content = response["content"].as_object().unwrap();
+                for (media, body) in content {
+                    let schema = body["schema"].as_object().unwrap();
+                    assert!(!schema.is_empty(), "{method} {path} {status} {media}: no schema");
+                }
+            }
+        }
+    }
     // Request bodies refuse unknown fields, as the handlers do.
     let create = &spec["components"]["schemas"]["CreateCustomer"];
     assert_eq!(create["additionalProperties"], false, "{create}");

@@ -79,7 +79,7 @@ async fn settings_are_bounded_audited_per_org_and_applied() {
             .await;
         assert_eq!(status, StatusCode::OK, "{matched}");
         let score = matched["match"]["score"].as_f64().unwrap();
-        assert_eq!(matched["match"]["threshold"].as_f64().unwrap(), 0.9f32 as f64);
+        assert_eq!(matched["match"]["threshold"].as_f64().unwrap(), 0.9);
         assert_eq!(matched["match"]["matched"], score >= 0.9f32 as f64);
 
         // Another org keeps the defaults.
