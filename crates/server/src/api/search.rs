@@ -146,6 +146,7 @@ pub async fn search(
                 .map(|pii| SearchHit { customer: CustomerView::new(row, pii), matched_on: matched_on.clone() })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    drop(conn);
     // Who looked for customers is recorded; what they typed is personal data and is not.
     let mut tx = state.store.begin().await?;
     let actor = Actor::from_principal(principal);
