@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 KENALI_BIN=${KENALI_BIN:-target/debug/kenali}
 PORT=${PORT:-18200}
-command -v schemathesis >/dev/null || python3 -m pip install -q 'schemathesis==4.32.5'
+# Run through the interpreter, so a freshly pip-installed CLI needs no PATH shim.
+python3 -m schemathesis.cli --version >/dev/null 2>&1 || python3 -m pip install -q 'schemathesis==4.32.5'
 
 data_dir=$(mktemp -d)
 key="qe_sk_contract_$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
@@ -19,16 +20,15 @@ KENALI_DATA_DIR="$data_dir" KENALI_LISTEN="127.0.0.1:$PORT" KENALI_LOG=warn \
   "$KENALI_BIN" serve > "$data_dir/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data_dir"' EXIT
-for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$PORT/api/healthz" >/dev/null && break; sleep 0.2; done
 
 seed_args=()
 if [ -n "${SCHEMATHESIS_SEED:-}" ]; then seed_args=(--seed "$SCHEMATHESIS_SEED" --generation-deterministic); fi
 status=0
-schemathesis run "http://127.0.0.1:$PORT/api/openapi.json" \
+python3 -m schemathesis.cli run "http://127.0.0.1:$PORT/api/openapi.json" \
   --header "Authorization: Bearer $key" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" \
-  --request-timeout 60 --workers 2 --no-color "${seed_args[@]}" || status=$?
+  --request-timeout 60 --workers 2 --wait-for-schema 180 --no-color "${seed_args[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log"; tail -n 100 "$data_dir/server.log"
 fi
