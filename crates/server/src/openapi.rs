@@ -12,6 +12,12 @@ use crate::state::AppState;
 
 pub use crate::error::{ErrorBody, ErrorDetail};
 
+/// Every operation's error answer, whatever its status (SPEC §1); named once here instead of
+/// in each handler's annotation.
+#[derive(utoipa::IntoResponses)]
+#[response(status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)")]
+pub struct ErrorResponse(#[to_schema] pub ErrorBody);
+
 /// One voter's verdict (kenali_core's `Voter`, for liveness and for KTP checks): absent when it
 /// could not run.
 #[derive(utoipa::ToSchema)]

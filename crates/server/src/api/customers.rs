@@ -63,7 +63,7 @@ pub fn check_nik(
     Ok((nik, info))
 }
 
-#[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CreateCustomer, responses((status = 201, description = "`{customer}`: created", body = CustomerEnvelope), (status = 200, description = "`{customer}`: the customer with this externalRef already existed", body = CustomerEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CreateCustomer, responses((status = 201, description = "`{customer}`: created", body = CustomerEnvelope), (status = 200, description = "`{customer}`: the customer with this externalRef already existed", body = CustomerEnvelope), crate::openapi::ErrorResponse))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -186,7 +186,7 @@ pub fn timestamp_param(field: &str, value: Option<&str>) -> Result<Option<String
         .transpose()
 }
 
-#[utoipa::path(get, path = "/api/customers", tag = "customers", params(ListCustomers), responses((status = 200, description = "a page of customers", body = ListView<CustomerView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/customers", tag = "customers", params(ListCustomers), responses((status = 200, description = "a page of customers", body = ListView<CustomerView>), crate::openapi::ErrorResponse))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -248,7 +248,7 @@ pub struct ErasureEnvelope {
     erasure: ErasureView,
 }
 
-#[utoipa::path(get, path = "/api/identity/customers/{id}", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "the customer with its verification history and enrollment count", body = ProfileEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/identity/customers/{id}", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "the customer with its verification history and enrollment count", body = ProfileEnvelope), crate::openapi::ErrorResponse))]
 pub async fn profile(
     State(state): State<AppState>,
     auth: Auth,
@@ -283,7 +283,7 @@ pub struct EraseRequest {
 /// UU PDP erasure (SPEC §8): irreversible. The customer's data key is destroyed and every
 /// personal field, image, embedding and kept answer is deleted or cleared, in one
 /// transaction with its audit entry and the `customer.erased` event. Later reads answer 410.
-#[utoipa::path(post, path = "/api/identity/customers/{id}/erase", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), request_body(content = Option<EraseRequest>, content_type = "application/json"), responses((status = 200, description = "what was removed", body = ErasureEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/customers/{id}/erase", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), request_body(content = Option<EraseRequest>, content_type = "application/json"), responses((status = 200, description = "what was removed", body = ErasureEnvelope), crate::openapi::ErrorResponse))]
 pub async fn erase(
     State(state): State<AppState>,
     auth: Auth,

@@ -76,7 +76,7 @@ impl From<&DeviceRow> for DeviceView {
 /// Registers a device; its secret is in this answer only. It is kept sealed with the
 /// customer's data key (the server derives keys from it, so it cannot be hashed), which also
 /// makes erasure shred it.
-#[utoipa::path(post, path = "/api/identity/devices/register", tag = "devices", request_body = RegisterRequest, responses((status = 201, description = "the device and its secret, shown once", body = DeviceRegistered), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/devices/register", tag = "devices", request_body = RegisterRequest, responses((status = 201, description = "the device and its secret, shown once", body = DeviceRegistered), crate::openapi::ErrorResponse))]
 pub async fn register(
     State(state): State<AppState>,
     auth: Auth,
@@ -120,7 +120,7 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(DeviceRegistered { device: DeviceView::from(&row), secret })))
 }
 
-#[utoipa::path(post, path = "/api/identity/devices/{id}/revoke", tag = "devices", params(("id" = String, Path, description = "device id (dev_...)")), responses((status = 200, description = "revoked", body = DeviceEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/devices/{id}/revoke", tag = "devices", params(("id" = String, Path, description = "device id (dev_...)")), responses((status = 200, description = "revoked", body = DeviceEnvelope), crate::openapi::ErrorResponse))]
 pub async fn revoke(
     State(state): State<AppState>,
     auth: Auth,

@@ -39,7 +39,7 @@ use crate::store::events;
 use crate::store::faces::{self, EnrollmentRow};
 use crate::store::ktp::{self as ktp_store, KtpBundleRow};
 
-#[utoipa::path(post, path = "/api/identity/document/ktp/challenge", tag = "ktp", request_body = ChallengeRequest, responses((status = 201, description = "the challenge (purpose ktp), with its secret shown once", body = ChallengeIssued), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/document/ktp/challenge", tag = "ktp", request_body = ChallengeRequest, responses((status = 201, description = "the challenge (purpose ktp), with its secret shown once", body = ChallengeIssued), crate::openapi::ErrorResponse))]
 pub async fn ktp_challenge(
     State(state): State<AppState>,
     auth: Auth,
@@ -145,7 +145,7 @@ fn review_reasons(decision: &Judgement) -> Vec<String> {
     reasons
 }
 
-#[utoipa::path(post, path = "/api/identity/document/ktp/capture", tag = "ktp", request_body = CaptureRequest, responses((status = 200, description = "the decision (seed 001); the same bundle again within 24 h gets the same answer", body = crate::openapi::KtpCaptureAnswer), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/document/ktp/capture", tag = "ktp", request_body = CaptureRequest, responses((status = 200, description = "the decision (seed 001); the same bundle again within 24 h gets the same answer", body = crate::openapi::KtpCaptureAnswer), crate::openapi::ErrorResponse))]
 pub async fn ktp_capture(
     State(state): State<AppState>,
     auth: Auth,

@@ -62,7 +62,7 @@ fn kyc_view(customer_id: &str, progress: TierProgress) -> KycView {
     }
 }
 
-#[utoipa::path(get, path = "/api/identity/kyc/{customer_id}", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "tier, next tier, requirements met and missing", body = KycEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/identity/kyc/{customer_id}", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "tier, next tier, requirements met and missing", body = KycEnvelope), crate::openapi::ErrorResponse))]
 pub async fn show(
     State(state): State<AppState>,
     auth: Auth,
@@ -89,7 +89,7 @@ pub struct UpgradeRequest {
 
 /// Without a body's `targetTier`: recompute from the history. With one (internal scope):
 /// an analyst override, recorded as a `tier_override` verification naming the actor.
-#[utoipa::path(post, path = "/api/identity/kyc/{customer_id}/upgrade", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), request_body = UpgradeRequest, responses((status = 200, description = "the tier recomputed, or overridden", body = UpgradeResult), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/kyc/{customer_id}/upgrade", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), request_body = UpgradeRequest, responses((status = 200, description = "the tier recomputed, or overridden", body = UpgradeResult), crate::openapi::ErrorResponse))]
 pub async fn upgrade(
     State(state): State<AppState>,
     auth: Auth,

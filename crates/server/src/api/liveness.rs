@@ -40,7 +40,7 @@ pub const PROMOTION_MARGIN: f32 = 0.10;
 /// Most enrollments one customer's pool grows to by promotion; old ones are never dropped.
 pub const POOL_CAP: usize = 20;
 
-#[utoipa::path(post, path = "/api/identity/face/flash-challenge", tag = "faces", request_body = ChallengeRequest, responses((status = 201, description = "the challenge, with its secret shown once", body = ChallengeIssued), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/face/flash-challenge", tag = "faces", request_body = ChallengeRequest, responses((status = 201, description = "the challenge, with its secret shown once", body = ChallengeIssued), crate::openapi::ErrorResponse))]
 pub async fn face_challenge(
     State(state): State<AppState>,
     auth: Auth,
@@ -225,7 +225,7 @@ fn liveness_details(run: &LivenessRun) -> Value {
            "frameSha256": run.frames.iter().map(|f| f.sha256.clone()).collect::<Vec<_>>()})
 }
 
-#[utoipa::path(post, path = "/api/identity/face/liveness", tag = "faces", request_body = LivenessRequest, responses((status = 200, description = "the liveness decision; the same bundle again within 24 h gets the same answer", body = LivenessAnswer), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/face/liveness", tag = "faces", request_body = LivenessRequest, responses((status = 200, description = "the liveness decision; the same bundle again within 24 h gets the same answer", body = LivenessAnswer), crate::openapi::ErrorResponse))]
 pub async fn face_liveness(
     State(state): State<AppState>,
     auth: Auth,
@@ -304,7 +304,7 @@ pub struct StepUpRequest {
 }
 
 /// Atomic liveness + match against the pool (or a reference image).
-#[utoipa::path(post, path = "/api/identity/auth/step-up", tag = "faces", request_body = StepUpRequest, responses((status = 200, description = "the decision; the same bundle again within 24 h gets the same answer", body = StepUpAnswer), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/auth/step-up", tag = "faces", request_body = StepUpRequest, responses((status = 200, description = "the decision; the same bundle again within 24 h gets the same answer", body = StepUpAnswer), crate::openapi::ErrorResponse))]
 pub async fn step_up(
     State(state): State<AppState>,
     auth: Auth,

@@ -55,7 +55,7 @@ pub struct NikChecked {
     tier_event: Option<TierEventView>,
 }
 
-#[utoipa::path(post, path = "/api/identity/nik/validate", tag = "kyc", request_body = ValidateNik, responses((status = 201, description = "the verification recorded", body = NikChecked), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/nik/validate", tag = "kyc", request_body = ValidateNik, responses((status = 201, description = "the verification recorded", body = NikChecked), crate::openapi::ErrorResponse))]
 pub async fn validate_for_customer(
     State(state): State<AppState>,
     auth: Auth,
@@ -125,7 +125,6 @@ async fn store_pii(
     let sealed = seal_pii(&key, &customer.id, pii)?;
     let nik_index = pii.nik.as_deref().map(|n| state.keys.blind_index.index("nik", n));
     customers::update_pii(conn, &customer.id, &sealed, nik_index.as_deref(), &now_timestamp()).await?;
-    crate::search_index::index_name(conn, &state.keys, &customer.org_id, &customer.id, &pii.full_name).await?;
     Ok(())
 }
 
@@ -180,7 +179,7 @@ pub struct DukcapilRecorded {
     face_enrolment: Option<DukcapilEnrolment>,
 }
 
-#[utoipa::path(post, path = "/api/identity/nik/dukcapil", tag = "kyc", request_body = DukcapilVerdict, responses((status = 201, description = "the verdict recorded", body = DukcapilRecorded), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/nik/dukcapil", tag = "kyc", request_body = DukcapilVerdict, responses((status = 201, description = "the verdict recorded", body = DukcapilRecorded), crate::openapi::ErrorResponse))]
 pub async fn ingest_dukcapil(
     State(state): State<AppState>,
     auth: Auth,

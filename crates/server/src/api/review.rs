@@ -106,7 +106,7 @@ pub async fn open_item(conn: &mut sqlx::AnyConnection, new: NewReviewItem<'_>) -
 }
 
 /// Open items oldest first (the order analysts work in); `?status=` shows decided ones.
-#[utoipa::path(get, path = "/api/identity/review-queue", tag = "ktp", params(QueueQuery), responses((status = 200, description = "a page of review items, oldest first", body = ListView<ReviewItemView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/identity/review-queue", tag = "ktp", params(QueueQuery), responses((status = 200, description = "a page of review items, oldest first", body = ListView<ReviewItemView>), crate::openapi::ErrorResponse))]
 pub async fn queue(
     State(state): State<AppState>,
     auth: Auth,
@@ -149,7 +149,7 @@ pub struct ReviewDecided {
     tier: String,
 }
 
-#[utoipa::path(post, path = "/api/identity/review-queue/{id}/decision", tag = "ktp", params(("id" = String, Path, description = "review item id (rev_...)")), request_body = DecisionRequest, responses((status = 200, description = "the decision recorded", body = ReviewDecided), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/review-queue/{id}/decision", tag = "ktp", params(("id" = String, Path, description = "review item id (rev_...)")), request_body = DecisionRequest, responses((status = 200, description = "the decision recorded", body = ReviewDecided), crate::openapi::ErrorResponse))]
 pub async fn decide(
     State(state): State<AppState>,
     auth: Auth,

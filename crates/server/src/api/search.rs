@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::Json;
 use kenali_core::id::{is_id_of, IdKind};
-use kenali_core::search::{name_words, MAX_QUERY_CHARS};
+use kenali_core::search::MAX_QUERY_CHARS;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -58,7 +58,7 @@ pub struct SearchResults {
     data: Vec<SearchHit>,
 }
 
-#[utoipa::path(get, path = "/api/identity/search", tag = "operations", params(SearchQuery), responses((status = 200, description = "customers found, each with what it matched on", body = SearchResults), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/identity/search", tag = "operations", params(SearchQuery), responses((status = 200, description = "customers found, each with what it matched on", body = SearchResults), crate::openapi::ErrorResponse))]
 pub async fn search(
     State(state): State<AppState>,
     auth: Auth,
@@ -129,8 +129,12 @@ pub async fn search(
         rows.into_iter().for_each(|row| add(row, on));
     }
     // Names: every word of the query must be a word of the name.
-    if q.chars().any(char::is_alphabetic) && !q.contains('@') && !name_words(q).is_empty() {
-        let indexes = name_word_indexes(&state.keys, q);
+    let indexes = if q.chars().any(char::is_alphabetic) && !q.contains('@') {
+        name_word_indexes(&state.keys, q)
+    } else {
+        Vec::new()
+    };
+    if !indexes.is_empty() {
         for customer_id in search::customers_with_words(&mut conn, org_id, &indexes, limit).await? {
             if let Some(row) = customers::find(&mut conn, org_id, &customer_id).await? {
                 add(row, MatchedOn::Name);

@@ -155,7 +155,7 @@ pub struct CreateWebhook {
     enabled: Option<bool>,
 }
 
-#[utoipa::path(post, path = "/api/identity/webhooks", tag = "webhooks", request_body = CreateWebhook, responses((status = 201, description = "the endpoint and its secret, shown once", body = WebhookCreated), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/webhooks", tag = "webhooks", request_body = CreateWebhook, responses((status = 201, description = "the endpoint and its secret, shown once", body = WebhookCreated), crate::openapi::ErrorResponse))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -190,7 +190,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(WebhookCreated { webhook: WebhookView::from(&row), secret })))
 }
 
-#[utoipa::path(get, path = "/api/identity/webhooks", tag = "webhooks", responses((status = 200, description = "the endpoints", body = ListView<WebhookView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/identity/webhooks", tag = "webhooks", responses((status = 200, description = "the endpoints", body = ListView<WebhookView>), crate::openapi::ErrorResponse))]
 pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<ListView<WebhookView>>> {
     let principal = auth.require(Scope::Admin)?;
     let mut conn = state.store.pool().acquire().await?;
@@ -212,7 +212,7 @@ pub struct UpdateWebhook {
     enabled: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), request_body = UpdateWebhook, responses((status = 200, description = "the endpoint as changed", body = WebhookEnvelope), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(patch, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), request_body = UpdateWebhook, responses((status = 200, description = "the endpoint as changed", body = WebhookEnvelope), crate::openapi::ErrorResponse))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -241,7 +241,7 @@ pub async fn update(
     Ok(Json(WebhookEnvelope { webhook: WebhookView::from(&row) }))
 }
 
-#[utoipa::path(delete, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 200, description = "deleted", body = WebhookDeleted), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(delete, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 200, description = "deleted", body = WebhookDeleted), crate::openapi::ErrorResponse))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: Auth,
@@ -259,7 +259,7 @@ pub async fn delete(
 }
 
 /// Sends a `webhook.test` event to this endpoint only (even when disabled).
-#[utoipa::path(post, path = "/api/identity/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 202, description = "a webhook.test event queued", body = TestQueued), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 202, description = "a webhook.test event queued", body = TestQueued), crate::openapi::ErrorResponse))]
 pub async fn test(
     State(state): State<AppState>,
     auth: Auth,
@@ -276,7 +276,7 @@ pub async fn test(
 }
 
 /// The endpoint's delivery log, newest first: status, attempts, last answer, latency, next retry.
-#[utoipa::path(get, path = "/api/identity/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), PageQuery), responses((status = 200, description = "the delivery log, newest first", body = ListView<DeliveryView>), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/identity/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), PageQuery), responses((status = 200, description = "the delivery log, newest first", body = ListView<DeliveryView>), crate::openapi::ErrorResponse))]
 pub async fn deliveries(
     State(state): State<AppState>,
     auth: Auth,
@@ -292,7 +292,7 @@ pub async fn deliveries(
 }
 
 /// Queues a failed delivery again, due now, with a fresh retry window.
-#[utoipa::path(post, path = "/api/identity/webhooks/{id}/deliveries/{event_id}/redeliver", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), ("event_id" = String, Path, description = "event id (evt_...)")), responses((status = 202, description = "queued again", body = RedeliveryQueued), (status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/identity/webhooks/{id}/deliveries/{event_id}/redeliver", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), ("event_id" = String, Path, description = "event id (evt_...)")), responses((status = 202, description = "queued again", body = RedeliveryQueued), crate::openapi::ErrorResponse))]
 pub async fn redeliver(
     State(state): State<AppState>,
     auth: Auth,
