@@ -9,6 +9,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::ktp::{label_row, parse_card_date, validate_fields, KtpReading, OcrLine};
 use crate::liveness::{color_following, distinct_colors, FlashSample, Voter};
+use crate::typeface::TypefaceMeasure;
 
 /// Every KTP voter threshold, in one documented place.
 pub mod thresholds {
@@ -64,14 +65,13 @@ pub mod thresholds {
     pub const HOLOGRAM_COLOR_MIN: f32 = 0.004;
     pub const HOLOGRAM_SHIFT_MIN: f32 = 0.004;
     /// `font_match`: the KTP template's layout, as fractions of the card: labels left-aligned
-    /// at this x, field rows this far apart, and the NIK printed this much taller than the other
-    /// labels (each with its tolerance). Measured on the synthetic template
-    /// (kenali_testkit::ktp); real cards may need the constants refined.
+    /// at this x and field rows this far apart (each with its tolerance). Measured on the
+    /// synthetic template (kenali_testkit::ktp); real cards may need the constants refined. The
+    /// NIK's type is judged by [`crate::typeface::template`].
     pub const LABEL_LEFT: f32 = 0.028;
     pub const LABEL_LEFT_TOLERANCE: f32 = 0.02;
     pub const ROW_PITCH: f32 = 0.0564;
     pub const ROW_PITCH_TOLERANCE: f32 = 0.15;
-    pub const NIK_HEIGHT_RATIO: std::ops::RangeInclusive<f32> = 1.15..=1.9;
     /// `font_match`: labels that must be found to judge the layout.
     pub const LABELS_MIN: usize = 8;
     /// `ocr_consistency`: free-text fields may differ by one edit per this many characters
@@ -479,10 +479,12 @@ pub fn photo_substitution(portrait: &PortraitMeasure) -> Voter {
     vote(name, true, "one portrait in the template's frame", Some(worst))
 }
 
-/// The labels' layout and type size against the KTP template: left-aligned in one column at the
-/// template's margin, on rows the template's pitch apart, the NIK line in larger type. Cards
-/// re-typed on a generic template, or fields pasted in, break one of these.
-pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32) -> Voter {
+/// The labels' layout against the KTP template (left-aligned in one column at the template's
+/// margin, on rows the template's pitch apart), then the NIK's type (`nik_type`,
+/// [`crate::typeface`]): the template's larger size, face and weight. Cards re-typed on a
+/// generic template, fields pasted in, or a NIK printed again in another face or weight break
+/// one of these.
+pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32, nik_type: Option<&TypefaceMeasure>) -> Voter {
     let name = "font_match";
     let mut labels: Vec<(usize, &OcrLine)> = lines.iter().filter_map(|l| Some((label_row(&l.text)?, l))).collect();
     labels.sort_by_key(|(row, _)| *row);
@@ -504,14 +506,11 @@ pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32) -> Voter
     if worst_pitch > ROW_PITCH_TOLERANCE {
         return vote(name, false, "the field rows are not spaced as on a KTP", Some(worst_pitch));
     }
-    let mut heights: Vec<f32> = labels.iter().filter(|(row, _)| *row > 0).map(|(_, l)| l.bottom - l.top).collect();
-    heights.sort_by(f32::total_cmp);
-    let typical = heights.get(heights.len() / 2).copied().unwrap_or(1.0).max(1.0);
-    if let Some((_, nik)) = labels.iter().find(|(row, _)| *row == 0) {
-        let ratio = (nik.bottom - nik.top) / typical;
-        if !NIK_HEIGHT_RATIO.contains(&ratio) {
-            return vote(name, false, "the NIK is not printed in the template's larger type", Some(ratio));
-        }
+    let Some(nik_type) = nik_type else {
+        return vote(name, false, "the NIK's typeface could not be measured", None);
+    };
+    if let Some((reason, score)) = crate::typeface::mismatch(nik_type, card_height) {
+        return vote(name, false, reason, Some(score));
     }
     vote(name, true, format!("{} labels in the KTP template's layout", labels.len()), Some(worst_pitch))
 }
@@ -577,6 +576,8 @@ pub struct Evidence<'a> {
     pub lines: &'a [OcrLine],
     pub card_size: [f32; 2],
     pub portrait: &'a PortraitMeasure,
+    /// The NIK's type, when its line could be measured.
+    pub nik_type: Option<&'a TypefaceMeasure>,
     /// What the SDK read on the device, when it sent it.
     pub sdk_fields: Option<&'a Value>,
     /// The year NIK birth dates are judged against.
@@ -602,7 +603,7 @@ pub fn judge(e: &Evidence<'_>) -> Judgement {
         Some(field_format(e.reading, e.reference_year)),
         ocr_consistency(e.reading, e.sdk_fields),
         Some(photo_substitution(e.portrait)),
-        Some(font_match(e.lines, e.card_size[0], e.card_size[1])),
+        Some(font_match(e.lines, e.card_size[0], e.card_size[1], e.nik_type)),
         hologram_check(e.frames),
         customer_nik(e.card_matches_customer),
     ]

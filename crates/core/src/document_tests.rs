@@ -243,26 +243,35 @@ fn template_labels() -> Vec<OcrLine> {
     lines
 }
 
+/// The template's NIK type as the capture pipeline measures it.
+const NIK_TYPE: TypefaceMeasure = TypefaceMeasure { digit_height: 25.3, pitch: 0.79, stem: 0.26, bar: 0.24 };
+
 #[test]
 fn font_match_holds_the_template_layout_on_both_sides() {
     let good = template_labels();
-    let voter = font_match(&good, 1012.0, 638.0);
+    let voter = font_match(&good, 1012.0, 638.0, Some(&NIK_TYPE));
     assert!(voter.passed, "{voter:?}");
     let mut indented = good.clone();
     indented[4].left += 40.0;
-    assert!(!font_match(&indented, 1012.0, 638.0).passed);
+    assert!(!font_match(&indented, 1012.0, 638.0, Some(&NIK_TYPE)).passed);
     let mut spread = good.clone();
     for (i, line) in spread.iter_mut().enumerate().skip(6) {
         line.top += 8.0 * i as f32;
     }
-    assert!(!font_match(&spread, 1012.0, 638.0).passed);
-    let mut small_nik = good.clone();
-    small_nik[0].bottom = small_nik[0].top + 20.0;
-    assert!(!font_match(&small_nik, 1012.0, 638.0).passed);
-    assert!(!font_match(&good[..5], 1012.0, 638.0).passed);
+    assert!(!font_match(&spread, 1012.0, 638.0, Some(&NIK_TYPE)).passed);
+    let small_nik = TypefaceMeasure { digit_height: 18.0, ..NIK_TYPE };
+    let voter = font_match(&good, 1012.0, 638.0, Some(&small_nik));
+    assert_eq!((voter.passed, voter.reason.as_str()), (false, "the NIK is not printed in the template's larger type"));
+    assert!(!font_match(&good[..5], 1012.0, 638.0, Some(&NIK_TYPE)).passed);
+    // The layout right, the NIK's type not: a NIK printed again in another face.
+    let thin = TypefaceMeasure { stem: 0.18, bar: 0.17, ..NIK_TYPE };
+    let voter = font_match(&good, 1012.0, 638.0, Some(&thin));
+    assert_eq!((voter.passed, voter.reason.as_str()), (false, "the NIK's strokes are not the template's weight"));
+    let voter = font_match(&good, 1012.0, 638.0, None);
+    assert_eq!((voter.passed, voter.reason.as_str()), (false, "the NIK's typeface could not be measured"));
     // A failed layout alone makes the capture unclear, not tampered.
     assert_eq!(
-        fuse_tamper(&[nik_consistency(&reading(), 2026), font_match(&good[..5], 1012.0, 638.0)]),
+        fuse_tamper(&[nik_consistency(&reading(), 2026), font_match(&good[..5], 1012.0, 638.0, Some(&NIK_TYPE))]),
         Tamper::Unclear
     );
 }

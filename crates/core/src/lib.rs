@@ -14,4 +14,5 @@ pub mod search;
 pub mod settings;
 pub mod tier;
 pub mod time_fmt;
+pub mod typeface;
 pub mod webhook;

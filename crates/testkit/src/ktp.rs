@@ -4,7 +4,7 @@
 //! signature. Liberation Sans (metric-compatible with Arial, the card's typeface; Debian
 //! package `fonts-liberation`). Every choice comes from a seeded RNG, so failures reproduce.
 
-use ab_glyph::{FontVec, PxScale};
+use ab_glyph::{Font, FontVec, PxScale, ScaleFont};
 use image::{imageops, Rgb, RgbImage};
 use imageproc::drawing::{draw_line_segment_mut, draw_text_mut, text_size};
 use rand::rngs::StdRng;
@@ -126,6 +126,21 @@ impl KtpFields {
     }
 }
 
+const INK: Rgb<u8> = Rgb([20, 20, 30]);
+/// Where the NIK's digits are printed (top-left of the text) and at what size, in Liberation
+/// Sans Bold.
+const NIK_LEFT: u32 = 272;
+const NIK_TOP: u32 = 102;
+const NIK_SIZE: f32 = 40.0;
+
+/// The card's paper: pale blue with a soft diagonal gradient and a fine guilloche of sine waves.
+fn paper(x: u32, y: u32) -> Rgb<u8> {
+    let t = (x as f32 / CARD_WIDTH as f32 + y as f32 / CARD_HEIGHT as f32) / 2.0;
+    let wave = ((x as f32 / 23.0 + (y as f32 / 37.0).sin() * 3.0).sin() * 4.0) as i32;
+    let channel = |a: f32, b: f32| ((a + (b - a) * t) as i32 + wave).clamp(0, 255) as u8;
+    Rgb([channel(176.0, 206.0), channel(214.0, 232.0), channel(236.0, 246.0)])
+}
+
 fn font(name: &str) -> FontVec {
     let path = format!("/usr/share/fonts/truetype/liberation/{name}");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e} (apt-get install fonts-liberation)"));
@@ -145,14 +160,8 @@ pub(crate) fn portrait_photo(path: &str, width: u32, height: u32) -> RgbImage {
 pub fn render_card(fields: &KtpFields, portrait: &str) -> RgbImage {
     let regular = font("LiberationSans-Regular.ttf");
     let bold = font("LiberationSans-Bold.ttf");
-    let ink = Rgb([20u8, 20, 30]);
-    // Pale blue with a soft diagonal gradient and a fine guilloche of sine waves.
-    let mut card = RgbImage::from_fn(CARD_WIDTH, CARD_HEIGHT, |x, y| {
-        let t = (x as f32 / CARD_WIDTH as f32 + y as f32 / CARD_HEIGHT as f32) / 2.0;
-        let wave = ((x as f32 / 23.0 + (y as f32 / 37.0).sin() * 3.0).sin() * 4.0) as i32;
-        let channel = |a: f32, b: f32| ((a + (b - a) * t) as i32 + wave).clamp(0, 255) as u8;
-        Rgb([channel(176.0, 206.0), channel(214.0, 232.0), channel(236.0, 246.0)])
-    });
+    let ink = INK;
+    let mut card = RgbImage::from_fn(CARD_WIDTH, CARD_HEIGHT, paper);
     let centered = |card: &mut RgbImage, text: &str, center_x: i32, y: i32, size: f32, face: &FontVec| {
         let (w, _) = text_size(PxScale::from(size), face, text);
         draw_text_mut(card, ink, center_x - w as i32 / 2, y, PxScale::from(size), face, text);
@@ -162,7 +171,7 @@ pub fn render_card(fields: &KtpFields, portrait: &str) -> RgbImage {
     let (label_x, colon_x, value_x) = (28, 262, 280);
     draw_text_mut(&mut card, ink, label_x, 104, PxScale::from(36.0), &bold, "NIK");
     draw_text_mut(&mut card, ink, colon_x - 8, 104, PxScale::from(36.0), &bold, ":");
-    draw_text_mut(&mut card, ink, value_x - 8, 102, PxScale::from(40.0), &bold, &fields.nik);
+    draw_text_mut(&mut card, ink, NIK_LEFT as i32, NIK_TOP as i32, PxScale::from(NIK_SIZE), &bold, &fields.nik);
     let mut y = 158;
     for (label, value) in fields.rows() {
         let size = PxScale::from(25.0);
@@ -187,6 +196,67 @@ pub fn render_card(fields: &KtpFields, portrait: &str) -> RgbImage {
         draw_line_segment_mut(&mut card, point, next, ink);
         point = next;
     }
+    card
+}
+
+/// A typeface a forger might re-type the NIK in (all in `fonts-liberation`), for `font_match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForgedTypeface {
+    /// The template's face at its regular weight.
+    SansRegular,
+    /// A serif face (Times-compatible).
+    SerifBold,
+    /// A monospaced face (Courier-compatible).
+    MonoBold,
+}
+
+impl ForgedTypeface {
+    pub const ALL: [ForgedTypeface; 3] =
+        [ForgedTypeface::SansRegular, ForgedTypeface::SerifBold, ForgedTypeface::MonoBold];
+
+    pub fn font_name(self) -> &'static str {
+        match self {
+            ForgedTypeface::SansRegular => "Liberation Sans Regular",
+            ForgedTypeface::SerifBold => "Liberation Serif Bold",
+            ForgedTypeface::MonoBold => "Liberation Mono Bold",
+        }
+    }
+
+    fn file(self) -> &'static str {
+        match self {
+            ForgedTypeface::SansRegular => "LiberationSans-Regular.ttf",
+            ForgedTypeface::SerifBold => "LiberationSerif-Bold.ttf",
+            ForgedTypeface::MonoBold => "LiberationMono-Bold.ttf",
+        }
+    }
+}
+
+/// Height in pixels of the digit 8 in `face` at `size`, and the face's ascent there.
+fn digit_metrics(face: &FontVec, size: f32) -> (f32, f32) {
+    let scaled = face.as_scaled(PxScale::from(size));
+    let height = face.outline_glyph(scaled.scaled_glyph('8')).map(|g| g.px_bounds().height()).unwrap_or(size * 0.7);
+    (height, scaled.ascent())
+}
+
+/// The card with its NIK painted out and printed again, the same digits in another typeface,
+/// scaled so that they stand as tall as the template's and sit on its baseline: what a forger
+/// with a printer and the wrong font produces. Only the typeface gives it away.
+pub fn render_card_with_retyped_nik(fields: &KtpFields, portrait: &str, typeface: ForgedTypeface) -> RgbImage {
+    let mut card = render_card(fields, portrait);
+    let bold = font("LiberationSans-Bold.ttf");
+    let forged = font(typeface.file());
+    let (template_width, _) = text_size(PxScale::from(NIK_SIZE), &bold, &fields.nik);
+    let (template_height, template_ascent) = digit_metrics(&bold, NIK_SIZE);
+    for y in NIK_TOP..NIK_TOP + NIK_SIZE as u32 + 6 {
+        for x in NIK_LEFT..(NIK_LEFT + template_width + 6).min(CARD_WIDTH) {
+            card.put_pixel(x, y, paper(x, y));
+        }
+    }
+    let (forged_height, _) = digit_metrics(&forged, NIK_SIZE);
+    let size = NIK_SIZE * template_height / forged_height;
+    let (_, forged_ascent) = digit_metrics(&forged, size);
+    let top = NIK_TOP as f32 + template_ascent - forged_ascent;
+    draw_text_mut(&mut card, INK, NIK_LEFT as i32, top.round() as i32, PxScale::from(size), &forged, &fields.nik);
     card
 }
 

@@ -16,7 +16,11 @@ use image::RgbImage;
 use kenali_core::challenge::{draw_sequence, parse_color};
 use kenali_core::document::{self, AssuranceTier};
 use kenali_core::liveness::FlashSample;
-use kenali_testkit::ktp::{degrade, field_mismatches, render_card, Degradation, KtpFields, FIELD_COUNT};
+use kenali_core::typeface::TypefaceMeasure;
+use kenali_testkit::ktp::{
+    degrade, field_mismatches, render_card, render_card_with_retyped_nik, Degradation, ForgedTypeface, KtpFields,
+    FIELD_COUNT,
+};
 use kenali_testkit::ktp_scene::{capture_frames_held, render_card_with_pasted_portrait, Handling, Presentation};
 use kenali_vision::capture::{analyze_capture, CaptureAnalysis, CaptureTimes};
 use kenali_vision::card::{CARD_HEIGHT, CARD_WIDTH};
@@ -37,6 +41,46 @@ const PORTRAITS: [&str; 6] = [
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[((samples.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// The range of each typeface measure over a set of cards, and how many could not be measured.
+#[derive(Default)]
+struct TypeRanges {
+    measured: Vec<TypefaceMeasure>,
+    unmeasured: usize,
+}
+
+impl TypeRanges {
+    fn add(&mut self, measure: Option<TypefaceMeasure>) {
+        match measure {
+            Some(m) => self.measured.push(m),
+            None => self.unmeasured += 1,
+        }
+    }
+}
+
+/// One measure read off a [`TypefaceMeasure`].
+type Pick = fn(&TypefaceMeasure) -> f32;
+
+impl std::fmt::Display for TypeRanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let range = |pick: Pick| {
+            let values = self.measured.iter().map(pick);
+            (values.clone().fold(f32::MAX, f32::min), values.fold(f32::MIN, f32::max))
+        };
+        let measures: [(&str, Pick); 5] = [
+            ("height", |m| m.digit_height),
+            ("pitch", |m| m.pitch),
+            ("stem", |m| m.stem),
+            ("bar", |m| m.bar),
+            ("bar/stem", |m| m.bar / m.stem),
+        ];
+        for (name, pick) in measures {
+            let (low, high) = range(pick);
+            write!(f, "{name} {low:.3}–{high:.3}, ")?;
+        }
+        write!(f, "{} measured, {} not", self.measured.len(), self.unmeasured)
+    }
 }
 
 struct Engines {
@@ -82,6 +126,7 @@ fn run_held(engines: &Engines, card: &RgbImage, presentation: Presentation, hand
         lines: &analysis.lines,
         card_size: [CARD_WIDTH as f32, CARD_HEIGHT as f32],
         portrait: &analysis.portrait,
+        nik_type: analysis.nik_type.as_ref(),
         sdk_fields: None,
         reference_year: 2026,
         card_matches_customer: None,
@@ -138,6 +183,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `multi_frame_consistency`'s measure between frames of one card, and between two cards.
     let (mut same_card_min, mut other_card_max) = (f32::MAX, f32::MIN);
     let mut previous_thumbnail: Option<Vec<f32>> = None;
+    let mut genuine_types = TypeRanges::default();
     for i in 0..cards {
         let truth = KtpFields::sample(1000 + i as u64);
         let steps = degradation(i);
@@ -163,6 +209,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 other_card_max = other_card_max.max(dot(first, previous));
             }
             previous_thumbnail = Some(first.clone());
+            genuine_types.add(analysis.nik_type);
             for (stage, took) in analysis.times.stages() {
                 match stage {
                     "decode" => stage_sums.decode += took,
@@ -195,7 +242,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let card = render_card(&truth, PORTRAITS[j % PORTRAITS.len()]);
             count += usize::from(run(&engines, &card, presentation, 5000 + j as u64).assurance != AssuranceTier::Low);
         }
-        accepted.push((name, count));
+        accepted.push((name.to_string(), count));
     }
     let mut pasted = 0;
     for j in 0..attacks {
@@ -211,7 +258,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("pasted portrait {j} accepted: {:?}", outcome.analysis.map(|a| a.portrait));
         }
     }
-    accepted.push(("pasted portrait", pasted));
+    accepted.push(("pasted portrait".to_string(), pasted));
+    let mut forged_types = Vec::new();
+    for typeface in ForgedTypeface::ALL {
+        let (mut count, mut ranges) = (0, TypeRanges::default());
+        for j in 0..attacks {
+            let truth = KtpFields::sample(8000 + j as u64);
+            let card = render_card_with_retyped_nik(&truth, PORTRAITS[j % PORTRAITS.len()], typeface);
+            let outcome = run(&engines, &card, Presentation::Original, 8000 + j as u64);
+            ranges.add(outcome.analysis.and_then(|a| a.nik_type));
+            if outcome.assurance != AssuranceTier::Low {
+                count += 1;
+                eprintln!("NIK re-typed in {typeface:?} accepted");
+            }
+        }
+        forged_types.push((typeface, ranges));
+        accepted.push((format!("NIK re-typed in {}", typeface.font_name()), count));
+    }
     // Genuine cards whose hologram is under glare: review, not acceptance (seed 001).
     let mut glare_accepted = 0;
     for j in 0..attacks {
@@ -238,6 +301,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for (name, count) in accepted {
         println!("{name} accepted: {count}/{attacks}");
+    }
+    println!("NIK type of genuine cards: {genuine_types}");
+    for (typeface, ranges) in &forged_types {
+        println!("NIK type re-typed in {typeface:?}: {ranges}");
     }
     let p50 = percentile(&mut latencies, 0.5);
     let p99 = percentile(&mut latencies, 0.99);

@@ -15,6 +15,7 @@ pub mod models;
 pub mod moire;
 pub mod ocr;
 pub mod resample;
+pub mod typeface;
 
 pub use decode::{decode_image, DecodeError, DecodeLimits};
 pub use engine::{FaceEngine, FaceError};

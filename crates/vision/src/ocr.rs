@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
+use tract_onnx::prelude::tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
 
 use crate::align::sample;
@@ -179,6 +180,10 @@ pub struct OcrEngine {
     rec_plans: Mutex<HashMap<usize, Plan>>,
     /// Class index → text; index 0 is the CTC blank.
     classes: Vec<String>,
+    /// Threads for the detector's matrix products. Detection is one large inference that
+    /// would otherwise leave every core but one idle; recognition runs its lines in parallel
+    /// instead.
+    detector_threads: Executor,
 }
 
 fn parse_model(path: &Path) -> Result<InferenceModel, OcrError> {
@@ -251,6 +256,10 @@ impl OcrEngine {
             det_plans: Mutex::new(HashMap::new()),
             rec_plans: Mutex::new(HashMap::new()),
             classes,
+            detector_threads: Executor::multithread_with_name(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+                "kenali-ocr-detect",
+            ),
         })
     }
 
@@ -296,7 +305,8 @@ impl OcrEngine {
         let (w, h) = (in_w as usize, in_h as usize);
         let tensor = Tensor::from_shape(&[1, 3, h, w], &bgr_input(&resized, w)).map_err(inference)?;
         let plan = cached_plan(&self.det_plans, (w, h), &self.det_model, &[1, 3, h, w])?;
-        let outputs = plan.run(tvec!(tensor.into())).map_err(inference)?;
+        let outputs = multithread_tract_scope(self.detector_threads.clone(), || plan.run(tvec!(tensor.into())))
+            .map_err(inference)?;
         let probability = outputs
             .first()
             .ok_or_else(|| OcrError::Model("the text detector gave no output".into()))?

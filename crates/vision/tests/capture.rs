@@ -1,6 +1,7 @@
 //! The KTP capture pipeline on synthetic captures (kenali_testkit::ktp_scene) with the real
 //! models: the card is found and read in every presentation, and the document voters tell an
-//! original from a photocopy, a screen replay and a pasted portrait.
+//! original from a photocopy, a screen replay, a pasted portrait and a NIK printed again in
+//! another typeface.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,7 +10,7 @@ use std::sync::OnceLock;
 
 use kenali_core::document::{self, AntiSpoof, Tamper};
 use kenali_core::liveness::{FlashSample, Voter};
-use kenali_testkit::ktp::{render_card, KtpFields};
+use kenali_testkit::ktp::{render_card, render_card_with_retyped_nik, ForgedTypeface, KtpFields};
 use kenali_testkit::ktp_scene::{capture_frames_held, render_card_with_pasted_portrait, Handling, Presentation};
 use kenali_vision::capture::{analyze_capture, CaptureAnalysis};
 use kenali_vision::card::{CARD_HEIGHT, CARD_WIDTH};
@@ -59,6 +60,7 @@ fn analyze_held(
         lines: &analysis.lines,
         card_size: [CARD_WIDTH as f32, CARD_HEIGHT as f32],
         portrait: &analysis.portrait,
+        nik_type: analysis.nik_type.as_ref(),
         sdk_fields: None,
         reference_year: 2026,
         card_matches_customer: None,
@@ -152,4 +154,26 @@ fn glare_over_the_hologram_sends_the_capture_to_review() {
     assert_eq!(document::fuse_tamper(&tamper), Tamper::Unclear);
     let assurance = document::assurance(document::fuse_anti_spoof(&anti), document::fuse_tamper(&tamper), &anti);
     assert_eq!(assurance, document::AssuranceTier::Low);
+}
+
+#[test]
+fn a_nik_printed_again_in_another_typeface_is_not_accepted() {
+    let truth = KtpFields::sample(27);
+    // The genuine card's NIK type, for comparison in the failure messages.
+    let (genuine, _, _) = analyze(&render_card(&truth, "faces/obama_2.jpg"), Presentation::Original);
+    eprintln!("genuine NIK type: {:?}", genuine.nik_type);
+    for (typeface, reason) in [
+        (ForgedTypeface::SansRegular, "the NIK's strokes are not the template's weight"),
+        (ForgedTypeface::SerifBold, "the NIK's digits are not spaced as the template's typeface spaces them"),
+        (ForgedTypeface::MonoBold, "the NIK's digits are not spaced as the template's typeface spaces them"),
+    ] {
+        let card = render_card_with_retyped_nik(&truth, "faces/obama_2.jpg", typeface);
+        let (analysis, anti, tamper) = analyze(&card, Presentation::Original);
+        // The same digits, read as well as ever: only their type gives the forgery away.
+        assert_eq!(analysis.reading.nik.as_ref().unwrap().value, truth.nik, "{typeface:?}");
+        let font = tamper.iter().find(|v| v.name == "font_match").unwrap();
+        assert_eq!((font.passed, font.reason.as_str()), (false, reason), "{typeface:?}: {:?}", analysis.nik_type);
+        let assurance = document::assurance(document::fuse_anti_spoof(&anti), document::fuse_tamper(&tamper), &anti);
+        assert_eq!(assurance, document::AssuranceTier::Low, "{typeface:?}");
+    }
 }
