@@ -4,8 +4,11 @@
 //! Half the cards are degraded before they are filmed (blur, JPEG, a turn; the JPEG ones are
 //! also held at an angle to the camera); each is filmed as a 3-frame 1280×720 bundle under a
 //! 3-colour challenge. Reports the NIK and per-field exact-match rates, how many clean and
-//! tilted cards would go to review, how many forged or replayed cards (and genuine cards with
-//! glare over the hologram) would be accepted, and the decision latency (p50/p99, stage means).
+//! tilted cards would go to review, how many forged or replayed cards (photocopies, screen
+//! replays, pasted portraits, NIKs re-typed in another face; and genuine cards with glare over
+//! the hologram) would be accepted, the range of each NIK typeface measure over genuine and
+//! re-typed cards (what `kenali_core::typeface::template` is calibrated from), and the decision
+//! latency (p50/p99, stage means).
 //!
 //! `cargo run --release -p kenali-vision --example bench_ktp -- [MODELS_DIR] [CARDS] [ATTACKS]`
 
