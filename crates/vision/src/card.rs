@@ -105,7 +105,7 @@ fn median(values: &mut [f32]) -> f32 {
 }
 
 /// Otsu's threshold over values in 0..256.
-fn otsu(values: &[f32]) -> f32 {
+pub(crate) fn otsu(values: &[f32]) -> f32 {
     let mut histogram = [0u64; 256];
     for v in values {
         histogram[(*v as usize).min(255)] += 1;

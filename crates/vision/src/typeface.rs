@@ -10,6 +10,8 @@
 use image::RgbImage;
 use kenali_core::typeface::TypefaceMeasure;
 
+use crate::card::otsu;
+
 /// Ink must be at least this much darker than the paper (0–255 grey levels) to be measured.
 const MIN_CONTRAST: f32 = 40.0;
 /// Rows whose ink is at least this share of the fullest row's belong to the digits' band.
@@ -24,41 +26,21 @@ fn luma(image: &RgbImage) -> Vec<f32> {
 }
 
 /// The mean grey levels of the dark (ink) and light (paper) classes that Otsu's threshold
-/// splits `grey` into.
-fn otsu_means(grey: &[f32]) -> (f32, f32) {
-    let mut histogram = [0f64; 256];
+/// ([`crate::card::otsu`]) splits `grey` into, over whole grey levels as it counts them.
+fn class_means(grey: &[f32]) -> (f32, f32) {
+    let threshold = otsu(grey);
+    let (mut dark, mut dark_n, mut light, mut light_n) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for &g in grey {
-        histogram[g.clamp(0.0, 255.0) as usize] += 1.0;
-    }
-    let total = grey.len() as f64;
-    let sum_all: f64 = histogram.iter().enumerate().map(|(i, n)| i as f64 * n).sum();
-    let (mut best, mut best_t) = (-1.0f64, 0usize);
-    let (mut weight_low, mut sum_low) = (0.0f64, 0.0f64);
-    for (t, &n) in histogram.iter().enumerate() {
-        weight_low += n;
-        sum_low += t as f64 * n;
-        let weight_high = total - weight_low;
-        if weight_low == 0.0 || weight_high == 0.0 {
-            continue;
-        }
-        let (mean_low, mean_high) = (sum_low / weight_low, (sum_all - sum_low) / weight_high);
-        let between = weight_low * weight_high * (mean_low - mean_high).powi(2);
-        if between > best {
-            best = between;
-            best_t = t;
-        }
-    }
-    let (mut low, mut low_n, mut high, mut high_n) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    for (i, &n) in histogram.iter().enumerate() {
-        if i <= best_t {
-            low += i as f64 * n;
-            low_n += n;
+        let level = (g as usize).min(255) as f32;
+        if level < threshold {
+            dark += f64::from(level);
+            dark_n += 1.0;
         } else {
-            high += i as f64 * n;
-            high_n += n;
+            light += f64::from(level);
+            light_n += 1.0;
         }
     }
-    ((low / low_n.max(1.0)) as f32, (high / high_n.max(1.0)) as f32)
+    ((dark / dark_n.max(1.0)) as f32, (light / light_n.max(1.0)) as f32)
 }
 
 /// Thickness of each stroke a line of `darkness` (0 paper, 1 ink) crosses, to a fraction of
@@ -153,7 +135,7 @@ pub fn measure_typeface(line: &RgbImage) -> Option<TypefaceMeasure> {
         return None;
     }
     let grey = luma(line);
-    let (ink_mean, paper_mean) = otsu_means(&grey);
+    let (ink_mean, paper_mean) = class_means(&grey);
     if paper_mean - ink_mean < MIN_CONTRAST {
         return None;
     }
