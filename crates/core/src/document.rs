@@ -3,7 +3,7 @@
 //! genuine. Each is a pure function of measurements the vision crate took; every threshold
 //! lives in [`thresholds`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
@@ -118,7 +118,7 @@ pub struct PortraitMeasure {
     pub edges: [Option<f32>; 4],
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AntiSpoof {
     Live,
@@ -126,7 +126,7 @@ pub enum AntiSpoof {
     Unclear,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tamper {
     Authentic,
@@ -154,7 +154,7 @@ impl Tamper {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AssuranceTier {
     High,
@@ -409,6 +409,7 @@ fn canonical(field: &str, text: &str) -> String {
             }
             text
         }
+        "religion" => crate::ktp::canonical_religion(&text).map_or(text, str::to_string),
         "gender" => match text.as_str() {
             "LAKI-LAKI" | "MALE" | "L" => "MALE".into(),
             "PEREMPUAN" | "FEMALE" | "P" => "FEMALE".into(),
@@ -517,8 +518,11 @@ pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32, nik_type
 
 /// Spoof when a voter that detects attacks failed; unclear when the capture was too poor or
 /// fewer than two attack voters could run; live when every voter passed.
+/// The anti-spoof voters that each look for a presentation attack in evidence of their own
+/// (the flash's reflection, the laminate's highlight, a display's moiré, the frames' agreement).
+pub const ATTACK_VOTERS: [&str; 4] = ["flash_reflectance", "specular_check", "screen_moire", "multi_frame_consistency"];
+
 pub fn fuse_anti_spoof(voters: &[Voter]) -> AntiSpoof {
-    const ATTACK_VOTERS: [&str; 4] = ["flash_reflectance", "specular_check", "screen_moire", "multi_frame_consistency"];
     if voters.iter().any(|v| !v.passed && ATTACK_VOTERS.contains(&v.name)) {
         return AntiSpoof::Spoof;
     }
@@ -554,6 +558,23 @@ pub fn assurance(anti_spoof: AntiSpoof, tamper: Tamper, anti_spoof_voters: &[Vot
         Some(v) if v.passed => AssuranceTier::High,
         Some(_) => AssuranceTier::Low,
         None => AssuranceTier::Standard,
+    }
+}
+
+/// `ktpBundle.verdict` (SPEC §6): `passed` at assurance high or standard; `failed` when the
+/// card gave no field to read, or when two independent attack voters failed (one failing
+/// voter may be a bad frame, two separate kinds of evidence are an attack); the rest of the low
+/// outcomes go to an analyst as `requires_review`.
+pub fn verdict(judgement: &Judgement, fields_read: usize) -> crate::verification::KtpVerdict {
+    use crate::verification::KtpVerdict;
+    let failed_attack_voters =
+        judgement.anti_spoof_voters.iter().filter(|v| !v.passed && ATTACK_VOTERS.contains(&v.name)).count();
+    if fields_read == 0 || failed_attack_voters >= 2 {
+        KtpVerdict::Failed
+    } else if judgement.assurance == AssuranceTier::Low {
+        KtpVerdict::RequiresReview
+    } else {
+        KtpVerdict::Passed
     }
 }
 
@@ -616,9 +637,36 @@ pub fn judge(e: &Evidence<'_>) -> Judgement {
     Judgement { anti_spoof_voters, tamper_voters, anti_spoof, tamper, assurance }
 }
 
-/// The fields as `ktpBundle.ocr` shows them: each `{value, confidence}` or null.
+/// Each field of the reading, under the name `KtpReading` serialises it with, mapped through
+/// `pick` (a field not read stays null).
+fn reading_fields(reading: &KtpReading, pick: impl Fn(&Value) -> Value) -> Value {
+    match serde_json::to_value(reading) {
+        Ok(Value::Object(fields)) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(name, read)| {
+                    let shown = if read.is_null() { Value::Null } else { pick(&read) };
+                    (name, shown)
+                })
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}
+
+/// The fields as `ktpBundle.ocr` shows them: each field's value as a string, null when not read
+/// (seed 002 reads `ktpBundle.ocr.nik`). Confidences are in [`reading_confidence_json`].
 pub fn reading_json(reading: &KtpReading) -> Value {
-    serde_json::to_value(reading).unwrap_or(Value::Null)
+    reading_fields(reading, |read| read.get("value").cloned().unwrap_or(Value::Null))
+}
+
+/// The OCR's confidence in each field, 0 to 1, as `ktpBundle.ocrConfidence` shows it: the same
+/// keys as [`reading_json`], null when not read. Rounded to four places: the `f32` would
+/// otherwise show its binary tail (`0.949999988…`).
+pub fn reading_confidence_json(reading: &KtpReading) -> Value {
+    reading_fields(reading, |read| {
+        read.get("confidence").and_then(Value::as_f64).map_or(Value::Null, |c| Value::from((c * 1e4).round() / 1e4))
+    })
 }
 
 #[cfg(test)]

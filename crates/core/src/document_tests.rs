@@ -315,3 +315,51 @@ fn a_card_of_another_nik_than_the_customers_goes_to_review() {
     assert!(!mismatch.passed);
     assert_eq!(fuse_tamper(&[nik_consistency(&reading(), 2026), mismatch]), Tamper::Unclear);
 }
+
+#[test]
+fn the_answer_shows_each_field_as_a_string_with_confidences_beside() {
+    let mut read = reading();
+    read.nik = Some(Reading { value: "3273016204830001".into(), confidence: 0.97 });
+    read.blood_type = None;
+    let ocr = reading_json(&read);
+    assert_eq!(ocr["nik"], json!("3273016204830001"));
+    assert_eq!(ocr["fullName"], json!("SITI RAHAYU"));
+    assert_eq!(ocr["dateOfBirth"], json!("1983-04-22"));
+    assert!(ocr["bloodType"].is_null() && ocr.as_object().unwrap().contains_key("bloodType"));
+    let confidence = reading_confidence_json(&read);
+    assert_eq!(confidence["nik"], json!(0.97));
+    assert_eq!(confidence["fullName"], json!(0.95));
+    assert!(confidence["bloodType"].is_null());
+    // The same keys in both, the names KtpReading serialises with; nothing but strings in one
+    // and numbers in the other.
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    let stored = serde_json::to_value(&read).unwrap();
+    assert_eq!(keys(&ocr), keys(&stored));
+    assert_eq!(keys(&confidence), keys(&stored));
+    assert_eq!(keys(&ocr).len(), 18);
+    for (field, value) in ocr.as_object().unwrap() {
+        assert!(value.is_string() || (field == "bloodType" && value.is_null()), "{field}: {value}");
+    }
+    for (field, value) in confidence.as_object().unwrap() {
+        let c = value.as_f64();
+        assert!(c.is_some_and(|c| (0.0..=1.0).contains(&c)) || field == "bloodType", "{field}: {value}");
+    }
+    // KtpReading itself still serialises each field as {value, confidence}: what is stored.
+    assert_eq!(stored["nik"]["value"], json!("3273016204830001"));
+    assert_eq!(reading_json(&KtpReading::default())["nik"], Value::Null);
+}
+
+#[test]
+fn the_native_faith_religion_passes_the_field_format_check() {
+    let mut read = reading();
+    read.religion = Some(Reading { value: "KEPERCAYAAN TERHADAP TUHAN YME".into(), confidence: 0.9 });
+    let voter = field_format(&read, 2026);
+    assert!(voter.passed, "{voter:?}");
+    // The SDK may spell it out; that is the same religion.
+    let sdk = json!({"religion": "Kepercayaan Terhadap Tuhan Yang Maha Esa"});
+    let voter = ocr_consistency(&read, Some(&sdk)).unwrap();
+    assert!(voter.passed, "{voter:?}");
+    read.religion = Some(Reading { value: "KEPERCAYAAN".into(), confidence: 0.9 });
+    let voter = field_format(&read, 2026);
+    assert!(!voter.passed && voter.reason.contains("religion"), "{voter:?}");
+}

@@ -317,7 +317,12 @@ fn assign(reading: &mut KtpReading, field: Field, parts: Vec<(String, f32)>) {
         Field::RtRw => reading.rt_rw = joined(&parts).map(|r| Reading { value: r.value.replace(' ', ""), ..r }),
         Field::Kelurahan => reading.kelurahan = joined(&parts),
         Field::Kecamatan => reading.kecamatan = joined(&parts),
-        Field::Religion => reading.religion = joined(&parts),
+        Field::Religion => {
+            reading.religion = joined(&parts).map(|r| match canonical_religion(&r.value) {
+                Some(religion) => Reading { value: religion.into(), ..r },
+                None => r,
+            });
+        }
         Field::MaritalStatus => reading.marital_status = joined(&parts),
         Field::Occupation => reading.occupation = joined(&parts),
         Field::Nationality => reading.nationality = joined(&parts),
@@ -344,9 +349,29 @@ impl FieldProblem {
     }
 }
 
-pub const RELIGIONS: [&str; 6] = ["ISLAM", "KRISTEN", "KATOLIK", "HINDU", "BUDDHA", "KONGHUCU"];
+/// The religions an e-KTP prints; the last, for the followers of native faiths, since 2017.
+pub const RELIGIONS: [&str; 7] =
+    ["ISLAM", "KRISTEN", "KATOLIK", "HINDU", "BUDDHA", "KONGHUCU", "KEPERCAYAAN TERHADAP TUHAN YME"];
 pub const MARITAL_STATUSES: [&str; 4] = ["BELUM KAWIN", "KAWIN", "CERAI HIDUP", "CERAI MATI"];
 pub const NATIONALITIES: [&str; 2] = ["WNI", "WNA"];
+
+/// A religion as read, snapped to its spelling in [`RELIGIONS`]; `None` when it is none of them.
+/// Compared as letters only, with the recogniser's confusions undone ([`label_skeleton`]:
+/// `TUHAN Y.M.E`, `TUHANYME` and `TUHAN YRNE` are `TUHAN YME`), the spelled-out `YANG MAHA ESA`
+/// taken for `YME`, and a misread letter per ten allowed: the short names must match exactly,
+/// the long one may have two letters wrong.
+pub fn canonical_religion(text: &str) -> Option<&'static str> {
+    let read = label_skeleton(text).replace("yangmahaesa", "yme");
+    RELIGIONS
+        .iter()
+        .filter_map(|religion| {
+            let want = label_skeleton(religion);
+            let distance = strsim::levenshtein(&want, &read);
+            (distance <= want.chars().count() / 10).then_some((*religion, distance))
+        })
+        .min_by_key(|(_, distance)| *distance)
+        .map(|(religion, _)| religion)
+}
 
 /// Latin letters (with the marks Indonesian names use), spaces and `.,'-`.
 fn latin_name(name: &str) -> bool {
@@ -391,8 +416,10 @@ pub fn validate_fields(reading: &KtpReading, reference_year: i32) -> Vec<FieldPr
     if !rt_rw_ok {
         problems.push(FieldProblem::new("rtRw", "invalid_format", "RT/RW must be NNN/NNN"));
     }
-    let enums: [(&'static str, &Option<Reading>, &[&str]); 3] = [
-        ("religion", &reading.religion, &RELIGIONS),
+    if value(&reading.religion).is_none_or(|v| canonical_religion(&v).is_none()) {
+        problems.push(FieldProblem::new("religion", "not_allowed", format!("must be one of {}", RELIGIONS.join(", "))));
+    }
+    let enums: [(&'static str, &Option<Reading>, &[&str]); 2] = [
         ("maritalStatus", &reading.marital_status, &MARITAL_STATUSES),
         ("nationality", &reading.nationality, &NATIONALITIES),
     ];
@@ -509,6 +536,34 @@ mod tests {
         let fields: Vec<&str> = problems.iter().map(|p| p.field).collect();
         assert_eq!(fields, ["nik", "fullName", "rtRw", "religion", "validUntil"], "{problems:?}");
         assert_eq!(problems[0].code, "gender_mismatch");
+    }
+
+    #[test]
+    fn the_native_faith_religion_is_read_through_the_recognisers_variants() {
+        for (printed, boxes) in [
+            ("KEPERCAYAAN TERHADAP TUHAN YME", vec![": KEPERCAYAAN TERHADAP TUHAN YME"]),
+            ("in two boxes", vec![": KEPERCAYAAN TERHADAP", "TUHAN YME"]),
+            ("with dots", vec![":KEPERCAYAAN TERHADAP TUHAN Y.M.E."]),
+            ("spelled out", vec![": KEPERCAYAAN TERHADAP TUHAN YANG MAHA ESA"]),
+            ("rn for m", vec![": KEPERCAYAAN TERHADAP TUHAN YRNE"]),
+            ("a letter lost", vec![": KEPERCAYAN TERHADAP TUHAN YME"]),
+            ("lower case, spaces lost", vec![": kepercayaan terhadaptuhan yme"]),
+        ] {
+            let mut lines: Vec<OcrLine> = card_lines().into_iter().filter(|l| l.text != ": ISLAM").collect();
+            for (i, text) in boxes.iter().enumerate() {
+                lines.push(line(text, 262.0 + 300.0 * i as f32, 410.0));
+            }
+            let reading = parse_card(&lines, 1012.0);
+            assert_eq!(reading.religion.as_ref().unwrap().value, "KEPERCAYAAN TERHADAP TUHAN YME", "{printed}");
+            assert_eq!(validate_fields(&reading, 2026), vec![], "{printed}");
+        }
+        // Only the long name tolerates misread letters; a word that is no religion stays as read.
+        assert_eq!(canonical_religion("KEPERCAYAAN"), None);
+        assert_eq!(canonical_religion("KRISTAN"), None);
+        assert_eq!(canonical_religion("Islam"), Some("ISLAM"));
+        let mut reading = parse_card(&card_lines(), 1012.0);
+        reading.religion.as_mut().unwrap().value = "KEPERCAYAAN".into();
+        assert_eq!(validate_fields(&reading, 2026)[0].field, "religion");
     }
 
     #[test]

@@ -15,4 +15,5 @@ pub mod settings;
 pub mod tier;
 pub mod time_fmt;
 pub mod typeface;
+pub mod verification;
 pub mod webhook;

@@ -1,7 +1,7 @@
 //! Face liveness voters and their fusion (SPEC §6). Each voter is a pure function of
 //! measurements the vision crate took from the frames; thresholds live in [`thresholds`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Every liveness threshold, in one documented place.
 pub mod thresholds {
@@ -64,7 +64,7 @@ impl Voter {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Fused {
     Live,

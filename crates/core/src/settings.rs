@@ -58,7 +58,7 @@ impl Default for OrgSettings {
     fn default() -> Self {
         OrgSettings {
             match_threshold: DEFAULT_MATCH_THRESHOLD,
-            premium_requires_dukcapil: false,
+            premium_requires_dukcapil: crate::tier::TierPolicy::default().premium_requires_dukcapil,
             retention: RetentionWindows::default(),
             webhook_retry_hours: WEBHOOK_RETRY_MIN_HOURS,
         }
@@ -157,6 +157,6 @@ mod tests {
         assert_eq!(s.match_threshold, 0.5);
         assert_eq!(s.retention.records_days, 3000);
         assert_eq!(s.retention.step_up_frames_days, 90);
-        assert!(!s.premium_requires_dukcapil);
+        assert!(s.premium_requires_dukcapil, "seed 002: premium if Dukcapil, by default");
     }
 }

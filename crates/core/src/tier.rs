@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::document::AssuranceTier;
+use crate::verification::ReviewSubject;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
@@ -52,13 +55,26 @@ pub enum EnrollmentSource {
     StepUpPromotion,
 }
 
-/// KTP capture assurance (seed 001).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Assurance {
-    High,
-    Standard,
-    Low,
+impl EnrollmentSource {
+    pub const ALL: [EnrollmentSource; 4] = [
+        EnrollmentSource::Dukcapil,
+        EnrollmentSource::KtpExtract,
+        EnrollmentSource::OnboardingSelfie,
+        EnrollmentSource::StepUpPromotion,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EnrollmentSource::Dukcapil => "dukcapil",
+            EnrollmentSource::KtpExtract => "ktp_extract",
+            EnrollmentSource::OnboardingSelfie => "onboarding_selfie",
+            EnrollmentSource::StepUpPromotion => "step_up_promotion",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<EnrollmentSource> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
 }
 
 /// What one verification row contributes to the ladder; rows that contribute nothing
@@ -69,7 +85,7 @@ pub enum Evidence {
         passed: bool,
     },
     KtpCapture {
-        assurance: Assurance,
+        assurance: AssuranceTier,
     },
     DukcapilVerdict {
         valid: bool,
@@ -77,12 +93,17 @@ pub enum Evidence {
     FaceLiveness {
         passed: bool,
     },
+    /// `source` is the enrolled reference the probe matched; `None` for a caller's own
+    /// `referenceImage`, which never counts toward the tier (SPEC §3).
     FaceMatch {
         passed: bool,
         source: Option<EnrollmentSource>,
     },
-    /// An analyst approved a held item (review queue): counts as standard evidence.
-    ReviewApproval,
+    /// An analyst approved a held item: it credits only the rung its subject proves (an
+    /// approved KTP capture is the card's NIK and document rungs, an approved liveness is liveness).
+    ReviewApproval {
+        subject: ReviewSubject,
+    },
     /// An analyst set the tier outright, up or down, with a reason.
     Override {
         target: Tier,
@@ -90,10 +111,17 @@ pub enum Evidence {
 }
 
 /// Org policy that changes the ladder.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TierPolicy {
-    /// Premium needs the face match to be against a `dukcapil` enrollment (seed 002).
+    /// Premium needs the face match to be against a `dukcapil` enrollment (seed 002:
+    /// "premium (if Dukcapil) or standard (without)"); on unless an org turns it off.
     pub premium_requires_dukcapil: bool,
+}
+
+impl Default for TierPolicy {
+    fn default() -> Self {
+        TierPolicy { premium_requires_dukcapil: true }
+    }
 }
 
 /// One requirement of a tier, named so clients can show what is missing.
@@ -136,7 +164,7 @@ impl Facts {
         match evidence {
             Evidence::NikFormat { passed } => self.nik |= passed,
             Evidence::KtpCapture { assurance } => {
-                self.standard |= matches!(assurance, Assurance::High | Assurance::Standard)
+                self.standard |= matches!(assurance, AssuranceTier::High | AssuranceTier::Standard)
             }
             // Dukcapil confirming the identity also confirms the NIK is well formed and real.
             Evidence::DukcapilVerdict { valid } => {
@@ -145,10 +173,14 @@ impl Facts {
             }
             Evidence::FaceLiveness { passed } => self.liveness |= passed,
             Evidence::FaceMatch { passed, source } => {
-                self.face_match |= passed;
+                self.face_match |= *passed && source.is_some();
                 self.face_match_dukcapil |= *passed && *source == Some(EnrollmentSource::Dukcapil);
             }
-            Evidence::ReviewApproval => self.standard = true,
+            Evidence::ReviewApproval { subject: ReviewSubject::KtpCapture } => {
+                self.nik = true;
+                self.standard = true;
+            }
+            Evidence::ReviewApproval { subject: ReviewSubject::FaceLiveness } => self.liveness = true,
             Evidence::Override { target } => {
                 // The analyst's decision replaces what came before; later evidence counts again.
                 self.nik = *target >= Tier::Basic;
@@ -225,51 +257,16 @@ pub fn progress<'a>(history: impl IntoIterator<Item = &'a Evidence>, policy: Tie
     TierProgress { tier, next_tier, met, missing }
 }
 
-/// Verification kinds as stored in the ledger.
-pub mod kind {
-    pub const NIK_FORMAT: &str = "nik_format";
-    pub const KTP_CAPTURE: &str = "ktp_capture";
-    pub const DUKCAPIL_VERDICT: &str = "dukcapil_verdict";
-    pub const FACE_LIVENESS: &str = "face_liveness";
-    pub const FACE_MATCH: &str = "face_match";
-    pub const REVIEW_DECISION: &str = "review_decision";
-    pub const TIER_OVERRIDE: &str = "tier_override";
-}
-
-/// Reads what a stored verification row (kind, passed, details JSON) contributes to the ladder.
-/// Unknown kinds contribute nothing, so new kinds never change old tiers by accident.
-pub fn evidence_from_row(kind_name: &str, passed: bool, details: &serde_json::Value) -> Option<Evidence> {
-    let text = |field: &str| details.get(field).and_then(serde_json::Value::as_str);
-    match kind_name {
-        kind::NIK_FORMAT => Some(Evidence::NikFormat { passed }),
-        kind::KTP_CAPTURE => {
-            let assurance = match text("assuranceTier") {
-                Some("high") if passed => Assurance::High,
-                Some("standard") if passed => Assurance::Standard,
-                _ => Assurance::Low,
-            };
-            Some(Evidence::KtpCapture { assurance })
-        }
-        kind::DUKCAPIL_VERDICT => Some(Evidence::DukcapilVerdict { valid: passed }),
-        kind::FACE_LIVENESS => Some(Evidence::FaceLiveness { passed }),
-        kind::FACE_MATCH => {
-            let source = text("enrollmentSource")
-                .and_then(|s| serde_json::from_value(serde_json::Value::String(s.to_string())).ok());
-            Some(Evidence::FaceMatch { passed, source })
-        }
-        kind::REVIEW_DECISION => (passed && text("decision") == Some("approve")).then_some(Evidence::ReviewApproval),
-        kind::TIER_OVERRIDE => text("targetTier").and_then(Tier::parse).map(|target| Evidence::Override { target }),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use Evidence::*;
 
+    /// The ladder with any enrolled reference allowed for premium.
+    const ANY_REFERENCE: TierPolicy = TierPolicy { premium_requires_dukcapil: false };
+
     fn tier_of(history: &[Evidence]) -> Tier {
-        compute_tier(history, TierPolicy::default())
+        compute_tier(history, ANY_REFERENCE)
     }
 
     #[test]
@@ -277,7 +274,7 @@ mod tests {
         assert_eq!(tier_of(&[]), Tier::None);
         assert_eq!(tier_of(&[NikFormat { passed: false }]), Tier::None);
         assert_eq!(tier_of(&[NikFormat { passed: true }]), Tier::Basic);
-        let standard = [NikFormat { passed: true }, KtpCapture { assurance: Assurance::High }];
+        let standard = [NikFormat { passed: true }, KtpCapture { assurance: AssuranceTier::High }];
         assert_eq!(tier_of(&standard), Tier::Standard);
         let mut premium = standard.to_vec();
         premium.push(FaceLiveness { passed: true });
@@ -289,18 +286,49 @@ mod tests {
     #[test]
     fn rungs_cannot_be_skipped() {
         // Face evidence without the KTP or Dukcapil rung does not reach premium.
-        let history =
-            [NikFormat { passed: true }, FaceLiveness { passed: true }, FaceMatch { passed: true, source: None }];
+        let history = [
+            NikFormat { passed: true },
+            FaceLiveness { passed: true },
+            FaceMatch { passed: true, source: Some(EnrollmentSource::Dukcapil) },
+        ];
         assert_eq!(tier_of(&history), Tier::Basic);
-        assert_eq!(tier_of(&[KtpCapture { assurance: Assurance::High }]), Tier::None);
+        assert_eq!(tier_of(&[KtpCapture { assurance: AssuranceTier::High }]), Tier::None);
     }
 
     #[test]
     fn low_assurance_capture_does_not_lift_the_tier() {
-        let history = [NikFormat { passed: true }, KtpCapture { assurance: Assurance::Low }];
+        let history = [NikFormat { passed: true }, KtpCapture { assurance: AssuranceTier::Low }];
         assert_eq!(tier_of(&history), Tier::Basic);
-        let approved = [history[0].clone(), history[1].clone(), ReviewApproval];
+        let approved = [history[0].clone(), history[1].clone(), ReviewApproval { subject: ReviewSubject::KtpCapture }];
         assert_eq!(tier_of(&approved), Tier::Standard);
+        // The approved card carries its NIK: the approval alone is basic and standard.
+        assert_eq!(tier_of(&[ReviewApproval { subject: ReviewSubject::KtpCapture }]), Tier::Standard);
+    }
+
+    #[test]
+    fn an_approved_liveness_credits_liveness_only() {
+        let history = [NikFormat { passed: true }, ReviewApproval { subject: ReviewSubject::FaceLiveness }];
+        assert_eq!(tier_of(&history), Tier::Basic);
+        let progress_now = progress(&history, ANY_REFERENCE);
+        assert_eq!(progress_now.missing, vec![Requirement::KtpCaptureOrDukcapil]);
+        let premium = [
+            DukcapilVerdict { valid: true },
+            ReviewApproval { subject: ReviewSubject::FaceLiveness },
+            FaceMatch { passed: true, source: Some(EnrollmentSource::KtpExtract) },
+        ];
+        assert_eq!(tier_of(&premium), Tier::Premium);
+    }
+
+    #[test]
+    fn a_match_against_a_callers_image_never_reaches_premium() {
+        let history = [
+            NikFormat { passed: true },
+            KtpCapture { assurance: AssuranceTier::High },
+            FaceLiveness { passed: true },
+            FaceMatch { passed: true, source: None },
+        ];
+        assert_eq!(tier_of(&history), Tier::Standard);
+        assert_eq!(progress(&history, ANY_REFERENCE).missing, vec![Requirement::FaceMatch]);
     }
 
     #[test]
@@ -338,34 +366,18 @@ mod tests {
     #[test]
     fn progress_names_the_next_tier_requirements() {
         let progress_none = progress(&[], TierPolicy::default());
+        assert!(TierPolicy::default().premium_requires_dukcapil, "seed 002: premium if Dukcapil");
         assert_eq!(progress_none.next_tier, Some(Tier::Basic));
         assert_eq!(progress_none.missing, vec![Requirement::NikFormat]);
-        let top =
-            [DukcapilVerdict { valid: true }, FaceLiveness { passed: true }, FaceMatch { passed: true, source: None }];
+        let top = [
+            DukcapilVerdict { valid: true },
+            FaceLiveness { passed: true },
+            FaceMatch { passed: true, source: Some(EnrollmentSource::Dukcapil) },
+        ];
         let progress_top = progress(&top, TierPolicy::default());
         assert_eq!(progress_top.tier, Tier::Premium);
         assert_eq!(progress_top.next_tier, None);
         assert!(progress_top.missing.is_empty());
-    }
-
-    #[test]
-    fn stored_rows_map_to_evidence() {
-        let none = serde_json::json!({});
-        assert_eq!(evidence_from_row("nik_format", true, &none), Some(NikFormat { passed: true }));
-        let ktp = serde_json::json!({"assuranceTier": "high"});
-        assert_eq!(evidence_from_row("ktp_capture", true, &ktp), Some(KtpCapture { assurance: Assurance::High }));
-        assert_eq!(evidence_from_row("ktp_capture", false, &ktp), Some(KtpCapture { assurance: Assurance::Low }));
-        let face = serde_json::json!({"enrollmentSource": "dukcapil"});
-        assert_eq!(
-            evidence_from_row("face_match", true, &face),
-            Some(FaceMatch { passed: true, source: Some(EnrollmentSource::Dukcapil) })
-        );
-        let over = serde_json::json!({"targetTier": "standard"});
-        assert_eq!(evidence_from_row("tier_override", true, &over), Some(Override { target: Tier::Standard }));
-        assert_eq!(evidence_from_row("tier_override", true, &none), None);
-        let approve = serde_json::json!({"decision": "approve"});
-        assert_eq!(evidence_from_row("review_decision", true, &approve), Some(ReviewApproval));
-        assert_eq!(evidence_from_row("something_new", true, &none), None);
     }
 
     #[test]

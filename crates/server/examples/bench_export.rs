@@ -67,7 +67,7 @@ async fn main() {
     let store = Store::connect(&args.database_url, 2, None).await.unwrap();
     let org_row = sqlx::query("SELECT org_id FROM customers WHERE id = $1")
         .bind(&customer_id)
-        .fetch_one(store.pool())
+        .fetch_one(store.reader())
         .await
         .unwrap();
     let org_id: String = sqlx::Row::try_get(&org_row, "org_id").unwrap();

@@ -20,7 +20,7 @@ use crate::faces::FaceService;
 use crate::keys::{load_master_key, Keys};
 use crate::ledger::Actor;
 use crate::metrics::Metrics;
-use crate::middleware::{idempotency, observe};
+use crate::middleware::{idempotency, observe, request_timeout};
 use crate::state::AppState;
 use crate::store::{api_keys, orgs, Store};
 use kenali_vision::FaceEngine;
@@ -86,7 +86,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/identity/attempts", get(api::faces::attempts))
         .route("/api/identity/customers/{id}/attempts", get(api::faces::customer_attempts))
         .layer(from_fn_with_state(state.clone(), idempotency))
-        .layer(from_fn_with_state(state.clone(), authenticate));
+        .layer(from_fn_with_state(state.clone(), authenticate))
+        .layer(from_fn_with_state(state.clone(), request_timeout));
     let mut open = Router::new().route("/api/healthz", get(api::health::healthz)).merge(crate::openapi::router());
     if state.config.metrics_listen.is_none() {
         open = open.route("/metrics", get(api::health::metrics));

@@ -100,7 +100,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         return ApiError::unauthorized("missing_api_key", "send an API key as Authorization: Bearer qe_sk_...")
             .into_response();
     };
-    let found = match state.store.pool().acquire().await {
+    let found = match state.store.reader().acquire().await {
         Ok(mut conn) => api_keys::find_active_by_hash(&mut conn, &hash_secret(&secret)).await,
         Err(e) => return ApiError::from(e).into_response(),
     };

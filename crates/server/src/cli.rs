@@ -143,7 +143,7 @@ pub struct AuditReport {
 
 /// Walks every org's chain in bounded batches.
 pub async fn verify_audit(store: &Store) -> anyhow::Result<Result<AuditReport, BrokenLink>> {
-    let mut conn = store.pool().acquire().await?;
+    let mut conn = store.reader().acquire().await?;
     let heads = audit::heads(&mut conn).await?;
     let mut report = AuditReport { orgs: Vec::new() };
     for (org_id, head) in heads {

@@ -60,6 +60,8 @@ pub struct Config {
     /// Largest body on routes that carry images (Dukcapil photo, capture bundles).
     pub image_body_limit_bytes: usize,
     pub webhook_allow_private: bool,
+    /// Longest a request may run before it is abandoned with 503 (its transaction rolls back).
+    pub request_timeout_secs: u64,
     /// Database connections per process.
     pub database_max_connections: u32,
 }
@@ -84,6 +86,7 @@ impl Default for Config {
             body_limit_bytes: 1024 * 1024,
             image_body_limit_bytes: 12 * 1024 * 1024,
             webhook_allow_private: false,
+            request_timeout_secs: 60,
             database_max_connections: 10,
         }
     }

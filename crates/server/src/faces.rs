@@ -1,6 +1,7 @@
 //! The face pipeline as the server uses it: base64 images in, one analysed face out, with the
 //! CPU work on the blocking pool and bounded by a semaphore so a burst cannot exhaust memory.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -27,6 +28,42 @@ pub struct FaceService {
     ocr: Option<Arc<OcrEngine>>,
     permits: Arc<Semaphore>,
     cores: usize,
+    /// Requests waiting for cores now.
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Most requests that wait for cores at once; more are refused at once with 503.
+pub const MAX_COMPUTE_WAITERS: usize = 32;
+/// Longest a request waits for cores before it is refused with 503.
+pub const COMPUTE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+fn busy(why: &str) -> ApiError {
+    let mut err = ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        format!("the server is at capacity ({why}); retry shortly"),
+    );
+    err.retry_after_secs = Some(2);
+    err
+}
+
+/// Counts one waiting request while it lives.
+struct WaitingGuard<'a>(&'a AtomicUsize);
+
+impl<'a> WaitingGuard<'a> {
+    fn enter(waiting: &'a AtomicUsize) -> Result<Self, ApiError> {
+        if waiting.fetch_add(1, Ordering::SeqCst) >= MAX_COMPUTE_WAITERS {
+            waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy("too many requests waiting for a core"));
+        }
+        Ok(WaitingGuard(waiting))
+    }
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A decoded image field: its bytes, media type and SHA-256.
@@ -88,7 +125,13 @@ impl FaceService {
     pub fn new(engine: Arc<FaceEngine>) -> Self {
         // One inference at a time per core: more only queues inside tract and costs memory.
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Self { engine, ocr: None, permits: Arc::new(Semaphore::new(cores)), cores }
+        Self {
+            engine,
+            ocr: None,
+            permits: Arc::new(Semaphore::new(cores)),
+            cores,
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
     pub fn with_ocr(self, ocr: Arc<OcrEngine>) -> Self {
@@ -108,8 +151,7 @@ impl FaceService {
         &self,
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
+        self.run_with_permits(1, work).await
     }
 
     /// Runs CPU-bound work that spreads over every core itself (a bundle's frames), holding all
@@ -118,9 +160,30 @@ impl FaceService {
         &self,
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let all = u32::try_from(self.cores).unwrap_or(1);
-        let _permits = self.permits.acquire_many(all).await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)?
+        self.run_with_permits(u32::try_from(self.cores).unwrap_or(1), work).await
+    }
+
+    /// Waits for `count` cores (at most [`MAX_COMPUTE_WAITERS`] requests wait, each at most
+    /// [`COMPUTE_WAIT`]; beyond either, 503 with `Retry-After`), then runs `work` on the
+    /// blocking pool. The permits move into the blocking closure: a request dropped by its
+    /// client frees its cores only when the work on them is done.
+    async fn run_with_permits<T: Send + 'static>(
+        &self,
+        count: u32,
+        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let waiting = WaitingGuard::enter(&self.waiting)?;
+        let permits = tokio::time::timeout(COMPUTE_WAIT, self.permits.clone().acquire_many_owned(count))
+            .await
+            .map_err(|_| busy("no core became free in time"))?
+            .map_err(ApiError::internal)?;
+        drop(waiting);
+        tokio::task::spawn_blocking(move || {
+            let _permits = permits;
+            work()
+        })
+        .await
+        .map_err(ApiError::internal)?
     }
 
     /// Decodes and analyses one image off the async runtime.
@@ -162,7 +225,7 @@ impl<'a> From<&'a AnalyzedImage> for EnrollmentFace<'a> {
 pub fn new_enrollment(
     org_id: &str,
     customer_id: &str,
-    source: &str,
+    source: kenali_core::tier::EnrollmentSource,
     data_key: &DataKey,
     face: EnrollmentFace<'_>,
 ) -> EnrollmentRow {
@@ -172,7 +235,7 @@ pub fn new_enrollment(
         id,
         org_id: org_id.to_string(),
         customer_id: customer_id.to_string(),
-        source: source.to_string(),
+        source: source.as_str().to_string(),
         model_id: kenali_vision::engine::MODEL_ID.to_string(),
         image_sha256: Some(face.image_sha256.to_string()),
         detection_score: Some(f64::from(face.detection_score)),
@@ -191,4 +254,47 @@ pub fn open_embedding(data_key: &DataKey, enrollment: &EnrollmentRow) -> Result<
     embedding_from_bytes(&bytes)
         .map(Some)
         .ok_or_else(|| ApiError::internal(format!("embedding of {} is malformed", enrollment.id)))
+}
+
+/// The live selfie of the customer's most recent allowed step-up: the verification that
+/// decided it and the selfie's embedding, read again from the sealed frame. `None` when the
+/// customer never passed a step-up or its frame is gone (erased, expired by retention).
+pub struct StepUpSelfie {
+    pub match_verification_id: String,
+    pub sha256: String,
+    pub embedding: Vec<f32>,
+}
+
+pub async fn last_step_up_selfie(
+    service: &FaceService,
+    conn: &mut sqlx::AnyConnection,
+    data_key: &DataKey,
+    customer: &crate::store::customers::CustomerRow,
+) -> Result<Option<StepUpSelfie>, ApiError> {
+    use kenali_core::verification::{kind, Details};
+    let history = crate::store::verifications::history(conn, &customer.org_id, &customer.id).await?;
+    let allowed = history.iter().rev().find_map(|row| {
+        if row.kind != kind::FACE_MATCH || row.status != "passed" {
+            return None;
+        }
+        match Details::parse(&row.kind, &row.details) {
+            Some(Details::FaceMatch(details)) if details.step_up_allowed == Some(true) => {
+                details.probe_sha256.map(|sha| (row.id.clone(), sha))
+            }
+            _ => None,
+        }
+    });
+    let Some((match_verification_id, sha256)) = allowed else { return Ok(None) };
+    let Some(capture) =
+        crate::store::faces::find_capture(conn, &customer.org_id, &customer.id, "frame", &sha256).await?
+    else {
+        return Ok(None);
+    };
+    let bytes = data_key
+        .open(&capture.sealed, &format!("capture/{}", capture.id))
+        .map_err(|e| ApiError::internal(format!("opening capture {}: {e}", capture.id)))?;
+    let media_type = if capture.media_type == "image/png" { "image/png" } else { "image/jpeg" };
+    let input = ImageInput { bytes, media_type, sha256: sha256.clone() };
+    let analyzed = service.analyze("stepUpSelfie", input).await?;
+    Ok(Some(StepUpSelfie { match_verification_id, sha256, embedding: analyzed.face.embedding }))
 }

@@ -5,8 +5,9 @@
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::nik::Gender;
 use kenali_core::seal::DataKey;
-use kenali_core::tier::{evidence_from_row, progress, Tier, TierPolicy, TierProgress};
+use kenali_core::tier::{progress, Tier, TierPolicy, TierProgress};
 use kenali_core::time_fmt::now_timestamp;
+use kenali_core::verification::{evidence_from_row, Details};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::AnyConnection;
@@ -85,12 +86,11 @@ pub fn seal_pii(key: &DataKey, customer_id: &str, pii: &Pii) -> Result<Vec<u8>, 
     Ok(key.seal(&json, &pii_context(customer_id)))
 }
 
-/// A check about to be recorded.
+/// A check about to be recorded; its kind follows from its details.
 pub struct NewVerification {
-    pub kind: &'static str,
     pub passed: bool,
     pub reasons: Vec<String>,
-    pub details: Value,
+    pub details: Details,
 }
 
 /// What recording a verification did.
@@ -137,10 +137,10 @@ pub async fn record_verification(
         id: new_id(IdKind::Verification),
         org_id: actor.org_id.clone(),
         customer_id: customer.id.clone(),
-        kind: new.kind.to_string(),
+        kind: new.details.kind().to_string(),
         status: if new.passed { "passed" } else { "failed" }.to_string(),
         reasons: serde_json::to_string(&new.reasons).unwrap_or_else(|_| "[]".into()),
-        details: new.details.to_string(),
+        details: new.details.to_json().to_string(),
         actor: actor.actor.clone(),
         actor_user_id: actor.actor_user_id.clone(),
         created_at: now_timestamp(),
@@ -182,13 +182,8 @@ pub async fn tier_progress(
     policy: TierPolicy,
 ) -> StoreResult<TierProgress> {
     let history = verifications::history(conn, org_id, customer_id).await?;
-    let evidence: Vec<_> = history
-        .iter()
-        .filter_map(|v| {
-            let details: Value = serde_json::from_str(&v.details).unwrap_or(Value::Null);
-            evidence_from_row(&v.kind, v.status == "passed", &details)
-        })
-        .collect();
+    let evidence: Vec<_> =
+        history.iter().filter_map(|v| evidence_from_row(&v.kind, v.status == "passed", &v.details)).collect();
     Ok(progress(&evidence, policy))
 }
 

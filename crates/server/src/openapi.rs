@@ -36,7 +36,9 @@ pub struct KtpCaptureAnswer {
     /// `{id, status: verified | pending, score}`
     #[schema(value_type = Object)]
     pub verification: (),
-    /// `{id, verdict, assuranceTier, framesStored, ocr, reviewItemId}`
+    /// `{id, verdict, assuranceTier, framesStored, ocr, ocrConfidence, reviewItemId}`: `ocr` maps
+    /// each field read to its string (`{"nik": "3201…", "fullName": "…", …}`, null when not
+    /// read), `ocrConfidence` the same fields to the OCR's confidence, a number from 0 to 1.
     #[schema(value_type = Object)]
     pub ktp_bundle: (),
     /// `{fused, assuranceTier, voters, passed, present}`

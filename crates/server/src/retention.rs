@@ -65,13 +65,19 @@ pub struct OrgSweep {
     pub step_up_frames_deleted: u64,
     pub records_deleted: RecordsPruned,
     pub audit_entries_deleted: u64,
+    /// Stored idempotent responses past their 24-hour replay window.
+    pub idempotency_records_deleted: u64,
     /// Where the org's audit chain now starts, when this sweep moved it.
     pub audit_checkpoint: Option<AuditCheckpoint>,
 }
 
 impl OrgSweep {
     fn deleted_anything(&self) -> bool {
-        self.onboarding_frames_deleted + self.step_up_frames_deleted + self.audit_entries_deleted > 0
+        self.onboarding_frames_deleted
+            + self.step_up_frames_deleted
+            + self.audit_entries_deleted
+            + self.idempotency_records_deleted
+            > 0
             || self.records_deleted != RecordsPruned::default()
     }
 }
@@ -80,7 +86,7 @@ impl OrgSweep {
 /// with `audit_empty`, one that deletes nothing is too (a sweep an operator asked for).
 pub async fn sweep(state: &AppState, now: OffsetDateTime, actor: &str, audit_empty: bool) -> ApiResult<Vec<OrgSweep>> {
     let org_ids = {
-        let mut conn = state.store.pool().acquire().await?;
+        let mut conn = state.store.reader().acquire().await?;
         retention::org_ids(&mut conn).await?
     };
     let request_id = new_id(IdKind::Request);
@@ -96,6 +102,8 @@ pub async fn sweep(state: &AppState, now: OffsetDateTime, actor: &str, audit_emp
         let records_deleted = retention::prune_records(&mut tx, &org_id, &cutoffs.records_before).await?;
         let (audit_entries_deleted, audit_checkpoint) =
             retention::prune_audit(&mut tx, &org_id, &cutoffs.records_before, &now_timestamp()).await?;
+        let idempotency_before = kenali_core::time_fmt::format_timestamp(now - crate::middleware::REPLAY_WINDOW);
+        let idempotency_records_deleted = retention::delete_idempotency(&mut tx, &org_id, &idempotency_before).await?;
         let swept = OrgSweep {
             org_id: org_id.clone(),
             cutoffs,
@@ -103,6 +111,7 @@ pub async fn sweep(state: &AppState, now: OffsetDateTime, actor: &str, audit_emp
             step_up_frames_deleted,
             records_deleted,
             audit_entries_deleted,
+            idempotency_records_deleted,
             audit_checkpoint,
         };
         if swept.deleted_anything() || audit_empty {
@@ -155,7 +164,7 @@ pub async fn run_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
 
 async fn claim(state: &AppState, holder: &str) -> StoreResult<bool> {
     let now = OffsetDateTime::now_utc();
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.write().await?;
     retention::try_claim_job(
         &mut conn,
         JOB,
@@ -168,6 +177,6 @@ async fn claim(state: &AppState, holder: &str) -> StoreResult<bool> {
 }
 
 async fn finish(state: &AppState, holder: &str) -> StoreResult<()> {
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.write().await?;
     retention::finish_job(&mut conn, JOB, holder, &now_timestamp()).await
 }

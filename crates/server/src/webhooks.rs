@@ -92,7 +92,7 @@ async fn claim(state: &AppState, limit: usize) -> StoreResult<Vec<Claimed>> {
 }
 
 async fn deliver(state: &AppState, claimed: &Claimed) -> StoreResult<()> {
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let endpoint = webhooks::find_any(&mut conn, &claimed.webhook_id).await?;
     let payload = webhooks::event_payload(&mut conn, &claimed.event_id).await?;
     drop(conn);
@@ -142,15 +142,9 @@ async fn send(
         .webhook
         .open(&sealed, &secret_context(&webhook.id))
         .map_err(|_| "stored secret unreadable".to_string())?;
-    // The checked addresses are the ones connected to: a DNS answer that changes between the
-    // check and the connection (rebinding) cannot point the request elsewhere.
-    let client = reqwest::Client::builder()
-        .timeout(DELIVERY_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve_to_addrs(&host, &addresses)
-        .build()
-        .map_err(|e| format!("HTTP client: {e}"))?;
+    let client = delivery_client(&host, &addresses).map_err(|e| format!("HTTP client: {}", e.without_url()))?;
     let signed = signature(&secret, payload.as_bytes());
+    let shown = redacted_url(&url);
     let response = client
         .post(url)
         .header("content-type", "application/json")
@@ -162,12 +156,49 @@ async fn send(
         .body(payload.to_string())
         .send()
         .await
-        .map_err(|e| if e.is_timeout() { "the receiver did not answer in time".to_string() } else { format!("{e}") })?;
+        .map_err(|e| delivery_error(e, &shown))?;
     Ok(response.status().as_u16())
 }
 
-/// The addresses `url` resolves to; refused when any is private, loopback or link-local,
-/// unless the operator allows private targets.
+/// What a failed request tells the delivery log. reqwest's own message names the whole URL,
+/// whose query may carry a token, so the URL is put back redacted.
+fn delivery_error(e: reqwest::Error, shown: &str) -> String {
+    if e.is_timeout() {
+        "the receiver did not answer in time".to_string()
+    } else {
+        format!("{} for url ({shown})", e.without_url())
+    }
+}
+
+/// The client for one delivery. It connects only to `addresses`, the ones checked for `host`:
+/// a DNS answer that changes between the check and the connection (rebinding) cannot point the
+/// request elsewhere. It never goes through a proxy (an `HTTP(S)_PROXY` or `ALL_PROXY` in the
+/// environment would otherwise carry the request to wherever the proxy reaches, past the check),
+/// and it follows no redirect (the next location was never checked).
+fn delivery_client(host: &str, addresses: &[SocketAddr]) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(DELIVERY_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve_to_addrs(host, addresses)
+        .build()
+}
+
+/// A webhook URL as it may appear in logs and error messages: without its query and fragment
+/// (a receiver may take a token there) and without user name or password.
+pub fn redacted_url(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    // Both fail only for URLs that cannot have credentials, which then have none to remove.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+/// The addresses `url` resolves to; refused when any is not public (`is_public_address`: private,
+/// loopback, link-local, NAT64, 6to4 and the other special ranges), unless the operator allows
+/// private targets.
 pub async fn resolve_target(url: &reqwest::Url, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
     let host = url.host_str().ok_or("the URL has no host")?;
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
@@ -179,8 +210,96 @@ pub async fn resolve_target(url: &reqwest::Url, allow_private: bool) -> Result<V
     }
     if !allow_private && addresses.iter().any(|a| !is_public_address(a.ip())) {
         return Err(format!(
-            "{host} resolves to a private, loopback or link-local address (set KENALI_WEBHOOK_ALLOW_PRIVATE=true to allow)"
+            "{host} resolves to an address that is not public (private, loopback, link-local or special-purpose; set KENALI_WEBHOOK_ALLOW_PRIVATE=true to allow)"
         ));
     }
     Ok(addresses)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// Accepts connections and answers each with `status`, counting them.
+    async fn answering(status: &'static str) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        (address, hits)
+    }
+
+    #[test]
+    fn a_logged_url_has_no_query_fragment_or_credentials() {
+        let url =
+            reqwest::Url::parse("https://user:pw@hooks.example.com:8443/in/kenali?token=s3cret&x=1#frag").unwrap();
+        assert_eq!(redacted_url(&url), "https://hooks.example.com:8443/in/kenali");
+        let plain = reqwest::Url::parse("http://[2606:4700::1111]/hook").unwrap();
+        assert_eq!(redacted_url(&plain), "http://[2606:4700::1111]/hook");
+    }
+
+    #[tokio::test]
+    async fn a_failed_delivery_does_not_report_the_query() {
+        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = closed.local_addr().unwrap();
+        drop(closed);
+        let url = reqwest::Url::parse(&format!("http://127.0.0.1:{}/hook?token=s3cret#frag", address.port())).unwrap();
+        let client = delivery_client("127.0.0.1", &[address]).unwrap();
+        let error = client.post(url.clone()).send().await.expect_err("nothing listens there");
+        let message = delivery_error(error, &redacted_url(&url));
+        assert!(!message.contains("s3cret") && !message.contains("frag"), "{message}");
+        assert!(message.contains(&format!("127.0.0.1:{}/hook", address.port())), "{message}");
+    }
+
+    /// Proxy variables in the server's environment must not carry deliveries: a proxy can reach
+    /// what the address check refused (and it sees every payload).
+    #[tokio::test]
+    async fn deliveries_ignore_proxy_variables() {
+        let (receiver, received) = answering("204 No Content").await;
+        let (proxy, proxied) = answering("200 OK").await;
+        const VARIABLES: [&str; 6] =
+            ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+        const EXCEPTIONS: [&str; 2] = ["NO_PROXY", "no_proxy"];
+        let saved: Vec<_> = VARIABLES.iter().chain(&EXCEPTIONS).map(|v| (*v, std::env::var_os(v))).collect();
+        for variable in VARIABLES {
+            std::env::set_var(variable, format!("http://{proxy}"));
+        }
+        for variable in EXCEPTIONS {
+            std::env::remove_var(variable);
+        }
+        // The environment is read when the client is built; put it back right after.
+        let client = delivery_client("127.0.0.1", &[receiver]);
+        for (variable, value) in saved {
+            match value {
+                Some(value) => std::env::set_var(variable, value),
+                None => std::env::remove_var(variable),
+            }
+        }
+        let url = format!("http://127.0.0.1:{}/hook?token=s3cret", receiver.port());
+        let status = client.unwrap().post(url).body("{}").send().await.unwrap().status();
+        assert_eq!(status.as_u16(), 204);
+        assert_eq!(received.load(Ordering::SeqCst), 1);
+        assert_eq!(proxied.load(Ordering::SeqCst), 0, "the delivery went through the proxy");
+    }
 }

@@ -147,7 +147,7 @@ fn font(name: &str) -> FontVec {
     FontVec::try_from_vec(bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// A `../shared/testdata` photo cropped to 3:4 around its centre and scaled to `width`×`height`.
+/// A `testdata/` photo cropped to 3:4 around its centre and scaled to `width`×`height`.
 pub(crate) fn portrait_photo(path: &str, width: u32, height: u32) -> RgbImage {
     let photo = testdata_image(path);
     let (pw, ph) = photo.dimensions();
@@ -156,7 +156,7 @@ pub(crate) fn portrait_photo(path: &str, width: u32, height: u32) -> RgbImage {
     imageops::resize(&cropped, width, height, imageops::FilterType::Triangle)
 }
 
-/// The card, flat and upright, with `portrait` (a `../shared/testdata` path) as the photo.
+/// The card, flat and upright, with `portrait` (a `testdata/` path) as the photo.
 pub fn render_card(fields: &KtpFields, portrait: &str) -> RgbImage {
     let regular = font("LiberationSans-Regular.ttf");
     let bold = font("LiberationSans-Bold.ttf");

@@ -1,4 +1,4 @@
-//! Inputs for tests and benchmarks: the real photos of `../shared/testdata`, captures under a
+//! Inputs for tests and benchmarks: the real photos of the repository's `testdata/`, captures under a
 //! flash challenge synthesised from them, and bundles signed the way an SDK signs them.
 //! Test support only: panics on bad input instead of returning errors.
 
@@ -13,22 +13,29 @@ use base64::Engine;
 use image::RgbImage;
 use serde_json::{json, Value};
 
-/// `../shared/testdata`, beside the repository.
+/// The repository's `testdata/` (photos and spoof samples with their licences, see its MANIFEST.md).
 pub fn testdata_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
-/// A file of `../shared/testdata`.
+/// A file of `testdata/`; a missing one stops the test with a message that says what to do.
 pub fn testdata_bytes(path: &str) -> Vec<u8> {
-    std::fs::read(testdata_dir().join(path)).unwrap_or_else(|e| panic!("testdata {path}: {e}"))
+    let full = testdata_dir().join(path);
+    std::fs::read(&full).unwrap_or_else(|e| {
+        panic!(
+            "test data file {} could not be read ({e}): it ships with the repository under testdata/; \
+             restore it with `git checkout -- testdata`",
+            full.display()
+        )
+    })
 }
 
-/// A file of `../shared/testdata`, base64-encoded.
+/// A file of `testdata/`, base64-encoded.
 pub fn testdata_b64(path: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(testdata_bytes(path))
 }
 
-/// A photo of `../shared/testdata`, decoded.
+/// A photo of `testdata/`, decoded.
 pub fn testdata_image(path: &str) -> RgbImage {
     image::load_from_memory(&testdata_bytes(path)).unwrap().to_rgb8()
 }

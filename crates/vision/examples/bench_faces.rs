@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     fetch(&dir, &FACE_PACK, &mut |line| eprintln!("models: {line}"))?;
     let engine = FaceEngine::load(&dir)?;
     // A 1280×720 frame made from a real photo of about that shape (obama_1, 1480×832).
-    let source = image::open("../shared/testdata/faces/obama_1.jpg")?.to_rgb8();
+    let source = image::open("testdata/faces/obama_1.jpg")?.to_rgb8();
     let frame = image::imageops::resize(&source, 1280, 720, image::imageops::FilterType::Triangle);
     let mut jpeg = std::io::Cursor::new(Vec::new());
     frame.write_to(&mut jpeg, image::ImageFormat::Jpeg)?;

@@ -16,7 +16,7 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        Self { max_bytes: 10 * 1024 * 1024, max_pixels: 40_000_000, min_side: 64 }
+        Self { max_bytes: 10 * 1024 * 1024, max_pixels: MAX_FRAME_PIXELS, min_side: 64 }
     }
 }
 
@@ -32,6 +32,23 @@ pub enum DecodeError {
     TooSmall(u32, u32, u32),
     #[error("image data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// Most pixels one image may decode to: 12 MP, above any phone frame the SDKs send (a
+/// 1280×720 frame is 0.9 MP) and small enough that a decoded RGB frame stays under 40 MB.
+pub const MAX_FRAME_PIXELS: u64 = 12_000_000;
+
+/// An image's width and height, read from its header alone (nothing is decoded), so that a
+/// caller can refuse an oversized image or a bundle over its pixel budget before any work.
+pub fn image_dimensions(bytes: &[u8]) -> Result<(u32, u32), DecodeError> {
+    let format = match image::guess_format(bytes) {
+        Ok(ImageFormat::Jpeg) => ImageFormat::Jpeg,
+        Ok(ImageFormat::Png) => ImageFormat::Png,
+        _ => return Err(DecodeError::UnsupportedFormat),
+    };
+    let mut reader = ImageReader::new(Cursor::new(bytes));
+    reader.set_format(format);
+    reader.into_dimensions().map_err(|e| DecodeError::Corrupt(e.to_string()))
 }
 
 /// Decodes to RGB, upright as the camera saw it.
@@ -89,5 +106,11 @@ mod tests {
         let limits = DecodeLimits { max_pixels: 1000, ..DecodeLimits::default() };
         assert_eq!(decode_image(&png(100, 80), limits), Err(DecodeError::TooManyPixels(100, 80)));
         assert_eq!(decode_image(&png(30, 80), DecodeLimits::default()), Err(DecodeError::TooSmall(30, 80, 64)));
+    }
+
+    #[test]
+    fn dimensions_come_from_the_header() {
+        assert_eq!(image_dimensions(&png(100, 80)), Ok((100, 80)));
+        assert_eq!(image_dimensions(b"hello world"), Err(DecodeError::UnsupportedFormat));
     }
 }

@@ -17,5 +17,5 @@ pub mod ocr;
 pub mod resample;
 pub mod typeface;
 
-pub use decode::{decode_image, DecodeError, DecodeLimits};
+pub use decode::{decode_image, image_dimensions, DecodeError, DecodeLimits, MAX_FRAME_PIXELS};
 pub use engine::{FaceEngine, FaceError};

@@ -1,4 +1,4 @@
-//! The face pipeline on real photographs (`../shared/testdata`, see its MANIFEST.md), with the
+//! The face pipeline on real photographs (the repository's `testdata/`, see its MANIFEST.md), with the
 //! real models fetched through `models::fetch` into a cache shared by every test run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,7 +11,7 @@ use kenali_vision::models::{fetch, FACE_PACK};
 use kenali_vision::{decode_image, DecodeLimits, FaceEngine, FaceError};
 
 fn testdata(path: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
     std::fs::read(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::time_fmt::now_timestamp;
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use crate::auth::{display_prefix, generate_secret, hash_secret, parse_scopes, sc
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
 use crate::ledger::{self, Actor};
+use crate::middleware::CarriesSecret;
 use crate::state::AppState;
 use crate::store::api_keys::{self, ApiKeyRow};
 
@@ -71,7 +72,7 @@ pub async fn list(
 ) -> ApiResult<Json<ListView<ApiKeyView>>> {
     let principal = auth.require(Scope::Admin)?;
     let page = query.page()?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let (rows, next_cursor) = api_keys::list(&mut conn, &principal.org_id, &page).await?;
     Ok(Json(ListView { data: rows.iter().map(ApiKeyView::from).collect(), next_cursor }))
 }
@@ -113,7 +114,7 @@ pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<CreateKey>,
-) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
+) -> ApiResult<(StatusCode, Extension<CarriesSecret>, Json<ApiKeyCreated>)> {
     let principal = auth.require(Scope::Admin)?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -126,7 +127,11 @@ pub async fn create(
     let mut tx = state.store.begin().await?;
     let row = insert_key(&mut tx, &actor, name, &scopes, &secret).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(ApiKeyCreated { api_key: NewApiKey { key: ApiKeyView::from(&row), secret } })))
+    Ok((
+        StatusCode::CREATED,
+        Extension(CarriesSecret),
+        Json(ApiKeyCreated { api_key: NewApiKey { key: ApiKeyView::from(&row), secret } }),
+    ))
 }
 
 /// `POST .../revoke`: the same as `DELETE`, for clients that cannot send DELETE.

@@ -61,7 +61,7 @@ pub async fn list(
         since: timestamp_param("since", query.since.as_deref())?,
         until: timestamp_param("until", query.until.as_deref())?,
     };
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let (rows, next_cursor) = audit::list(&mut conn, &principal.org_id, &filter, before_seq, page.limit).await?;
     let data = rows
         .into_iter()
@@ -100,7 +100,7 @@ pub async fn tier_events(
     let principal = auth.require(Scope::Internal)?;
     let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
     let since = timestamp_param("since", query.since.as_deref())?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let (rows, next_cursor) =
         tier_events::list(&mut conn, &principal.org_id, query.customer_id.as_deref(), since.as_deref(), &page).await?;
     Ok(Json(ListView { data: rows.iter().map(TierEventView::from).collect(), next_cursor }))

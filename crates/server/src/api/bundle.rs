@@ -22,6 +22,9 @@ use crate::store::customers::CustomerRow;
 
 /// Frames a bundle may carry.
 pub const MAX_FRAMES: usize = 10;
+/// Most pixels all of a bundle's frames may decode to together (10 frames of 1920×1080 fit):
+/// a bundle of huge images is refused from their headers, before anything is decoded.
+pub const MAX_BUNDLE_PIXELS: u64 = 40_000_000;
 /// How long the same signed bundle gets its first answer back (seed 000, Idempotency).
 pub const REPLAY_WINDOW: time::Duration = time::Duration::hours(24);
 
@@ -82,6 +85,13 @@ pub async fn issue_challenge(
             format!("must be {} to {}", challenge::MIN_TTL_MS, challenge::MAX_TTL_MS),
         ));
     }
+    // Unknown and other orgs' customers answer 404 before the per-customer limit counts.
+    let customer = {
+        let mut conn = state.store.reader().acquire().await?;
+        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
+    };
+    let limit = if purpose == "ktp" { crate::ratelimit::KTP_CHALLENGE } else { crate::ratelimit::FACE_CHALLENGE };
+    crate::ratelimit::check(state, limit, &customer.id).await?;
     let mut rng = rand::rngs::OsRng;
     let (colors, holds) = challenge::draw_sequence(steps, &mut rng);
     let mut secret_bytes = [0u8; 32];
@@ -157,9 +167,11 @@ struct Bundle {
     ocr_confidence: Option<Value>,
 }
 
-/// A verified, consumed bundle and the challenge it answered.
+/// A verified bundle and the challenge it answers (consumed when its answer is kept).
 pub struct CheckedBundle {
     pub challenge: ChallengeRow,
+    /// The bundle's signature, recorded with the consumption so the same bundle replays.
+    pub signature: String,
     pub frames: Vec<ImageInput>,
     pub samples: Vec<FlashSample>,
     /// What the SDK read on the device, when it sent it (`ocr_consistency`).
@@ -181,7 +193,8 @@ fn prefix_field(err: ApiError, prefix: &str) -> ApiError {
 }
 
 /// Signature first (SPEC §5): the bundle is parsed, its challenge found by nonce and the
-/// HMAC checked before any image is decoded. Then the challenge is consumed atomically.
+/// HMAC checked before any image is decoded. The challenge is consumed later, by
+/// [`keep_answer`] in the transaction that records the outcome.
 pub async fn check_bundle(
     state: &AppState,
     customer: &CustomerRow,
@@ -193,7 +206,7 @@ pub async fn check_bundle(
     let nonce = bundle.flash_challenge_nonce.as_deref().ok_or_else(|| {
         ApiError::invalid_field("bundle.flashChallengeNonce", "is required: sign with a flash challenge")
     })?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let challenge = challenges::find_by_nonce(&mut conn, &customer.org_id, nonce)
         .await?
         .filter(|c| c.customer_id == customer.id && c.purpose == purpose)
@@ -274,28 +287,63 @@ pub async fn check_bundle(
         .enumerate()
         .map(|(i, f)| image_field(&format!("bundle.frames[{i}]"), f))
         .collect::<Result<Vec<_>, _>>()?;
-    if !challenges::consume(&mut conn, &challenge.id, &signature, &now_timestamp()).await? {
-        return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
+    check_pixel_budget(&frames)?;
+    Ok(BundleCheck::Fresh(Box::new(CheckedBundle {
+        challenge,
+        signature,
+        frames,
+        samples,
+        ocr_fields: bundle.ocr_fields,
+    })))
+}
+
+/// Refuses a frame over 12 MP or a bundle over [`MAX_BUNDLE_PIXELS`] from the images' headers.
+fn check_pixel_budget(frames: &[ImageInput]) -> ApiResult<()> {
+    let mut total = 0u64;
+    for (i, frame) in frames.iter().enumerate() {
+        let field = format!("bundle.frames[{i}]");
+        let (width, height) =
+            kenali_vision::image_dimensions(&frame.bytes).map_err(|e| crate::faces::decode_error(&field, e))?;
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > kenali_vision::MAX_FRAME_PIXELS {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "image_too_large",
+                format!("{field}: {width}×{height} is more than {} pixels", kenali_vision::MAX_FRAME_PIXELS),
+            ));
+        }
+        total += pixels;
     }
-    Ok(BundleCheck::Fresh(Box::new(CheckedBundle { challenge, frames, samples, ocr_fields: bundle.ocr_fields })))
+    if total > MAX_BUNDLE_PIXELS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "bundle_too_large",
+            format!("bundle.frames: {total} pixels in all, more than the {MAX_BUNDLE_PIXELS} a bundle may hold"),
+        ));
+    }
+    Ok(())
 }
 
 fn answer_context(challenge_id: &str) -> String {
     format!("challenge-answer/{challenge_id}")
 }
 
-/// Keeps the answer to a consumed challenge for idempotent retries. It holds personal data (a
-/// card's reading), so it is sealed with the customer's data key and erasure shreds it with the
-/// rest.
+/// Consumes the challenge and keeps its answer for idempotent retries, in the caller's
+/// transaction. The answer holds personal data (a card's reading), so it is sealed with the
+/// customer's data key and erasure shreds it with the rest. A challenge another request
+/// consumed meanwhile is 409, and the caller's transaction writes nothing.
 pub async fn keep_answer(
     state: &AppState,
     conn: &mut sqlx::AnyConnection,
     customer: &CustomerRow,
     challenge_id: &str,
+    signature: &str,
     answer: &Value,
 ) -> ApiResult<()> {
     let sealed = data_key(&state.keys, customer)?.seal(answer.to_string().as_bytes(), &answer_context(challenge_id));
-    challenges::store_result(conn, challenge_id, &hex::encode(sealed)).await?;
+    if !challenges::consume(conn, challenge_id, signature, &now_timestamp(), &hex::encode(sealed)).await? {
+        return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
+    }
     Ok(())
 }
 

@@ -9,8 +9,9 @@ use axum::Json;
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::nik::{validate_nik, NikInfo, NikProblem};
 use kenali_core::seal::DataKey;
-use kenali_core::tier::{kind, Tier};
+use kenali_core::tier::Tier;
 use kenali_core::time_fmt::{format_timestamp, now_timestamp};
+use kenali_core::verification::{Details, NikFormatDetails, NikSource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -118,7 +119,7 @@ pub async fn create(
         if e.is_unique_violation() {
             // Another request created the same externalRef first: answer with that customer.
             drop(tx);
-            let mut conn = state.store.pool().acquire().await?;
+            let mut conn = state.store.reader().acquire().await?;
             let existing = customers::find_by_external_ref(
                 &mut conn,
                 &principal.org_id,
@@ -139,10 +140,12 @@ pub async fn create(
             &actor,
             &row,
             NewVerification {
-                kind: kind::NIK_FORMAT,
                 passed: true,
                 reasons: vec!["nik_valid".into()],
-                details: json!({"source": "customer_create"}),
+                details: Details::NikFormat(NikFormatDetails {
+                    source: NikSource::CustomerCreate,
+                    ktp_bundle_id: None,
+                }),
             },
             policy,
         )
@@ -207,7 +210,7 @@ pub async fn list(
         created_from: timestamp_param("createdFrom", query.created_from.as_deref())?,
         created_to: timestamp_param("createdTo", query.created_to.as_deref())?,
     };
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let (rows, next_cursor) = customers::list(&mut conn, &principal.org_id, &filter, &page).await?;
     let data = rows
         .iter()
@@ -255,7 +258,7 @@ pub async fn profile(
     Path(customer_id): Path<String>,
 ) -> ApiResult<Json<ProfileEnvelope>> {
     let principal = auth.require(Scope::Public)?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let row = load_customer(&mut conn, &principal.org_id, &customer_id).await?;
     let pii = open_pii(&state.keys, &row)?;
     let mut history = verifications::history(&mut conn, &principal.org_id, &row.id).await?;

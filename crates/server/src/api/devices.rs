@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use kenali_core::challenge::device_signing_key;
 use kenali_core::id::{is_id_of, new_id, IdKind};
 use kenali_core::time_fmt::now_timestamp;
@@ -16,6 +16,7 @@ use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth};
 use crate::ledger::{self, data_key, Actor};
+use crate::middleware::CarriesSecret;
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
 use crate::store::devices::{self, DeviceRow};
@@ -81,7 +82,7 @@ pub async fn register(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<RegisterRequest>,
-) -> ApiResult<(StatusCode, Json<DeviceRegistered>)> {
+) -> ApiResult<(StatusCode, Extension<CarriesSecret>, Json<DeviceRegistered>)> {
     let principal = auth.require(Scope::Public)?;
     if !PLATFORMS.contains(&body.platform.as_str()) {
         return Err(ApiError::invalid_field("platform", format!("must be one of {}", PLATFORMS.join(", "))));
@@ -117,7 +118,11 @@ pub async fn register(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(DeviceRegistered { device: DeviceView::from(&row), secret })))
+    Ok((
+        StatusCode::CREATED,
+        Extension(CarriesSecret),
+        Json(DeviceRegistered { device: DeviceView::from(&row), secret }),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/identity/devices/{id}/revoke", tag = "devices", params(("id" = String, Path, description = "device id (dev_...)")), responses((status = 200, description = "revoked", body = DeviceEnvelope), crate::openapi::ErrorResponse))]

@@ -188,7 +188,7 @@ where
             let mut after = String::new();
             loop {
                 let (records, last) = {
-                    let mut conn = state.store.pool().acquire().await.map_err(|e| e.to_string())?;
+                    let mut conn = state.store.reader().acquire().await.map_err(|e| e.to_string())?;
                     next_batch(&mut conn, after.clone()).await.map_err(|e| e.to_string())?
                 };
                 chunk.extend(encode(records.into_iter())?);

@@ -8,12 +8,12 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::Json;
 use kenali_core::face::{best_match, threshold_for, RiskLevel};
 use kenali_core::id::{new_id, IdKind};
-use kenali_core::tier::kind;
+use kenali_core::tier::EnrollmentSource;
 use kenali_core::time_fmt::now_timestamp;
+use kenali_core::verification::{Details, FaceMatchDetails, MatchAgainst};
 use kenali_vision::embed::cosine;
 use kenali_vision::engine::MODEL_ID;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::views::{ListView, VerificationView};
 use super::{load_customer, tier_policy};
@@ -38,7 +38,7 @@ pub fn face_service(state: &AppState) -> Result<&FaceService, ApiError> {
 
 /// Writes an attempt row on its own (for refusals, where no other row is written).
 pub async fn record_attempt(state: &AppState, attempt: AttemptRow) -> ApiResult<()> {
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.write().await?;
     faces::insert_attempt(&mut conn, &attempt).await?;
     Ok(())
 }
@@ -89,7 +89,7 @@ pub async fn customer_attempt(
     client: SocketAddr,
 ) -> ApiResult<(CustomerRow, AttemptContext)> {
     let customer = {
-        let mut conn = state.store.pool().acquire().await?;
+        let mut conn = state.store.reader().acquire().await?;
         load_customer(&mut conn, org_id, customer_id).await?
     };
     crate::ratelimit::check(state, limit, &customer.id).await?;
@@ -152,8 +152,9 @@ pub async fn face_match(
     let actor = Actor::from_principal(principal);
     let probe = image_field("image", &body.image)?;
     let reference = body.reference_image.as_deref().map(|r| image_field("referenceImage", r)).transpose()?;
+    crate::ratelimit::check(&state, crate::ratelimit::FACE_MATCH, &principal.org_id).await?;
 
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let mut customer = match &body.customer_id {
         Some(id) => Some(load_customer(&mut conn, &principal.org_id, id).await?),
         None => None,
@@ -247,19 +248,34 @@ pub async fn face_match(
     };
     let policy = tier_policy(&state, &principal.org_id).await?;
     let mut tx = state.store.begin().await?;
+    let customer = super::lock_customer(&state, &mut tx, &principal.org_id, &customer.id).await?;
     let recorded = ledger::record_verification(
         &mut tx,
         &actor,
         &customer,
         NewVerification {
-            kind: kind::FACE_MATCH,
             passed: matched,
             reasons: reasons.clone(),
-            details: json!({
-                "score": score, "threshold": threshold, "modelId": MODEL_ID,
-                "enrollmentId": view.enrollment_id, "enrollmentSource": view.enrollment_source,
-                "against": if enrollment.is_some() { "enrollment" } else if view.enrollment_id.is_some() { "pool" } else { "reference_image" },
-                "probeSha256": probe.input.sha256,
+            // A caller's referenceImage is recorded as such: evidence for this decision only.
+            details: Details::FaceMatch(FaceMatchDetails {
+                score,
+                threshold,
+                model_id: MODEL_ID.to_string(),
+                against: if enrollment.is_some() {
+                    MatchAgainst::Enrollment
+                } else if matched_enrollment.is_some() {
+                    MatchAgainst::Pool
+                } else {
+                    MatchAgainst::ReferenceImage
+                },
+                enrollment_id: view.enrollment_id.clone(),
+                enrollment_source: matched_enrollment.as_ref().and_then(|e| e.enrollment_source()),
+                probe_sha256: Some(probe.input.sha256.clone()),
+                risk_level: None,
+                action_label: None,
+                trigger: None,
+                step_up_allowed: None,
+                probe_verification_id: None,
             }),
         },
         policy,
@@ -369,8 +385,6 @@ pub struct EnrollmentQuery {
     source: Option<String>,
 }
 
-pub const ENROLLMENT_SOURCES: [&str; 4] = ["dukcapil", "ktp_extract", "onboarding_selfie", "step_up_promotion"];
-
 /// Lists enrollments; vectors and images never leave the server.
 #[utoipa::path(get, path = "/api/identity/face/enrollments", tag = "faces", params(EnrollmentQuery), responses((status = 200, description = "a page of enrollments (never vectors or images)", body = ListView<EnrollmentView>), crate::openapi::ErrorResponse))]
 pub async fn enrollments(
@@ -380,10 +394,11 @@ pub async fn enrollments(
 ) -> ApiResult<Json<ListView<EnrollmentView>>> {
     let principal = auth.require(Scope::Public)?;
     let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
-    if query.source.as_deref().is_some_and(|s| !ENROLLMENT_SOURCES.contains(&s)) {
-        return Err(ApiError::invalid_field("source", format!("must be one of {}", ENROLLMENT_SOURCES.join(", "))));
+    if query.source.as_deref().is_some_and(|s| EnrollmentSource::parse(s).is_none()) {
+        let names: Vec<&str> = EnrollmentSource::ALL.iter().map(|s| s.as_str()).collect();
+        return Err(ApiError::invalid_field("source", format!("must be one of {}", names.join(", "))));
     }
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let (rows, next_cursor) = faces::list_enrollments(
         &mut conn,
         &principal.org_id,
@@ -443,7 +458,7 @@ pub async fn attempts(
 ) -> ApiResult<Json<ListView<AttemptView>>> {
     let principal = auth.require(Scope::Public)?;
     let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let (rows, next_cursor) =
         faces::list_attempts(&mut conn, &principal.org_id, query.customer_id.as_deref(), query.kind.as_deref(), &page)
             .await?;
@@ -459,7 +474,7 @@ pub async fn customer_attempts(
 ) -> ApiResult<Json<ListView<AttemptView>>> {
     let principal = auth.require(Scope::Public)?;
     let page = query.page()?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let customer = load_customer(&mut conn, &principal.org_id, &customer_id).await?;
     let (rows, next_cursor) =
         faces::list_attempts(&mut conn, &principal.org_id, Some(&customer.id), None, &page).await?;

@@ -8,12 +8,13 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::Json;
-use kenali_core::document::{self, AntiSpoof, AssuranceTier, Judgement, Tamper};
+use axum::{Extension, Json};
+use kenali_core::document::{self, AntiSpoof, Judgement, Tamper};
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::liveness::Voter;
-use kenali_core::tier::kind;
+use kenali_core::tier::EnrollmentSource;
 use kenali_core::time_fmt::now_timestamp;
+use kenali_core::verification::{Details, KtpCaptureDetails, KtpVerdict, NikFormatDetails, NikSource, ReviewSubject};
 use kenali_vision::capture::{analyze_capture, CaptureAnalysis, CaptureError};
 use kenali_vision::card::{CARD_HEIGHT, CARD_WIDTH};
 use kenali_vision::engine::MODEL_ID;
@@ -26,12 +27,13 @@ use super::bundle::{
 };
 use super::faces::{customer_attempt, face_service, store_capture, AttemptContext};
 use super::review::{open_item, NewReviewItem};
-use super::{load_customer, tier_policy};
+use super::tier_policy;
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth};
 use crate::faces::{decode_error, new_enrollment, EnrollmentFace, ImageInput, MAX_IMAGE_BYTES};
 use crate::ledger::{self, data_key, Actor, NewVerification};
+use crate::middleware::CarriesSecret;
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
@@ -44,14 +46,8 @@ pub async fn ktp_challenge(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<ChallengeRequest>,
-) -> ApiResult<(StatusCode, Json<ChallengeIssued>)> {
-    let principal = auth.require(Scope::Public)?;
-    let customer = {
-        let mut conn = state.store.pool().acquire().await?;
-        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
-    };
-    ratelimit::check(&state, ratelimit::KTP_CHALLENGE, &customer.id).await?;
-    Ok((StatusCode::CREATED, Json(issue_challenge(&state, &auth, body, "ktp").await?)))
+) -> ApiResult<(StatusCode, Extension<CarriesSecret>, Json<ChallengeIssued>)> {
+    Ok((StatusCode::CREATED, Extension(CarriesSecret), Json(issue_challenge(&state, &auth, body, "ktp").await?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -197,27 +193,43 @@ async fn record(
     let policy = tier_policy(state, org_id).await?;
     let key = data_key(&state.keys, customer)?;
     let bundle_id = new_id(IdKind::KtpBundle);
-    let passed = decision.assurance != AssuranceTier::Low;
-    let verdict = if passed { "passed" } else { "requires_review" };
+    let verdict = document::verdict(decision, analysis.reading.fields_read());
+    let passed = verdict == KtpVerdict::Passed;
     let all_voters: Vec<&Voter> = decision.anti_spoof_voters.iter().chain(&decision.tamper_voters).collect();
     let score = (100 * all_voters.iter().filter(|v| v.passed).count()).checked_div(all_voters.len()).unwrap_or(0);
-    let reasons =
-        if passed { vec![format!("assurance_{}", decision.assurance.as_str())] } else { review_reasons(decision) };
-    let frame_hashes: Vec<&str> = checked.frames.iter().map(|f| f.sha256.as_str()).collect();
+    let reasons = match verdict {
+        KtpVerdict::Passed => vec![format!("assurance_{}", decision.assurance.as_str())],
+        KtpVerdict::Failed if analysis.reading.fields_read() == 0 => {
+            let mut reasons = vec!["card_unreadable".to_string()];
+            reasons.extend(review_reasons(decision));
+            reasons
+        }
+        KtpVerdict::Failed => {
+            let mut reasons = vec!["attack_detected".to_string()];
+            reasons.extend(review_reasons(decision));
+            reasons
+        }
+        KtpVerdict::RequiresReview => review_reasons(decision),
+    };
+    let frame_hashes: Vec<String> = checked.frames.iter().map(|f| f.sha256.clone()).collect();
 
     let mut tx = state.store.begin().await?;
-    // The OCR's NIK feeds a nik_format verification, so a good card alone reaches basic.
+    let customer = &super::lock_customer(state, &mut tx, org_id, &customer.id).await?;
+    // The OCR's NIK feeds a nik_format verification, so a good card alone reaches basic; a
+    // capture that did not pass moves no tier (seed 001), not even through the NIK it read.
     let nik_voter = decision.tamper_voters.iter().find(|v| v.name == "nik_consistency");
-    if let (Some(_), Some(nik_voter)) = (&analysis.reading.nik, nik_voter) {
+    if let (true, Some(_), Some(nik_voter)) = (passed, &analysis.reading.nik, nik_voter) {
         ledger::record_verification(
             &mut tx,
             actor,
             customer,
             NewVerification {
-                kind: kind::NIK_FORMAT,
                 passed: nik_voter.passed,
                 reasons: vec![if nik_voter.passed { "nik_valid" } else { "nik_inconsistent" }.to_string()],
-                details: json!({"source": "ktp_ocr", "ktpBundleId": bundle_id}),
+                details: Details::NikFormat(NikFormatDetails {
+                    source: NikSource::KtpOcr,
+                    ktp_bundle_id: Some(bundle_id.clone()),
+                }),
             },
             policy,
         )
@@ -228,13 +240,18 @@ async fn record(
         actor,
         customer,
         NewVerification {
-            kind: kind::KTP_CAPTURE,
             passed,
             reasons: reasons.clone(),
-            details: json!({
-                "ktpBundleId": bundle_id, "assuranceTier": decision.assurance, "verdict": verdict,
-                "antiSpoof": decision.anti_spoof, "tamper": decision.tamper, "score": score,
-                "challengeId": checked.challenge.id, "frameSha256": frame_hashes, "readFrame": analysis.read_frame,
+            details: Details::KtpCapture(KtpCaptureDetails {
+                ktp_bundle_id: bundle_id.clone(),
+                assurance_tier: decision.assurance,
+                verdict,
+                anti_spoof: Some(decision.anti_spoof),
+                tamper: Some(decision.tamper),
+                score,
+                challenge_id: checked.challenge.id.clone(),
+                frame_sha256: frame_hashes,
+                read_frame: Some(analysis.read_frame),
             }),
         },
         policy,
@@ -245,10 +262,16 @@ async fn record(
         store_capture(state, &mut tx, customer, "ktp_frame", frame, Some(&verification_id), "onboarding").await?;
     }
     let mut enrollment = portrait_enrollment(org_id, customer, &key, analysis, &checked.frames);
-    if !passed {
+    match verdict {
+        KtpVerdict::Passed => {}
         // Stored (seed 001: review bundles are fully persisted), but no step-up matches it
         // before an analyst approves the capture.
-        enrollment.status = faces::ENROLLMENT_PENDING_REVIEW.to_string();
+        KtpVerdict::RequiresReview => enrollment.status = faces::ENROLLMENT_PENDING_REVIEW.to_string(),
+        // A failed card is evidence of an attack, never a face reference.
+        KtpVerdict::Failed => {
+            enrollment.status = faces::ENROLLMENT_REJECTED.to_string();
+            enrollment.retired_at = Some(enrollment.created_at.clone());
+        }
     }
     faces::insert_enrollment(&mut tx, &enrollment).await?;
     let fallback_stub = enrollment.embedding_sealed.is_none();
@@ -271,7 +294,7 @@ async fn record(
             customer_id: customer.id.clone(),
             verification_id: verification_id.clone(),
             challenge_id: checked.challenge.id.clone(),
-            verdict: verdict.to_string(),
+            verdict: verdict.as_str().to_string(),
             assurance_tier: decision.assurance.as_str().to_string(),
             anti_spoof: decision.anti_spoof.as_str().to_string(),
             tamper: decision.tamper.as_str().to_string(),
@@ -283,13 +306,14 @@ async fn record(
         },
     )
     .await?;
-    let review_id = if passed {
+    // A failed capture is recorded but not queued: there is nothing for an analyst to rescue.
+    let review_id = if verdict != KtpVerdict::RequiresReview {
         None
     } else {
         let item = NewReviewItem {
             org_id,
             customer_id: &customer.id,
-            kind: "ktp_capture",
+            kind: ReviewSubject::KtpCapture,
             subject_id: &bundle_id,
             verification_id: &verification_id,
             reasons: &reasons,
@@ -326,10 +350,15 @@ async fn record(
     let mut tamper = check_view(&decision.tamper_voters);
     tamper["fused"] = json!(decision.tamper);
     let answer = json!({
-        "verification": {"id": verification_id, "status": if passed { "verified" } else { "pending" }, "score": score},
+        "verification": {"id": verification_id, "status": match verdict {
+            KtpVerdict::Passed => "verified",
+            KtpVerdict::RequiresReview => "pending",
+            KtpVerdict::Failed => "failed",
+        }, "score": score},
         "ktpBundle": {
             "id": bundle_id, "verdict": verdict, "assuranceTier": decision.assurance,
             "framesStored": checked.frames.len(), "ocr": document::reading_json(&analysis.reading),
+            "ocrConfidence": document::reading_confidence_json(&analysis.reading),
             "reviewItemId": review_id,
         },
         "antiSpoof": anti_spoof,
@@ -338,7 +367,7 @@ async fn record(
                           "status": enrollment.status},
         "tier": recorded.tier,
     });
-    keep_answer(state, &mut tx, customer, &checked.challenge.id, &answer).await?;
+    keep_answer(state, &mut tx, customer, &checked.challenge.id, &checked.signature, &answer).await?;
     tx.commit().await?;
     Ok(answer)
 }
@@ -357,7 +386,7 @@ fn portrait_enrollment(
         Some(portrait) => new_enrollment(
             org_id,
             &customer.id,
-            "ktp_extract",
+            EnrollmentSource::KtpExtract,
             key,
             EnrollmentFace {
                 embedding: &portrait.embedding,
@@ -369,7 +398,7 @@ fn portrait_enrollment(
             id: new_id(IdKind::FaceEnrollment),
             org_id: org_id.to_string(),
             customer_id: customer.id.clone(),
-            source: "ktp_extract".into(),
+            source: EnrollmentSource::KtpExtract.as_str().to_string(),
             model_id: MODEL_ID.to_string(),
             embedding_sealed: None,
             image_sha256: Some(frame_sha.to_string()),

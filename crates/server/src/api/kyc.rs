@@ -2,7 +2,8 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use kenali_core::tier::{kind, Requirement, Tier, TierProgress};
+use kenali_core::tier::{Requirement, Tier, TierProgress};
+use kenali_core::verification::{Details, TierOverrideDetails};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -70,7 +71,7 @@ pub async fn show(
 ) -> ApiResult<Json<KycEnvelope>> {
     let principal = auth.require(Scope::Public)?;
     let policy = tier_policy(&state, &principal.org_id).await?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let customer = load_customer(&mut conn, &principal.org_id, &customer_id).await?;
     let progress = ledger::tier_progress(&mut conn, &principal.org_id, &customer.id, policy).await?;
     Ok(Json(KycEnvelope { kyc: kyc_view(&customer.id, progress) }))
@@ -137,10 +138,13 @@ pub async fn upgrade(
                 &actor,
                 &customer,
                 NewVerification {
-                    kind: kind::TIER_OVERRIDE,
                     passed: true,
                     reasons: vec!["analyst_override".into()],
-                    details: json!({"targetTier": target, "reason": reason, "fromTier": customer.tier}),
+                    details: Details::TierOverride(TierOverrideDetails {
+                        target_tier: target,
+                        reason: reason.clone().unwrap_or_default(),
+                        from_tier: customer.tier.clone(),
+                    }),
                 },
                 policy,
             )
@@ -161,7 +165,7 @@ pub async fn upgrade(
         }
     };
     tx.commit().await?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let progress = ledger::tier_progress(&mut conn, &principal.org_id, &customer.id, policy).await?;
     debug_assert_eq!(progress.tier, tier);
     Ok(Json(UpgradeResult {

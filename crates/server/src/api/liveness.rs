@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use kenali_core::face::{threshold_for, RiskLevel};
 use kenali_core::liveness::{self, FrameMeasure, Fused, Voter};
-use kenali_core::tier::kind;
+use kenali_core::tier::EnrollmentSource;
+use kenali_core::verification::{Details, FaceMatchDetails, LivenessDetails, MatchAgainst, ReviewSubject};
 use kenali_vision::embed::cosine;
 use kenali_vision::engine::MODEL_ID;
 use kenali_vision::measure::MeasureError;
@@ -29,6 +30,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth};
 use crate::faces::{image_field, new_enrollment, EnrollmentFace, ImageInput, MAX_IMAGE_BYTES};
 use crate::ledger::{self, data_key, Actor, NewVerification};
+use crate::middleware::CarriesSecret;
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
@@ -45,8 +47,8 @@ pub async fn face_challenge(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<ChallengeRequest>,
-) -> ApiResult<(StatusCode, Json<ChallengeIssued>)> {
-    Ok((StatusCode::CREATED, Json(issue_challenge(&state, &auth, body, "face").await?)))
+) -> ApiResult<(StatusCode, Extension<CarriesSecret>, Json<ChallengeIssued>)> {
+    Ok((StatusCode::CREATED, Extension(CarriesSecret), Json(issue_challenge(&state, &auth, body, "face").await?)))
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -105,6 +107,7 @@ struct LivenessRun {
     frames: Vec<ImageInput>,
     measures: Vec<FrameMeasure>,
     challenge_id: String,
+    signature: String,
 }
 
 /// Decodes and measures every frame off the runtime, then votes.
@@ -112,7 +115,7 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResul
     let service = face_service(state)?;
     let engine = service.engine().clone();
     let limits = DecodeLimits { max_bytes: MAX_IMAGE_BYTES, ..DecodeLimits::default() };
-    let CheckedBundle { challenge, frames, samples, .. } = *checked;
+    let CheckedBundle { challenge, frames, samples, signature, .. } = *checked;
     // The frames move into the worker and come back with their measures: no copy of the bytes.
     let (frames, measured, took) = service
         .run_blocking_wide(move || {
@@ -151,6 +154,7 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> ApiResul
         frames,
         measures,
         challenge_id: challenge.id,
+        signature,
     })
 }
 
@@ -200,7 +204,7 @@ async fn queue_unclear(
     let item = NewReviewItem {
         org_id: &customer.org_id,
         customer_id: &customer.id,
-        kind: "face_liveness",
+        kind: ReviewSubject::FaceLiveness,
         subject_id: verification_id,
         verification_id,
         reasons,
@@ -220,9 +224,13 @@ pub struct LivenessRequest {
     external_id: Option<String>,
 }
 
-fn liveness_details(run: &LivenessRun) -> Value {
-    json!({"fused": run.view.fused, "voters": run.view.voters, "challengeId": run.challenge_id,
-           "frameSha256": run.frames.iter().map(|f| f.sha256.clone()).collect::<Vec<_>>()})
+fn liveness_details(run: &LivenessRun) -> Details {
+    Details::FaceLiveness(LivenessDetails {
+        fused: run.view.fused,
+        voters: json!(run.view.voters),
+        challenge_id: run.challenge_id.clone(),
+        frame_sha256: run.frames.iter().map(|f| f.sha256.clone()).collect(),
+    })
 }
 
 #[utoipa::path(post, path = "/api/identity/face/liveness", tag = "faces", request_body = LivenessRequest, responses((status = 200, description = "the liveness decision; the same bundle again within 24 h gets the same answer", body = LivenessAnswer), crate::openapi::ErrorResponse))]
@@ -255,16 +263,12 @@ pub async fn face_liveness(
     let passed = run.view.fused == Fused::Live;
     let reasons = vec![liveness_reason(run.view.fused)];
     let mut tx = state.store.begin().await?;
+    let customer = super::lock_customer(&state, &mut tx, &principal.org_id, &customer.id).await?;
     let recorded = ledger::record_verification(
         &mut tx,
         &actor,
         &customer,
-        NewVerification {
-            kind: kind::FACE_LIVENESS,
-            passed,
-            reasons: reasons.clone(),
-            details: liveness_details(&run),
-        },
+        NewVerification { passed, reasons: reasons.clone(), details: liveness_details(&run) },
         policy,
     )
     .await?;
@@ -282,7 +286,7 @@ pub async fn face_liveness(
     .await?;
     let answer = LivenessAnswer { verification: VerificationView::from(&recorded.verification), liveness: run.view };
     let answer = serde_json::to_value(answer).map_err(ApiError::internal)?;
-    keep_answer(&state, &mut tx, &customer, &run.challenge_id, &answer).await?;
+    keep_answer(&state, &mut tx, &customer, &run.challenge_id, &run.signature, &answer).await?;
     tx.commit().await?;
     state.metrics.observe_face_stage("db", recording.elapsed());
     Ok(Json(answer))
@@ -323,7 +327,7 @@ pub async fn step_up(
     let risk = body.risk_level.unwrap_or_default();
     let reference = body.reference_image.as_deref().map(|r| image_field("referenceImage", r)).transpose()?;
     let (customer, pool) = {
-        let mut conn = state.store.pool().acquire().await?;
+        let mut conn = state.store.reader().acquire().await?;
         let customer = load_customer(&mut conn, &principal.org_id, &body.customer_id).await?;
         let pool = faces::pool(&mut conn, &principal.org_id, &customer.id, MODEL_ID).await?;
         (customer, pool)
@@ -400,16 +404,12 @@ pub async fn step_up(
     let recording = Instant::now();
     let policy = tier_policy(&state, &principal.org_id).await?;
     let mut tx = state.store.begin().await?;
+    let customer = super::lock_customer(&state, &mut tx, &principal.org_id, &customer.id).await?;
     let liveness_row = ledger::record_verification(
         &mut tx,
         &actor,
         &customer,
-        NewVerification {
-            kind: kind::FACE_LIVENESS,
-            passed: live,
-            reasons: vec![reasons[0].clone()],
-            details: liveness_details(&run),
-        },
+        NewVerification { passed: live, reasons: vec![reasons[0].clone()], details: liveness_details(&run) },
         policy,
     )
     .await?;
@@ -418,16 +418,22 @@ pub async fn step_up(
         &actor,
         &customer,
         NewVerification {
-            kind: kind::FACE_MATCH,
             passed: matched,
             reasons: vec![reasons[1].clone()],
-            details: json!({
-                "score": score, "threshold": threshold, "modelId": MODEL_ID, "riskLevel": risk,
-                "enrollmentId": matched_enrollment.as_ref().map(|e| e.id.clone()),
-                "enrollmentSource": matched_enrollment.as_ref().map(|e| e.source.clone()),
-                "against": if matched_enrollment.is_some() { "pool" } else { "reference_image" },
-                "probeSha256": run.frames[probe_index].sha256,
-                "actionLabel": body.action_label, "trigger": body.trigger,
+            // Against a caller's referenceImage the match decides this step-up only.
+            details: Details::FaceMatch(FaceMatchDetails {
+                score,
+                threshold,
+                model_id: MODEL_ID.to_string(),
+                against: if matched_enrollment.is_some() { MatchAgainst::Pool } else { MatchAgainst::ReferenceImage },
+                enrollment_id: matched_enrollment.as_ref().map(|e| e.id.clone()),
+                enrollment_source: matched_enrollment.as_ref().and_then(|e| e.enrollment_source()),
+                probe_sha256: Some(run.frames[probe_index].sha256.clone()),
+                risk_level: Some(risk),
+                action_label: body.action_label.clone(),
+                trigger: body.trigger.clone(),
+                step_up_allowed: Some(allow),
+                probe_verification_id: None,
             }),
         },
         policy,
@@ -441,11 +447,16 @@ pub async fn step_up(
         queue_unclear(&mut tx, &customer, &liveness_row.verification.id, &reasons[..1], &run.view).await?;
     }
     // A strong pass grows the pool (seed 002, lesson 3); onboarding against a reference image
-    // enrolls the selfie as the customer's first reference.
-    let enroll_source = if allow && matched_enrollment.is_none() && body.trigger.as_deref() == Some("onboarding") {
-        Some("onboarding_selfie")
-    } else if allow && score >= threshold + PROMOTION_MARGIN && pool.len() < POOL_CAP {
-        Some("step_up_promotion")
+    // enrolls the selfie as the customer's first reference, only while the customer has none
+    // (a caller's image must not add references beside enrolled ones).
+    let onboarding = body.trigger.as_deref() == Some("onboarding") && matched_enrollment.is_none();
+    let enroll_source = if allow
+        && onboarding
+        && !faces::has_enrollment(&mut tx, &customer.org_id, &customer.id).await?
+    {
+        Some(EnrollmentSource::OnboardingSelfie)
+    } else if allow && matched_enrollment.is_some() && score >= threshold + PROMOTION_MARGIN && pool.len() < POOL_CAP {
+        Some(EnrollmentSource::StepUpPromotion)
     } else {
         None
     };
@@ -464,7 +475,7 @@ pub async fn step_up(
             &actor,
             "face.enrolled",
             &enrollment.id,
-            json!({"customerId": customer.id, "source": source}),
+            json!({"customerId": customer.id, "source": source.as_str()}),
         )
         .await?;
         enrollment_id = Some(enrollment.id);
@@ -508,7 +519,7 @@ pub async fn step_up(
         decided_in_ms: elapsed_ms(started),
     };
     let answer = serde_json::to_value(answer).map_err(ApiError::internal)?;
-    keep_answer(&state, &mut tx, &customer, &run.challenge_id, &answer).await?;
+    keep_answer(&state, &mut tx, &customer, &run.challenge_id, &run.signature, &answer).await?;
     tx.commit().await?;
     state.metrics.observe_face_stage("db", recording.elapsed());
     Ok(Json(answer))

@@ -29,6 +29,23 @@ use crate::store::customers::CustomerRow;
 use crate::store::StoreResult;
 
 /// The customer of this org with this id; 404 for unknown or another org's, 410 if erased.
+/// Re-reads the customer inside a write transaction, locking its row: an image workflow calls
+/// it before writing, so that nothing about a customer erased meanwhile is written (410).
+pub async fn lock_customer(
+    state: &AppState,
+    tx: &mut sqlx::AnyConnection,
+    org_id: &str,
+    customer_id: &str,
+) -> Result<CustomerRow, ApiError> {
+    let customer = crate::store::customers::find_for_update(tx, state.store.backend(), org_id, customer_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("customer"))?;
+    if customer.erased_at.is_some() || customer.wrapped_data_key.is_none() {
+        return Err(ApiError::gone("this customer was erased"));
+    }
+    Ok(customer)
+}
+
 pub async fn load_customer(
     conn: &mut sqlx::AnyConnection,
     org_id: &str,
@@ -48,7 +65,7 @@ pub async fn load_customer(
 
 /// The org's settings (the defaults until an admin changes them).
 pub async fn org_settings(state: &AppState, org_id: &str) -> StoreResult<OrgSettings> {
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     Ok(crate::store::org_settings::get(&mut conn, org_id).await?.0)
 }
 

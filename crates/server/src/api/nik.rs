@@ -4,9 +4,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use kenali_core::face::{threshold_for, RiskLevel};
 use kenali_core::nik::validate_nik;
-use kenali_core::tier::kind;
+use kenali_core::tier::EnrollmentSource;
 use kenali_core::time_fmt::now_timestamp;
+use kenali_core::verification::{
+    Details, DukcapilDetails, FaceMatchDetails, MatchAgainst, NikFormatDetails, NikSource,
+};
+use kenali_vision::embed::cosine;
+use kenali_vision::engine::MODEL_ID;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -16,7 +22,7 @@ use super::{load_customer, tier_policy, validate};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth};
-use crate::faces::{image_field, new_enrollment, ImageInput};
+use crate::faces::{image_field, last_step_up_selfie, new_enrollment, ImageInput, StepUpSelfie};
 use crate::ledger::{self, data_key, open_pii, seal_pii, Actor, NewVerification};
 use crate::state::AppState;
 use crate::store::customers::{self, CustomerRow};
@@ -93,7 +99,11 @@ pub async fn validate_for_customer(
         &mut tx,
         &actor,
         &customer,
-        NewVerification { kind: kind::NIK_FORMAT, passed, reasons, details: json!({"source": "nik_validate"}) },
+        NewVerification {
+            passed,
+            reasons,
+            details: Details::NikFormat(NikFormatDetails { source: NikSource::NikValidate, ktp_bundle_id: None }),
+        },
         policy,
     )
     .await?;
@@ -167,6 +177,19 @@ pub struct DukcapilEnrolment {
     reason: Option<String>,
 }
 
+/// Kenali's own match of the Dukcapil photo against the live selfie of the customer's most
+/// recent allowed step-up (seed 002 runs the step-up before the verdict arrives).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DukcapilFaceMatch {
+    verification: VerificationView,
+    score: f32,
+    threshold: f32,
+    matched: bool,
+    /// The step-up's face_match verification whose selfie was the probe.
+    probe_verification_id: String,
+}
+
 /// The verdict recorded, the tier after it, and what became of the photo.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -177,6 +200,9 @@ pub struct DukcapilRecorded {
     tier_event: Option<TierEventView>,
     photo: Option<PhotoView>,
     face_enrolment: Option<DukcapilEnrolment>,
+    /// Present when a valid verdict's photo was matched against a step-up selfie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    face_match: Option<DukcapilFaceMatch>,
 }
 
 #[utoipa::path(post, path = "/api/identity/nik/dukcapil", tag = "kyc", request_body = DukcapilVerdict, responses((status = 201, description = "the verdict recorded", body = DukcapilRecorded), crate::openapi::ErrorResponse))]
@@ -190,14 +216,19 @@ pub async fn ingest_dukcapil(
     let raw = body.raw.as_ref().map(|raw| raw.get().to_string());
     {
         // Unknown and other orgs' customers answer 404 before any image work.
-        let mut conn = state.store.pool().acquire().await?;
+        let mut conn = state.store.reader().acquire().await?;
         load_customer(&mut conn, &principal.org_id, &body.customer_id).await?;
+    }
+    if photo.is_some() {
+        crate::ratelimit::check(&state, crate::ratelimit::DUKCAPIL_PHOTO, &principal.org_id).await?;
     }
     // The photo becomes a `dukcapil` face enrollment when it holds one usable face. A photo
     // that is not an image at all is refused; one without a usable face is kept (sealed)
     // with the verdict, and the answer says why no enrollment was made.
     let (photo, face) = match photo {
         None => (None, Err("no_photo".to_string())),
+        // An invalid verdict keeps its photo (sealed) as evidence but enrolls nothing.
+        Some(photo) if !body.valid => (Some(photo), Err("verdict_invalid".to_string())),
         Some(photo) => match super::faces::face_service(&state) {
             Err(_) => (Some(photo), Err("models_unavailable".to_string())),
             Ok(service) => {
@@ -216,11 +247,31 @@ pub async fn ingest_dukcapil(
             }
         },
     };
-    let policy = tier_policy(&state, &principal.org_id).await?;
+    // With a new dukcapil reference, Kenali matches it itself against the live selfie of the
+    // customer's last allowed step-up (read before the write transaction: it decodes a frame).
+    let settings = super::org_settings(&state, &principal.org_id).await?;
+    let selfie = match (&face, super::faces::face_service(&state)) {
+        (Ok(_), Ok(service)) => {
+            let customer = {
+                let mut conn = state.store.reader().acquire().await?;
+                load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
+            };
+            let key = data_key(&state.keys, &customer)?;
+            let mut conn = state.store.reader().acquire().await?;
+            match last_step_up_selfie(service, &mut conn, &key, &customer).await {
+                Ok(selfie) => selfie,
+                // A stored selfie the model cannot read again leaves the match undone, not the verdict.
+                Err(err) if err.status == StatusCode::UNPROCESSABLE_ENTITY => None,
+                Err(err) => return Err(err),
+            }
+        }
+        _ => None,
+    };
+    let policy = settings.tier_policy();
     let actor = Actor::from_principal(principal);
 
     let mut tx = state.store.begin().await?;
-    let customer = load_customer(&mut tx, &principal.org_id, &body.customer_id).await?;
+    let customer = super::lock_customer(&state, &mut tx, &principal.org_id, &body.customer_id).await?;
     let mut pii = open_pii(&state.keys, &customer)?;
     let dob = pii.date_of_birth.as_deref().map(|d| validate::date("dateOfBirth", d)).transpose()?;
     let nik = match body.nik.as_deref() {
@@ -245,10 +296,9 @@ pub async fn ingest_dukcapil(
                 &actor,
                 &customer,
                 NewVerification {
-                    kind: kind::NIK_FORMAT,
                     passed: true,
                     reasons: vec!["nik_valid".into()],
-                    details: json!({"source": "dukcapil"}),
+                    details: Details::NikFormat(NikFormatDetails { source: NikSource::Dukcapil, ktp_bundle_id: None }),
                 },
                 policy,
             )
@@ -261,10 +311,13 @@ pub async fn ingest_dukcapil(
         &actor,
         &customer,
         NewVerification {
-            kind: kind::DUKCAPIL_VERDICT,
             passed: body.valid,
             reasons: vec![if body.valid { "dukcapil_valid" } else { "dukcapil_invalid" }.into()],
-            details: json!({"photoProvided": photo.is_some(), "rawProvided": raw.is_some(), "enrolled": face.is_ok()}),
+            details: Details::DukcapilVerdict(DukcapilDetails {
+                photo_provided: photo.is_some(),
+                raw_provided: raw.is_some(),
+                enrolled: face.is_ok(),
+            }),
         },
         policy,
     )
@@ -286,19 +339,30 @@ pub async fn ingest_dukcapil(
     dukcapil::insert(&mut tx, &row).await?;
     let enrollment = match &face {
         Ok(analyzed) => {
-            let enrollment = new_enrollment(&principal.org_id, &customer.id, "dukcapil", &data_key, analyzed.into());
+            let enrollment =
+                new_enrollment(&principal.org_id, &customer.id, EnrollmentSource::Dukcapil, &data_key, analyzed.into());
             faces::insert_enrollment(&mut tx, &enrollment).await?;
             ledger::audit(
                 &mut tx,
                 &actor,
                 "face.enrolled",
                 &enrollment.id,
-                json!({"customerId": customer.id, "source": "dukcapil"}),
+                json!({"customerId": customer.id, "source": EnrollmentSource::Dukcapil.as_str()}),
             )
             .await?;
             Some(enrollment)
         }
         Err(_) => None,
+    };
+    let face_match = match (&enrollment, &face, selfie) {
+        (Some(enrollment), Ok(analyzed), Some(selfie)) => {
+            let threshold = threshold_for(settings.match_threshold, RiskLevel::Medium);
+            Some(
+                match_step_up_selfie(&mut tx, &actor, &customer, enrollment, analyzed, selfie, threshold, policy)
+                    .await?,
+            )
+        }
+        _ => None,
     };
     ledger::audit(
         &mut tx,
@@ -309,13 +373,18 @@ pub async fn ingest_dukcapil(
     )
     .await?;
     tx.commit().await?;
-    let tier_event = recorded.tier_event.or(recorded_nik.and_then(|r| r.tier_event));
+    let (tier, match_event) = match &face_match {
+        Some((_, recorded)) => (recorded.tier, recorded.tier_event.clone()),
+        None => (recorded.tier, None),
+    };
+    let tier_event = match_event.or(recorded.tier_event).or(recorded_nik.and_then(|r| r.tier_event));
     Ok((
         StatusCode::CREATED,
         Json(DukcapilRecorded {
             verification: VerificationView::from(&recorded.verification),
-            tier: recorded.tier,
+            tier,
             tier_event: tier_event.as_ref().map(TierEventView::from),
+            face_match: face_match.map(|(view, _)| view),
             photo: row.photo_sha256.as_ref().map(|sha| PhotoView {
                 sha256: sha.clone(),
                 media_type: row.photo_media_type.clone(),
@@ -340,4 +409,54 @@ pub async fn ingest_dukcapil(
             },
         }),
     ))
+}
+
+/// Records Kenali's own match of the new dukcapil enrollment against the step-up selfie: a
+/// `face_match` against a `dukcapil` enrollment, which is what premium needs (SPEC §3).
+#[allow(clippy::too_many_arguments)]
+async fn match_step_up_selfie(
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    customer: &CustomerRow,
+    enrollment: &crate::store::faces::EnrollmentRow,
+    photo: &crate::faces::AnalyzedImage,
+    selfie: StepUpSelfie,
+    threshold: f32,
+    policy: kenali_core::tier::TierPolicy,
+) -> ApiResult<(DukcapilFaceMatch, ledger::Recorded)> {
+    let score = cosine(&selfie.embedding, &photo.face.embedding);
+    let matched = score >= threshold;
+    let recorded = ledger::record_verification(
+        tx,
+        actor,
+        customer,
+        NewVerification {
+            passed: matched,
+            reasons: vec![if matched { "face_matched" } else { "face_not_matched" }.to_string()],
+            details: Details::FaceMatch(FaceMatchDetails {
+                score,
+                threshold,
+                model_id: MODEL_ID.to_string(),
+                against: MatchAgainst::Enrollment,
+                enrollment_id: Some(enrollment.id.clone()),
+                enrollment_source: Some(EnrollmentSource::Dukcapil),
+                probe_sha256: Some(selfie.sha256),
+                risk_level: None,
+                action_label: None,
+                trigger: None,
+                step_up_allowed: None,
+                probe_verification_id: Some(selfie.match_verification_id.clone()),
+            }),
+        },
+        policy,
+    )
+    .await?;
+    let view = DukcapilFaceMatch {
+        verification: VerificationView::from(&recorded.verification),
+        score,
+        threshold,
+        matched,
+        probe_verification_id: selfie.match_verification_id,
+    };
+    Ok((view, recorded))
 }

@@ -4,13 +4,13 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use kenali_core::id::{is_id_of, new_id, IdKind};
-use kenali_core::tier::kind;
 use kenali_core::time_fmt::now_timestamp;
+use kenali_core::verification::{Details, ReviewDecisionDetails, ReviewSubject, ReviewVerdict};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::tier_policy;
 use super::views::ListView;
-use super::{load_customer, tier_policy};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
@@ -75,8 +75,7 @@ const STATUSES: [&str; 3] = ["open", "approved", "rejected"];
 pub struct NewReviewItem<'a> {
     pub org_id: &'a str,
     pub customer_id: &'a str,
-    /// `ktp_capture` or `face_liveness`.
-    pub kind: &'a str,
+    pub kind: ReviewSubject,
     pub subject_id: &'a str,
     pub verification_id: &'a str,
     pub reasons: &'a [String],
@@ -89,7 +88,7 @@ pub async fn open_item(conn: &mut sqlx::AnyConnection, new: NewReviewItem<'_>) -
         id: new_id(IdKind::ReviewItem),
         org_id: new.org_id.to_string(),
         customer_id: new.customer_id.to_string(),
-        kind: new.kind.to_string(),
+        kind: new.kind.as_str().to_string(),
         subject_id: new.subject_id.to_string(),
         verification_id: new.verification_id.to_string(),
         reasons: serde_json::to_string(new.reasons).map_err(ApiError::internal)?,
@@ -118,24 +117,20 @@ pub async fn queue(
     if !STATUSES.contains(&status) {
         return Err(ApiError::invalid_field("status", format!("must be one of {}", STATUSES.join(", "))));
     }
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let (rows, next_cursor) =
         ktp_store::list_review_items(&mut conn, &principal.org_id, status, page.cursor.as_deref(), page.limit).await?;
     Ok(Json(ListView { data: rows.iter().map(ReviewItemView::from).collect(), next_cursor }))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Approve,
-    Reject,
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DecisionRequest {
-    decision: Verdict,
+    #[schema(value_type = String, example = "approve")]
+    decision: ReviewVerdict,
     reason: String,
+    /// The dashboard user (`usr_...`) who decided, when a person did; recorded with the decision.
+    actor_user_id: Option<String>,
 }
 
 /// Decides an open item: a `review_decision` verification (an approval counts as the
@@ -164,27 +159,40 @@ pub async fn decide(
     if !is_id_of(IdKind::ReviewItem, &id) {
         return Err(ApiError::not_found("review item"));
     }
-    let actor = Actor::from_principal(principal);
+    let mut actor = Actor::from_principal(principal);
     let policy = tier_policy(&state, &principal.org_id).await?;
     let mut tx = state.store.begin().await?;
+    if let Some(user_id) = &body.actor_user_id {
+        if !crate::store::api_keys::user_exists(&mut tx, &principal.org_id, user_id).await? {
+            return Err(ApiError::invalid_field("actorUserId", "is not a dashboard user of this organization"));
+        }
+        actor.actor_user_id = Some(user_id.clone());
+    }
     let item = ktp_store::find_review_item(&mut tx, &principal.org_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("review item"))?;
     if item.status != "open" {
         return Err(ApiError::conflict("already_decided", format!("this review item was already {}", item.status)));
     }
-    let customer = load_customer(&mut tx, &principal.org_id, &item.customer_id).await?;
-    let approve = body.decision == Verdict::Approve;
+    let customer = super::lock_customer(&state, &mut tx, &principal.org_id, &item.customer_id).await?;
+    let subject = ReviewSubject::parse(&item.kind)
+        .ok_or_else(|| ApiError::internal(format!("review item {} has an unknown kind {}", item.id, item.kind)))?;
+    let approve = body.decision == ReviewVerdict::Approve;
     let recorded = ledger::record_verification(
         &mut tx,
         &actor,
         &customer,
         NewVerification {
-            kind: kind::REVIEW_DECISION,
             passed: approve,
             reasons: vec![format!("analyst_{}", if approve { "approved" } else { "rejected" })],
-            details: json!({"decision": body.decision, "reason": reason, "reviewItemId": item.id,
-                            "subjectId": item.subject_id, "subjectKind": item.kind}),
+            // The approval credits only what its subject proves (kenali_core::tier::Evidence).
+            details: Details::ReviewDecision(ReviewDecisionDetails {
+                decision: body.decision,
+                reason: reason.to_string(),
+                review_item_id: item.id.clone(),
+                subject_id: item.subject_id.clone(),
+                subject_kind: subject,
+            }),
         },
         policy,
     )
@@ -199,7 +207,7 @@ pub async fn decide(
     }
     // A KTP capture's portrait waited for this decision: it joins the pool, or is retired.
     let mut settled_enrollment = None;
-    if item.kind == "ktp_capture" {
+    if subject == ReviewSubject::KtpCapture {
         if let Some(enrollment_id) = ktp_store::bundle_enrollment(&mut tx, &principal.org_id, &item.subject_id).await? {
             if faces::settle_pending_enrollment(&mut tx, &principal.org_id, &enrollment_id, approve, &now).await? {
                 settled_enrollment = Some(enrollment_id);

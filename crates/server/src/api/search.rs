@@ -83,7 +83,7 @@ pub async fn search(
             })?,
         };
 
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let org_id = &principal.org_id;
     let mut hits: Vec<(CustomerRow, Vec<MatchedOn>)> = Vec::new();
     let mut add = |row: CustomerRow, on: MatchedOn| match hits.iter_mut().find(|(r, _)| r.id == row.id) {

@@ -94,7 +94,7 @@ fn view(settings: &OrgSettings, updated_at: Option<&str>) -> SettingsEnvelope {
 #[utoipa::path(get, path = "/api/identity/org/settings", tag = "operations", responses((status = 200, description = "the settings", body = SettingsEnvelope), crate::openapi::ErrorResponse))]
 pub async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SettingsEnvelope>> {
     let principal = auth.require(Scope::Admin)?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let (settings, updated_at) = org_settings::get(&mut conn, &principal.org_id).await?;
     Ok(Json(view(&settings, updated_at.as_deref())))
 }

@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::time_fmt::{format_timestamp, now_timestamp};
 use kenali_core::webhook::EVENT_TYPES;
@@ -17,6 +17,7 @@ use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
 use crate::ledger::{self, Actor};
+use crate::middleware::CarriesSecret;
 use crate::state::AppState;
 use crate::store::events::{self, kind};
 use crate::store::org_settings;
@@ -160,7 +161,7 @@ pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<CreateWebhook>,
-) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
+) -> ApiResult<(StatusCode, Extension<CarriesSecret>, Json<WebhookCreated>)> {
     let principal = auth.require(Scope::Admin)?;
     let url = checked_url(&state, &body.url).await?;
     let events = checked_events(body.events)?;
@@ -187,19 +188,23 @@ pub async fn create(
     let actor = Actor::from_principal(principal);
     ledger::audit(&mut tx, &actor, "webhook.created", &row.id, json!({"url": row.url, "events": row.events})).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(WebhookCreated { webhook: WebhookView::from(&row), secret })))
+    Ok((
+        StatusCode::CREATED,
+        Extension(CarriesSecret),
+        Json(WebhookCreated { webhook: WebhookView::from(&row), secret }),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/identity/webhooks", tag = "webhooks", responses((status = 200, description = "the endpoints", body = ListView<WebhookView>), crate::openapi::ErrorResponse))]
 pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<ListView<WebhookView>>> {
     let principal = auth.require(Scope::Admin)?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let rows = webhooks::list(&mut conn, &principal.org_id).await?;
     Ok(Json(ListView { data: rows.iter().map(WebhookView::from).collect(), next_cursor: None }))
 }
 
 async fn load(state: &AppState, org_id: &str, id: &str) -> ApiResult<WebhookRow> {
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     webhooks::find(&mut conn, org_id, id).await?.ok_or_else(|| ApiError::not_found("webhook"))
 }
 
@@ -286,7 +291,7 @@ pub async fn deliveries(
     let principal = auth.require(Scope::Admin)?;
     let page = page.page()?;
     let row = load(&state, &principal.org_id, &id).await?;
-    let mut conn = state.store.pool().acquire().await?;
+    let mut conn = state.store.reader().acquire().await?;
     let data = webhooks::deliveries(&mut conn, &row.id, page.limit).await?;
     Ok(Json(ListView { data, next_cursor: None }))
 }

@@ -78,25 +78,31 @@ pub async fn find_by_nonce(conn: &mut AnyConnection, org_id: &str, nonce: &str) 
 }
 
 /// Marks the challenge used by a bundle with this signature; false when it already was.
-pub async fn consume(conn: &mut AnyConnection, id: &str, signature: &str, at: &str) -> StoreResult<bool> {
+/// Consumes the challenge with the answer it produced, in the transaction that records that
+/// answer: a request that fails before it leaves the challenge usable. False when another
+/// request consumed it first.
+pub async fn consume(conn: &mut AnyConnection, id: &str, signature: &str, at: &str, result: &str) -> StoreResult<bool> {
     let done = sqlx::query(
-        "UPDATE flash_challenges SET consumed_at = $2, consumed_signature = $3 WHERE id = $1 AND consumed_at IS NULL",
+        "UPDATE flash_challenges SET consumed_at = $2, consumed_signature = $3, result = $4 \
+         WHERE id = $1 AND consumed_at IS NULL",
     )
     .bind(id)
     .bind(at)
     .bind(signature)
+    .bind(result)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn store_result(conn: &mut AnyConnection, id: &str, result: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE flash_challenges SET result = $2 WHERE id = $1").bind(id).bind(result).execute(conn).await?;
-    Ok(())
-}
-
-/// Counts a hit in the bucket's current fixed window and returns the window's total.
-pub async fn hit(conn: &mut AnyConnection, bucket: &str, window_start: i64) -> StoreResult<i64> {
+/// Counts a hit in the bucket's window starting at `window_start` and returns that window's
+/// total and the previous window's (`window_secs` earlier; 0 when it had none).
+pub async fn hit(
+    conn: &mut AnyConnection,
+    bucket: &str,
+    window_start: i64,
+    window_secs: i64,
+) -> StoreResult<(i64, i64)> {
     let row = sqlx::query(
         "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
          ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 RETURNING hits",
@@ -105,11 +111,19 @@ pub async fn hit(conn: &mut AnyConnection, bucket: &str, window_start: i64) -> S
     .bind(window_start)
     .fetch_one(&mut *conn)
     .await?;
-    // Old windows are of no use; trim them as we go.
+    let hits: i64 = col(&row, "hits")?;
+    let previous_start = window_start - window_secs;
+    // Windows before the previous one are of no use; trim them as we go.
     sqlx::query("DELETE FROM rate_limits WHERE bucket = $1 AND window_start < $2")
         .bind(bucket)
-        .bind(window_start)
-        .execute(conn)
+        .bind(previous_start)
+        .execute(&mut *conn)
         .await?;
-    col(&row, "hits")
+    let previous = sqlx::query("SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2")
+        .bind(bucket)
+        .bind(previous_start)
+        .fetch_optional(conn)
+        .await?;
+    let previous = previous.map(|row| col::<i64>(&row, "hits")).transpose()?.unwrap_or(0);
+    Ok((hits, previous))
 }

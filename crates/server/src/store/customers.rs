@@ -72,6 +72,24 @@ pub async fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResu
     row.as_ref().map(from_row).transpose()
 }
 
+/// The customer row, locked until the transaction ends on PostgreSQL (`FOR UPDATE`), so that an
+/// erasure cannot commit between this read and the caller's writes; SQLite's single writer
+/// gives the same order.
+pub async fn find_for_update(
+    conn: &mut AnyConnection,
+    backend: super::Backend,
+    org_id: &str,
+    id: &str,
+) -> StoreResult<Option<CustomerRow>> {
+    let lock = if backend == super::Backend::Postgres { " FOR UPDATE" } else { "" };
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM customers WHERE org_id = $1 AND id = $2{lock}"))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 pub async fn find_by_external_ref(
     conn: &mut AnyConnection,
     org_id: &str,

@@ -23,8 +23,16 @@ pub struct EnrollmentRow {
     pub status: String,
 }
 
+impl EnrollmentRow {
+    /// The stored source as the domain's enum (`None` only for a value no version wrote).
+    pub fn enrollment_source(&self) -> Option<kenali_core::tier::EnrollmentSource> {
+        kenali_core::tier::EnrollmentSource::parse(&self.source)
+    }
+}
+
 pub const ENROLLMENT_ACTIVE: &str = "active";
 pub const ENROLLMENT_PENDING_REVIEW: &str = "pending_review";
+pub const ENROLLMENT_REJECTED: &str = "rejected";
 
 const ENROLLMENT_COLUMNS: &str = "id, org_id, customer_id, source, model_id, embedding_sealed, image_sha256, \
                                   detection_score, created_at, retired_at, status";
@@ -102,7 +110,7 @@ pub async fn settle_pending_enrollment(
     approve: bool,
     now: &str,
 ) -> StoreResult<bool> {
-    let (status, retired_at) = if approve { (ENROLLMENT_ACTIVE, None) } else { ("rejected", Some(now)) };
+    let (status, retired_at) = if approve { (ENROLLMENT_ACTIVE, None) } else { (ENROLLMENT_REJECTED, Some(now)) };
     let done = sqlx::query(
         "UPDATE face_enrollments SET status = $1, retired_at = $2 WHERE org_id = $3 AND id = $4 \
          AND status = 'pending_review'",
@@ -242,4 +250,51 @@ pub async fn insert_capture(conn: &mut AnyConnection, c: CaptureRow<'_>) -> Stor
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Whether the customer holds any enrollment that is not retired (active or waiting for review).
+pub async fn has_enrollment(conn: &mut AnyConnection, org_id: &str, customer_id: &str) -> StoreResult<bool> {
+    let row = sqlx::query(
+        "SELECT id FROM face_enrollments WHERE org_id = $1 AND customer_id = $2 AND retired_at IS NULL LIMIT 1",
+    )
+    .bind(org_id)
+    .bind(customer_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// A stored capture of the customer: its id, sealed image and media type, found by its kind
+/// and the image's SHA-256.
+pub struct StoredCapture {
+    pub id: String,
+    pub media_type: String,
+    pub sealed: Vec<u8>,
+}
+
+pub async fn find_capture(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    customer_id: &str,
+    kind: &str,
+    sha256: &str,
+) -> StoreResult<Option<StoredCapture>> {
+    let row = sqlx::query(
+        "SELECT id, media_type, sealed FROM captures WHERE org_id = $1 AND customer_id = $2 \
+         AND kind = $3 AND sha256 = $4 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(org_id)
+    .bind(customer_id)
+    .bind(kind)
+    .bind(sha256)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok(StoredCapture {
+            id: super::col(&row, "id")?,
+            media_type: super::col(&row, "media_type")?,
+            sealed: super::col::<Option<Vec<u8>>>(&row, "sealed")?.unwrap_or_default(),
+        })
+    })
+    .transpose()
 }

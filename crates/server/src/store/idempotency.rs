@@ -9,11 +9,17 @@ use super::{col, StoreError, StoreResult};
 pub enum Reservation {
     /// This request is the first: run it.
     Reserved,
-    /// A request with this key finished: here is its response (status, sealed body).
-    Replay { request_hash: String, status: u16, sealed_body: Vec<u8> },
+    /// A request with this key finished: here is its response (status, sealed body), and the
+    /// customer whose data key sealed it, if any.
+    Replay { request_hash: String, status: u16, sealed_body: Vec<u8>, customer_id: Option<String> },
+    /// A request with this key finished with a response that showed a secret, which is not kept.
+    SecretShown { request_hash: String },
     /// A request with this key is still running, or the key was used for a different body.
     InProgress { request_hash: String },
 }
+
+/// The state of a finished request whose response carried a secret.
+pub const STATE_SECRET: &str = "secret";
 
 pub async fn reserve(
     conn: &mut AnyConnection,
@@ -46,7 +52,7 @@ pub async fn reserve(
         Err(e) => return Err(e),
     }
     let row = sqlx::query(
-        "SELECT request_hash, state, status_code, response_sealed FROM idempotency_keys \
+        "SELECT request_hash, state, status_code, response_sealed, customer_id FROM idempotency_keys \
          WHERE org_id = $1 AND scope_key = $2",
     )
     .bind(org_id)
@@ -59,12 +65,20 @@ pub async fn reserve(
     };
     let request_hash: String = col(&row, "request_hash")?;
     let state: String = col(&row, "state")?;
-    if state == "done" {
-        let status: i64 = col::<Option<i64>>(&row, "status_code")?.unwrap_or(200);
-        let sealed_body: Vec<u8> = col::<Option<Vec<u8>>>(&row, "response_sealed")?.unwrap_or_default();
-        Ok(Reservation::Replay { request_hash, status: u16::try_from(status).unwrap_or(200), sealed_body })
-    } else {
-        Ok(Reservation::InProgress { request_hash })
+    match state.as_str() {
+        "done" => {
+            let status: i64 = col::<Option<i64>>(&row, "status_code")?.unwrap_or(200);
+            let sealed_body: Vec<u8> = col::<Option<Vec<u8>>>(&row, "response_sealed")?.unwrap_or_default();
+            let customer_id: Option<String> = col(&row, "customer_id")?;
+            Ok(Reservation::Replay {
+                request_hash,
+                status: u16::try_from(status).unwrap_or(200),
+                sealed_body,
+                customer_id,
+            })
+        }
+        STATE_SECRET => Ok(Reservation::SecretShown { request_hash }),
+        _ => Ok(Reservation::InProgress { request_hash }),
     }
 }
 
@@ -89,6 +103,27 @@ pub async fn complete(
     .bind(customer_id)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Marks a finished request whose response showed a secret: nothing of the response is kept.
+pub async fn complete_secret(conn: &mut AnyConnection, org_id: &str, scope_key: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE idempotency_keys SET state = $3 WHERE org_id = $1 AND scope_key = $2")
+        .bind(org_id)
+        .bind(scope_key)
+        .bind(STATE_SECRET)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a finished record whose response can no longer be opened (its customer was erased).
+pub async fn forget(conn: &mut AnyConnection, org_id: &str, scope_key: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE org_id = $1 AND scope_key = $2")
+        .bind(org_id)
+        .bind(scope_key)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

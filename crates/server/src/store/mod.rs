@@ -13,6 +13,8 @@ pub mod events;
 pub mod faces;
 pub mod idempotency;
 pub mod ktp;
+#[cfg(test)]
+mod migrations_parity;
 pub mod org_settings;
 pub mod orgs;
 pub mod retention;
@@ -69,15 +71,38 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The database handle shared by every request.
+/// The database handle shared by every request: a read handle and the one write path.
+///
+/// On SQLite, reads go through a pool of `query_only` connections (a write through it fails),
+/// and every write through a separate writer connection under the process's write lock, in
+/// `BEGIN IMMEDIATE` transactions: SQLite has one writer, and queueing writers here instead of
+/// in SQLite turns `SQLITE_BUSY` under load into an orderly wait. PostgreSQL uses row locks
+/// and one pool serves both.
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    reader: AnyPool,
+    writer: AnyPool,
     backend: Backend,
-    /// SQLite allows one writer at a time; taking this lock before `BEGIN` turns what would be
-    /// `SQLITE_BUSY` failures under concurrent writes into an orderly queue. PostgreSQL uses
-    /// row locks instead and needs none.
     write_lock: Option<Arc<Mutex<()>>>,
+}
+
+/// One write outside a transaction (an autocommit statement or a few), holding the write path.
+pub struct WriteConn {
+    conn: sqlx::pool::PoolConnection<Any>,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
 }
 
 /// A write transaction. Fields drop in order: the transaction (rolled back unless
@@ -120,26 +145,39 @@ impl Store {
             return Err(StoreError::UnsupportedUrl);
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
-        let pool = match backend {
+        let (reader, writer) = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url_creating_dirs(url)?;
-                options
-                    .max_connections(max_connections.max(2))
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // WAL lets readers run beside the writer; secure_delete overwrites
-                            // freed pages so erased data does not linger in the file.
-                            conn.execute(
-                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                                 PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-                                 PRAGMA secure_delete=ON;",
-                            )
-                            .await?;
-                            Ok(())
+                let connect = |options: AnyPoolOptions, connections: u32, query_only: bool| {
+                    options
+                        .max_connections(connections)
+                        .after_connect(move |conn, _| {
+                            Box::pin(async move {
+                                // WAL lets readers run beside the writer; secure_delete
+                                // overwrites freed pages so erased data does not linger.
+                                conn.execute(
+                                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                                     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
+                                     PRAGMA secure_delete=ON;",
+                                )
+                                .await?;
+                                if query_only {
+                                    conn.execute("PRAGMA query_only=ON;").await?;
+                                }
+                                Ok(())
+                            })
                         })
-                    })
-                    .connect(&url)
-                    .await?
+                        .connect(&url)
+                };
+                // The writer first: it creates the file and switches it to WAL.
+                let writer = connect(options.clone(), 1, false).await?;
+                // An in-memory database exists per connection: one pool must serve both.
+                let reader = if url.contains(":memory:") {
+                    writer.clone()
+                } else {
+                    connect(options, max_connections.max(2), true).await?
+                };
+                (reader, writer)
             }
             Backend::Postgres => {
                 let schema = pg_schema.map(|s| s.replace('"', ""));
@@ -148,7 +186,7 @@ impl Store {
                     setup.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str()).await?;
                     setup.close().await;
                 }
-                options
+                let pool = options
                     .max_connections(max_connections)
                     .after_connect(move |conn, _| {
                         let schema = schema.clone();
@@ -160,36 +198,56 @@ impl Store {
                         })
                     })
                     .connect(url)
-                    .await?
+                    .await?;
+                (pool.clone(), pool)
             }
         };
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { pool, backend, write_lock })
+        Ok(Store { reader, writer, backend, write_lock })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
+        let _writer = self.write_guard().await;
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.writer).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.writer).await?,
         }
         Ok(())
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// The read handle. On SQLite its connections are `query_only`: writes go through
+    /// [`Store::begin`] or [`Store::write`].
+    pub fn reader(&self) -> &AnyPool {
+        &self.reader
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    pub async fn begin(&self) -> StoreResult<WriteTx> {
-        let writer = match &self.write_lock {
+    async fn write_guard(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.write_lock {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
+        }
+    }
+
+    /// A write transaction: on SQLite under the write lock and `BEGIN IMMEDIATE`, so that it
+    /// holds SQLite's write lock from its first statement and can never fail to upgrade.
+    pub async fn begin(&self) -> StoreResult<WriteTx> {
+        let writer = self.write_guard().await;
+        let tx = match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         };
-        let tx = self.pool.begin().await?;
         Ok(WriteTx { tx, _writer: writer })
+    }
+
+    /// A connection for writes outside a transaction, holding the write path while it lives.
+    pub async fn write(&self) -> StoreResult<WriteConn> {
+        let writer = self.write_guard().await;
+        let conn = self.writer.acquire().await?;
+        Ok(WriteConn { conn, _writer: writer })
     }
 
     /// After an erasure, on SQLite: copy the write-ahead log into the database file and empty
@@ -203,7 +261,7 @@ impl Store {
             return;
         };
         let _writer = lock.lock().await;
-        match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await {
+        match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.writer).await {
             Ok(row) if col::<i64>(&row, "busy").unwrap_or(1) == 0 => {}
             Ok(_) => {
                 tracing::warn!("WAL checkpoint after an erasure was blocked by a reader; the next one completes it")
@@ -214,11 +272,12 @@ impl Store {
 
     /// A cheap round trip for health checks.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").fetch_one(&self.pool).await.is_ok()
+        sqlx::query("SELECT 1").fetch_one(&self.reader).await.is_ok()
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.reader.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -14,6 +14,16 @@ pub async fn org_ids(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
 
 /// Deletes the org's captures of one retention class (`onboarding` or `step_up`) stored before
 /// `before`. Captures stored before classes existed count as onboarding, the longer window.
+/// Deletes idempotency records (and the responses they keep) created before `before`.
+pub async fn delete_idempotency(conn: &mut AnyConnection, org_id: &str, before: &str) -> StoreResult<u64> {
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE org_id = $1 AND created_at < $2")
+        .bind(org_id)
+        .bind(before)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 pub async fn delete_captures(conn: &mut AnyConnection, org_id: &str, class: &str, before: &str) -> StoreResult<u64> {
     let deleted = sqlx::query(
         "DELETE FROM captures WHERE org_id = $1 AND COALESCE(retention_class, 'onboarding') = $2 AND created_at < $3",

@@ -19,23 +19,29 @@ async fn the_chain_verifies_and_names_an_edited_or_removed_row() {
         let report = verify_audit(&server.state.store).await.unwrap().expect("intact chain");
         assert!(report.orgs.iter().any(|(_, n)| *n > 10));
 
-        let pool = server.state.store.pool();
-        sqlx::query("UPDATE audit_log SET target = 'cus_forged' WHERE seq = 4").execute(pool).await.unwrap();
+        let mut writer = server.state.store.write().await.unwrap();
+        sqlx::query("UPDATE audit_log SET target = 'cus_forged' WHERE seq = 4").execute(&mut *writer).await.unwrap();
+        drop(writer);
         let broken = verify_audit(&server.state.store).await.unwrap().expect_err("edited row");
         assert_eq!(broken.seq, 4);
         assert!(broken.reason.contains("altered"), "{broken}");
     }
     for server in servers().await {
         make_history(&server).await;
-        let pool = server.state.store.pool();
-        sqlx::query("DELETE FROM audit_log WHERE seq = 3").execute(pool).await.unwrap();
+        let mut writer = server.state.store.write().await.unwrap();
+        sqlx::query("DELETE FROM audit_log WHERE seq = 3").execute(&mut *writer).await.unwrap();
+        drop(writer);
         let broken = verify_audit(&server.state.store).await.unwrap().expect_err("removed row");
         assert_eq!(broken.seq, 4);
     }
     for server in servers().await {
         make_history(&server).await;
-        let pool = server.state.store.pool();
-        sqlx::query("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)").execute(pool).await.unwrap();
+        let mut writer = server.state.store.write().await.unwrap();
+        sqlx::query("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log)")
+            .execute(&mut *writer)
+            .await
+            .unwrap();
+        drop(writer);
         verify_audit(&server.state.store).await.unwrap().expect_err("removed newest row");
     }
 }
@@ -84,7 +90,7 @@ async fn the_cli_verifies_and_exits_non_zero_on_tampering() {
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("chain intact"));
     sqlx::query("UPDATE audit_log SET action = 'nothing.happened' WHERE seq = 2")
-        .execute(server.state.store.pool())
+        .execute(&mut *server.state.store.write().await.unwrap())
         .await
         .unwrap();
     let bad = run(&server.data_dir);

@@ -214,7 +214,7 @@ async fn personal_data_is_sealed_at_rest() {
         )
         .await;
     // Force the WAL into the main file too, then look for the plaintext in both.
-    sqlx::query("PRAGMA wal_checkpoint(FULL)").execute(server.state.store.pool()).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(FULL)").execute(server.state.store.reader()).await.unwrap();
     for file in ["kenali.db", "kenali.db-wal"] {
         let path = server.data_dir.join(file);
         let bytes = std::fs::read(&path).unwrap_or_default();

@@ -35,7 +35,7 @@ async fn onboarded_customer(server: &TestServer) -> (String, Value) {
 }
 
 async fn bytes_column(server: &TestServer, sql: &str, id: &str) -> Vec<u8> {
-    let row = sqlx::query(sql).bind(id).fetch_one(server.state.store.pool()).await.unwrap();
+    let row = sqlx::query(sql).bind(id).fetch_one(server.state.store.reader()).await.unwrap();
     row.try_get::<Option<Vec<u8>>, _>(0).unwrap().unwrap_or_default()
 }
 
@@ -98,7 +98,7 @@ async fn erasure_shreds_the_customer_and_keeps_the_records() {
             "SELECT wrapped_data_key, pii_sealed, nik_index, email_index, phone_index, erased_at FROM customers WHERE id = $1",
         )
         .bind(&id)
-        .fetch_one(server.state.store.pool())
+        .fetch_one(server.state.store.reader())
         .await
         .unwrap();
         for column in ["wrapped_data_key", "pii_sealed"] {
@@ -114,7 +114,7 @@ async fn erasure_shreds_the_customer_and_keeps_the_records() {
              AND (embedding_sealed IS NOT NULL OR retired_at IS NULL)",
         )
         .bind(&id)
-        .fetch_one(server.state.store.pool())
+        .fetch_one(server.state.store.reader())
         .await
         .unwrap();
         assert_eq!(live_embeddings.try_get::<i64, _>("n").unwrap(), 0);
@@ -127,7 +127,7 @@ async fn erasure_shreds_the_customer_and_keeps_the_records() {
         assert_eq!(entry["target"], id.as_str(), "{log}");
         assert_eq!(entry["details"]["reason"], "customer request #4411");
         // The event is in the outbox, without personal data.
-        let mut conn = server.state.store.pool().acquire().await.unwrap();
+        let mut conn = server.state.store.reader().acquire().await.unwrap();
         let org_id =
             sqlx::query("SELECT org_id FROM customers WHERE id = $1").bind(&id).fetch_one(&mut *conn).await.unwrap();
         let org_id: String = org_id.try_get("org_id").unwrap();

@@ -89,7 +89,7 @@ async fn verification_export_streams_past_its_batches() {
         let customer_id = customer["id"].as_str().unwrap();
         let row = sqlx::query("SELECT org_id FROM customers WHERE id = $1")
             .bind(customer_id)
-            .fetch_one(server.state.store.pool())
+            .fetch_one(server.state.store.reader())
             .await
             .unwrap();
         let org: String = sqlx::Row::try_get(&row, "org_id").unwrap();

@@ -97,7 +97,7 @@ async fn the_pool_of_a_dukcapil_enrollment_allows_the_person_and_refuses_another
         use sqlx::Row;
         let rows = sqlx::query("SELECT sealed, sha256 FROM captures WHERE customer_id = $1")
             .bind(&id)
-            .fetch_all(server.state.store.pool())
+            .fetch_all(server.state.store.reader())
             .await
             .unwrap();
         assert_eq!(rows.len(), 3);

@@ -35,7 +35,11 @@ async fn the_tour_nik_then_dukcapil_climbs_to_standard() {
         assert_eq!(kyc["kyc"]["tier"], "standard");
         assert_eq!(kyc["kyc"]["nextTier"], "premium");
         let missing: Vec<_> = kyc["kyc"]["missing"].as_array().unwrap().iter().map(|m| m["code"].clone()).collect();
-        assert_eq!(missing, vec![json!("face_liveness"), json!("face_match")]);
+        assert_eq!(
+            missing,
+            vec![json!("face_liveness"), json!("face_match_dukcapil")],
+            "premium if Dukcapil (seed 002)"
+        );
 
         let (_, events) = server.get(&format!("/api/identity/tier-events?customerId={id}")).await;
         let events = events["data"].as_array().unwrap();
@@ -56,7 +60,7 @@ async fn the_tour_nik_then_dukcapil_climbs_to_standard() {
         use sqlx::Row;
         let row = sqlx::query("SELECT photo_sealed, photo_sha256 FROM dukcapil_verdicts WHERE customer_id = $1")
             .bind(id)
-            .fetch_one(server.state.store.pool())
+            .fetch_one(server.state.store.reader())
             .await
             .unwrap();
         let sealed: Vec<u8> = row.try_get("photo_sealed").unwrap();
@@ -84,7 +88,7 @@ async fn the_raw_dukcapil_answer_is_kept_byte_for_byte() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
-        let pool = server.state.store.pool();
+        let pool = server.state.store.reader();
         let sealed: Vec<u8> = sqlx::query("SELECT raw_sealed FROM dukcapil_verdicts WHERE customer_id = $1")
             .bind(id)
             .fetch_one(pool)
@@ -219,7 +223,7 @@ async fn org_of(server: &crate::testkit::TestServer, customer_id: &str) -> Strin
     use sqlx::Row;
     sqlx::query("SELECT org_id FROM customers WHERE id = $1")
         .bind(customer_id)
-        .fetch_one(server.state.store.pool())
+        .fetch_one(server.state.store.reader())
         .await
         .unwrap()
         .try_get("org_id")

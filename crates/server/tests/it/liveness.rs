@@ -157,7 +157,7 @@ async fn bad_signatures_spent_and_expired_challenges_are_refused_before_image_wo
         let stale = server.face_challenge(id).await;
         sqlx::query("UPDATE flash_challenges SET expires_at = '2020-01-01T00:00:00.000Z' WHERE id = $1")
             .bind(stale["id"].as_str().unwrap())
-            .execute(server.state.store.pool())
+            .execute(&mut *server.state.store.write().await.unwrap())
             .await
             .unwrap();
         let (status, answer) = liveness(&server, id, signed_bundle(&stale, frames.clone())).await;

@@ -12,7 +12,7 @@ use time::{Duration, OffsetDateTime};
 use crate::testkit::{servers, testdata_b64, testdata_bytes, TestServer, NIK_MALE};
 
 async fn count_where(server: &TestServer, sql: &str) -> i64 {
-    let row = sqlx::query(sql).fetch_one(server.state.store.pool()).await.unwrap();
+    let row = sqlx::query(sql).fetch_one(server.state.store.reader()).await.unwrap();
     sqlx::Row::try_get(&row, 0).unwrap()
 }
 
@@ -56,7 +56,7 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
         step_up_selfie(&server, customer_id).await;
         // An onboarding frame, sealed and stored as a capture is.
         let row = {
-            let mut conn = server.state.store.pool().acquire().await.unwrap();
+            let mut conn = server.state.store.reader().acquire().await.unwrap();
             let org_row = sqlx::query("SELECT org_id FROM customers WHERE id = $1")
                 .bind(customer_id)
                 .fetch_one(&mut *conn)
@@ -151,7 +151,7 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
         // no sweep entry inside the chain vouches for the moved checkpoint.
         let row = sqlx::query("SELECT seq, hash FROM audit_log WHERE org_id = $1 AND action = 'retention.swept'")
             .bind(&org_id)
-            .fetch_one(server.state.store.pool())
+            .fetch_one(server.state.store.reader())
             .await
             .unwrap();
         let (seq, hash): (i64, String) =
@@ -159,14 +159,14 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
         sqlx::query("DELETE FROM audit_log WHERE org_id = $1 AND seq = $2")
             .bind(&org_id)
             .bind(seq)
-            .execute(server.state.store.pool())
+            .execute(&mut *server.state.store.write().await.unwrap())
             .await
             .unwrap();
         sqlx::query("UPDATE audit_checkpoints SET seq = $2, hash = $3 WHERE org_id = $1")
             .bind(&org_id)
             .bind(seq)
             .bind(&hash)
-            .execute(server.state.store.pool())
+            .execute(&mut *server.state.store.write().await.unwrap())
             .await
             .unwrap();
         let broken = verify_audit(&server.state.store).await.unwrap().unwrap_err();

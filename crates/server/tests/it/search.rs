@@ -78,7 +78,7 @@ async fn customers_are_found_by_each_identifier_and_by_name_words() {
 
         // Only keyed hashes are stored: no word of a name appears in the index table.
         let rows = sqlx::query("SELECT word_index FROM customer_name_words")
-            .fetch_all(server.state.store.pool())
+            .fetch_all(server.state.store.reader())
             .await
             .unwrap();
         assert!(rows.len() >= 7);
@@ -89,7 +89,7 @@ async fn customers_are_found_by_each_identifier_and_by_name_words() {
         }
         // Searches are audited without what was typed.
         let audit = sqlx::query("SELECT details FROM audit_log WHERE action = 'customer.searched'")
-            .fetch_all(server.state.store.pool())
+            .fetch_all(server.state.store.reader())
             .await
             .unwrap();
         assert!(audit.len() >= 12);
@@ -101,12 +101,12 @@ async fn customers_are_found_by_each_identifier_and_by_name_words() {
         // Customers stored before the index existed are indexed at start.
         sqlx::query("DELETE FROM customer_name_words WHERE customer_id = $1")
             .bind(hartono)
-            .execute(server.state.store.pool())
+            .execute(&mut *server.state.store.write().await.unwrap())
             .await
             .unwrap();
         sqlx::query("UPDATE customers SET name_index_version = 0 WHERE id = $1")
             .bind(hartono)
-            .execute(server.state.store.pool())
+            .execute(&mut *server.state.store.write().await.unwrap())
             .await
             .unwrap();
         assert_eq!(ids(&found(&server, "hartono").await), Vec::<&str>::new());

@@ -12,7 +12,7 @@ async fn settings_are_bounded_audited_per_org_and_applied() {
         assert_eq!(status, StatusCode::OK, "{shown}");
         let settings = &shown["settings"];
         assert_eq!(settings["matchThreshold"].as_f64().unwrap(), 0.45, "the threshold as typed, not widened from f32");
-        assert_eq!(settings["premiumRequiresDukcapil"], false);
+        assert_eq!(settings["premiumRequiresDukcapil"], true, "seed 002: premium if Dukcapil");
         assert_eq!(settings["retention"]["onboardingFramesDays"], 1095);
         assert_eq!(settings["retention"]["stepUpFramesDays"], 90);
         assert_eq!(settings["retention"]["recordsDays"], 2555);

@@ -121,7 +121,7 @@ impl TestServer {
     pub async fn count(&self, table: &str) -> i64 {
         use sqlx::Row;
         let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
-            .fetch_one(self.state.store.pool())
+            .fetch_one(self.state.store.reader())
             .await
             .unwrap();
         row.try_get("n").unwrap()

@@ -111,7 +111,7 @@ async fn hurry(server: &TestServer) {
     sqlx::query(
         "UPDATE webhook_deliveries SET next_attempt_at = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'",
     )
-    .execute(server.state.store.pool())
+    .execute(&mut *server.state.store.write().await.unwrap())
     .await
     .unwrap();
 }
@@ -337,7 +337,7 @@ async fn concurrent_claims_never_take_the_same_delivery() {
 async fn org_of(server: &TestServer) -> String {
     use sqlx::Row;
     let row = sqlx::query("SELECT id FROM organizations WHERE name = 'default'")
-        .fetch_one(server.state.store.pool())
+        .fetch_one(server.state.store.reader())
         .await
         .unwrap();
     row.try_get("id").unwrap()
