@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use kenali_core::document::{self, AntiSpoof, Judgement, Tamper};
+use kenali_core::document::{self, AntiSpoof, AssuranceTier, Judgement, Tamper};
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::liveness::Voter;
 use kenali_core::tier::EnrollmentSource;
@@ -63,16 +63,13 @@ pub struct CaptureRequest {
 fn capture_error(err: CaptureError) -> ApiError {
     match err {
         CaptureError::Decode { index, error } => decode_error(&format!("bundle.frames[{index}]"), error),
-        CaptureError::NoCard => ApiError::unprocessable(
-            "no_card",
-            "bundle.frames: no frame shows a KTP card against its background; fill the frame guide with the card",
-        ),
         other => ApiError::internal(other),
     }
 }
 
 /// Measures the frames and reads the card off the runtime; the frames come back for storage.
-async fn analyze(state: &AppState, checked: &mut CheckedBundle) -> ApiResult<CaptureAnalysis> {
+/// `None` when no frame shows a card: a capture recorded as `failed`.
+async fn analyze(state: &AppState, checked: &mut CheckedBundle) -> ApiResult<Option<CaptureAnalysis>> {
     let service = face_service(state)?;
     let faces = service.engine().clone();
     let ocr = service.ocr().cloned().ok_or_else(|| {
@@ -92,11 +89,15 @@ async fn analyze(state: &AppState, checked: &mut CheckedBundle) -> ApiResult<Cap
         })
         .await?;
     checked.frames = frames;
-    let analysis = analysis.map_err(capture_error)?;
+    let analysis = match analysis {
+        Ok(analysis) => analysis,
+        Err(CaptureError::NoCard) => return Ok(None),
+        Err(err) => return Err(capture_error(err)),
+    };
     for (stage, took) in analysis.times.stages() {
         state.metrics.observe_face_stage(stage, took);
     }
-    Ok(analysis)
+    Ok(Some(analysis))
 }
 
 /// The voters of one fused check, as the response shows them.
@@ -167,7 +168,11 @@ pub async fn ktp_capture(
         BundleCheck::Fresh(checked) => checked,
     };
     let analysis = match analyze(&state, &mut checked).await {
-        Ok(analysis) => analysis,
+        Ok(Some(analysis)) => analysis,
+        Ok(None) => {
+            let actor = Actor::from_principal(principal);
+            return Ok(Json(record_without_card(&state, &actor, &customer, &checked, &attempt).await?));
+        }
         Err(err) => return Err(attempt.refuse(&state, err).await),
     };
     let decision = decide(&state, &customer, &analysis, &checked);
@@ -365,6 +370,110 @@ async fn record(
         "tamper": tamper,
         "faceEnrolment": {"id": enrollment.id, "fallbackStub": fallback_stub, "modelId": MODEL_ID,
                           "status": enrollment.status},
+        "tier": recorded.tier,
+    });
+    keep_answer(state, &mut tx, customer, &checked.challenge.id, &checked.signature, &answer).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+/// A capture in which no frame shows a card (SPEC §6): recorded as `failed`, frames sealed as
+/// for any capture, nothing read, nothing enrolled, no review item; the challenge is spent.
+async fn record_without_card(
+    state: &AppState,
+    actor: &Actor,
+    customer: &CustomerRow,
+    checked: &CheckedBundle,
+    attempt: &AttemptContext,
+) -> ApiResult<Value> {
+    let org_id = customer.org_id.as_str();
+    let policy = tier_policy(state, org_id).await?;
+    let bundle_id = new_id(IdKind::KtpBundle);
+    let reasons = vec!["no_card".to_string()];
+    let mut tx = state.store.begin().await?;
+    let customer = &super::lock_customer(state, &mut tx, org_id, &customer.id).await?;
+    let key = data_key(&state.keys, customer)?;
+    let recorded = ledger::record_verification(
+        &mut tx,
+        actor,
+        customer,
+        NewVerification {
+            passed: false,
+            reasons: reasons.clone(),
+            details: Details::KtpCapture(KtpCaptureDetails {
+                ktp_bundle_id: bundle_id.clone(),
+                assurance_tier: AssuranceTier::Low,
+                verdict: KtpVerdict::Failed,
+                anti_spoof: None,
+                tamper: None,
+                score: 0,
+                challenge_id: checked.challenge.id.clone(),
+                frame_sha256: checked.frames.iter().map(|f| f.sha256.clone()).collect(),
+                read_frame: None,
+            }),
+        },
+        policy,
+    )
+    .await?;
+    let verification_id = recorded.verification.id.clone();
+    for frame in &checked.frames {
+        store_capture(state, &mut tx, customer, "ktp_frame", frame, Some(&verification_id), "onboarding").await?;
+    }
+    let empty = kenali_core::ktp::KtpReading::default();
+    let reading = serde_json::to_vec(&empty).map_err(ApiError::internal)?;
+    ktp_store::insert_bundle(
+        &mut tx,
+        &KtpBundleRow {
+            id: bundle_id.clone(),
+            org_id: org_id.to_string(),
+            customer_id: customer.id.clone(),
+            verification_id: verification_id.clone(),
+            challenge_id: checked.challenge.id.clone(),
+            verdict: KtpVerdict::Failed.as_str().to_string(),
+            assurance_tier: AssuranceTier::Low.as_str().to_string(),
+            anti_spoof: AntiSpoof::Unclear.as_str().to_string(),
+            tamper: Tamper::Unclear.as_str().to_string(),
+            voters: json!({"antiSpoof": [], "tamper": []}).to_string(),
+            reading_sealed: key.seal(&reading, &format!("ktp/reading/{bundle_id}")),
+            frames_stored: i64::try_from(checked.frames.len()).unwrap_or(i64::MAX),
+            face_enrollment_id: None,
+            created_at: now_timestamp(),
+        },
+    )
+    .await?;
+    ledger::audit(
+        &mut tx,
+        actor,
+        "ktp.captured",
+        &bundle_id,
+        json!({"customerId": customer.id, "verdict": KtpVerdict::Failed, "assuranceTier": AssuranceTier::Low,
+               "reviewItemId": null}),
+    )
+    .await?;
+    events::publish(
+        &mut tx,
+        org_id,
+        events::kind::KTP_CAPTURE_COMPLETED,
+        json!({"customerId": customer.id, "externalRef": customer.external_ref, "ktpBundleId": bundle_id,
+               "verificationId": verification_id, "verdict": KtpVerdict::Failed, "assuranceTier": AssuranceTier::Low,
+               "reviewItemId": null}),
+    )
+    .await?;
+    faces::insert_attempt(&mut tx, &attempt.row("failed", &reasons, Some(&verification_id))).await?;
+    let unjudged = |fused: &str| json!({"fused": fused, "voters": [], "passed": 0, "present": 0});
+    let mut anti_spoof = unjudged(AntiSpoof::Unclear.as_str());
+    anti_spoof["assuranceTier"] = json!(AssuranceTier::Low);
+    let answer = json!({
+        "verification": {"id": verification_id, "status": "failed", "score": 0},
+        "ktpBundle": {
+            "id": bundle_id, "verdict": KtpVerdict::Failed, "assuranceTier": AssuranceTier::Low,
+            "framesStored": checked.frames.len(), "ocr": document::reading_json(&empty),
+            "ocrConfidence": document::reading_confidence_json(&empty), "reviewItemId": null,
+            "reasons": reasons,
+        },
+        "antiSpoof": anti_spoof,
+        "tamper": unjudged(Tamper::Unclear.as_str()),
+        "faceEnrolment": null,
         "tier": recorded.tier,
     });
     keep_answer(state, &mut tx, customer, &checked.challenge.id, &checked.signature, &answer).await?;

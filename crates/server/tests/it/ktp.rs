@@ -300,15 +300,6 @@ async fn bad_bundles_are_refused_and_write_nothing() {
     let (status, answer) = capture(&server, &id, signed_bundle(&challenge, bomb)).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("bundle_too_large")));
 
-    // A frame without a card: 422, on the same challenge (refusals never spend it).
-    let desk = kenali_testkit::testdata_b64("faces/obama_1.jpg");
-    let (status, answer) = capture(&server, &id, signed_bundle(&challenge, vec![desk])).await;
-    assert_eq!(
-        (status, answer["error"]["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("no_card")),
-        "{answer}"
-    );
-
     // An expired challenge.
     let challenge = ktp_challenge(&server, &id).await;
     sqlx::query("UPDATE flash_challenges SET expires_at = '2020-01-01T00:00:00.000Z' WHERE id = $1")
@@ -364,16 +355,13 @@ async fn native_devices_sign_with_derived_keys_until_revoked() {
     let challenge = ktp_challenge(&server, &id).await;
     let nonce = challenge["nonce"].as_str().unwrap();
     let derived = kenali_core::challenge::device_signing_key(secret.as_bytes(), nonce);
-    // A wrong derivation is a bad signature; the right one gets as far as the frames.
+    // A wrong derivation is a bad signature; the right one gets as far as the frames (which
+    // show no card: a failed capture).
     let wrong = kenali_core::challenge::device_signing_key(b"qe_dsec_guess", nonce);
     let (status, _) = server.post("/api/identity/document/ktp/capture", post(&challenge, &wrong, &device)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, answer) = server.post("/api/identity/document/ktp/capture", post(&challenge, &derived, &device)).await;
-    assert_eq!(
-        (status, answer["error"]["code"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("no_card")),
-        "{answer}"
-    );
+    assert_eq!((status, &answer["ktpBundle"]["verdict"]), (StatusCode::OK, &json!("failed")), "{answer}");
 
     let (status, revoked) = server.post(&format!("/api/identity/devices/{device}/revoke"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{revoked}");
@@ -395,4 +383,31 @@ async fn challenges_are_rate_limited_per_customer() {
     }
     let (status, answer) = server.post("/api/identity/document/ktp/challenge", json!({"customerId": id})).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+}
+
+#[tokio::test]
+async fn a_capture_without_a_card_is_recorded_as_failed() {
+    for server in servers().await {
+        let id = customer(&server, "No Card").await;
+        let challenge = ktp_challenge(&server, &id).await;
+        let desk = kenali_testkit::testdata_b64("faces/obama_1.jpg");
+        let (status, answer) = capture(&server, &id, signed_bundle(&challenge, vec![desk.clone()])).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["ktpBundle"]["verdict"], "failed", "{answer}");
+        assert_eq!(answer["ktpBundle"]["reasons"], json!(["no_card"]));
+        assert_eq!(answer["verification"]["status"], "failed");
+        assert!(answer["ktpBundle"]["ocr"]["nik"].is_null());
+        assert!(answer["faceEnrolment"].is_null());
+        assert_eq!(answer["tier"], "none");
+        // Recorded like any capture (seed 001): the verification, the sealed frame, the bundle.
+        assert_eq!(server.count("ktp_bundles").await, 1);
+        assert_eq!(server.count("captures").await, 1);
+        assert_eq!(server.count("face_enrollments").await, 0);
+        let (_, queue) = server.get("/api/identity/review-queue").await;
+        assert_eq!(queue["data"], json!([]), "nothing for an analyst");
+        // The same bundle replays; the challenge is spent for any other.
+        let (status, again) = capture(&server, &id, signed_bundle(&challenge, vec![desk])).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(again, answer);
+    }
 }
