@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod retention;
 pub mod search_index;
+pub mod service;
 pub mod state;
 pub mod store;
 pub mod webhooks;

@@ -152,11 +152,20 @@ fn response_context(scope_key: &str) -> String {
     format!("idempotency/{scope_key}")
 }
 
-/// The data key of a customer, when the customer exists and is not erased.
-async fn customer_key(state: &AppState, org_id: &str, customer_id: &str) -> Option<kenali_core::seal::DataKey> {
-    let mut conn = state.store.reader().acquire().await.ok()?;
-    let customer = crate::store::customers::find(&mut conn, org_id, customer_id).await.ok()??;
-    crate::ledger::data_key(&state.keys, &customer).ok()
+/// The data key of a customer; `None` when there is no such customer or it was erased.
+async fn customer_key(
+    state: &AppState,
+    org_id: &str,
+    customer_id: &str,
+) -> Result<Option<kenali_core::seal::DataKey>, ApiError> {
+    let mut conn = state.store.reader().acquire().await?;
+    let Some(customer) = crate::store::customers::find(&mut conn, org_id, customer_id).await? else {
+        return Ok(None);
+    };
+    if customer.wrapped_data_key.is_none() {
+        return Ok(None);
+    }
+    crate::ledger::data_key(&state.keys, &customer).map(Some)
 }
 
 /// A reservation held while its request runs. Dropped without [`HeldReservation::settle`] (the
@@ -280,9 +289,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         Ok(Reservation::Replay { status, sealed_body, customer_id, .. }) => {
             let opened = match &customer_id {
                 Some(customer_id) => match customer_key(&state, org_id, customer_id).await {
-                    Some(key) => key.open(&sealed_body, &response_context(&scope_key)).map_err(|e| e.to_string()),
+                    Ok(Some(key)) => key.open(&sealed_body, &response_context(&scope_key)).map_err(|e| e.to_string()),
                     // The customer was erased after the answer was kept: nothing to replay.
-                    None => return ApiError::gone("the customer this request concerned was erased").into_response(),
+                    Ok(None) => {
+                        return ApiError::gone("the customer this request concerned was erased").into_response()
+                    }
+                    Err(err) => return err.into_response(),
                 },
                 None => state.keys.idempotency.open(&sealed_body, &scope_key).map_err(|e| e.to_string()),
             };
@@ -328,13 +340,18 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     };
     let customer = customer_of_request(&path, &json).or_else(|| customer_named(&body));
     let sealed = match &customer {
-        Some(customer_id) => {
-            customer_key(&state, org_id, customer_id).await.map(|key| key.seal(&body, &response_context(&scope_key)))
-        }
+        Some(customer_id) => match customer_key(&state, org_id, customer_id).await {
+            Ok(key) => key.map(|key| key.seal(&body, &response_context(&scope_key))),
+            Err(err) => {
+                tracing::warn!(code = err.code, "reading the customer's key to keep an idempotent response failed");
+                None
+            }
+        },
         None => Some(state.keys.idempotency.seal(&body, &scope_key)),
     };
     let Some(sealed) = sealed else {
-        // Erased by this very request (or meanwhile): keep nothing; a retry re-runs.
+        // Erased by this very request (or meanwhile), or its key unreadable: keep nothing; a
+        // retry re-runs.
         held.release().await;
         return Response::from_parts(parts, Body::from(body));
     };

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::customers::timestamp_param;
+use super::validate::timestamp_param;
 use super::views::{ListView, TierEventView};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};

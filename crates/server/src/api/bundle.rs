@@ -215,7 +215,7 @@ pub async fn check_bundle(
         })?;
     let key = match hmac_key.filter(|k| k.starts_with("dev_")) {
         // Native SDKs sign with a key derived from their registered device's secret.
-        Some(device_id) => super::devices::signing_key(state, &mut conn, customer, device_id, nonce).await?,
+        Some(device_id) => crate::service::devices::signing_key(state, &mut conn, customer, device_id, nonce).await?,
         None => {
             let sealed = hex::decode(&challenge.secret_sealed).map_err(ApiError::internal)?;
             state

@@ -7,14 +7,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kenali_core::id::{new_id, IdKind};
-use kenali_core::nik::{validate_nik, NikInfo, NikProblem};
 use kenali_core::seal::DataKey;
 use kenali_core::tier::Tier;
-use kenali_core::time_fmt::{format_timestamp, now_timestamp};
+use kenali_core::time_fmt::now_timestamp;
 use kenali_core::verification::{Details, NikFormatDetails, NikSource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::validate::timestamp_param;
 use super::views::{CustomerEnvelope, CustomerView, ListView, VerificationView};
 use super::{load_customer, tier_policy, validate};
 use crate::auth::Scope;
@@ -22,6 +22,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson, ApiQuery, Auth, PageQuery};
 use crate::ledger::{self, open_pii, seal_pii, Actor, NewVerification, Pii};
 use crate::ratelimit;
+use crate::service::nik::check_nik;
 use crate::state::AppState;
 use crate::store::customers::{self, CustomerFilter, CustomerRow};
 use crate::store::events::{self, kind as event};
@@ -40,28 +41,6 @@ pub struct CreateCustomer {
     /// Idempotency (handled by the middleware); accepted so it is not an unknown field.
     #[allow(dead_code)]
     external_id: Option<String>,
-}
-
-/// The NIK problems as a 400 whose details list each broken rule.
-pub fn nik_error(problems: &[NikProblem]) -> ApiError {
-    let details = problems.iter().map(|p| json!({"field": "nik", "code": p.code(), "message": p.message()})).collect();
-    let summary = problems.iter().map(|p| p.message()).collect::<Vec<_>>().join("; ");
-    ApiError::bad_request("invalid_nik", format!("nik: {summary}")).with_details(details)
-}
-
-pub fn current_year() -> i32 {
-    time::OffsetDateTime::now_utc().year()
-}
-
-/// Checks the NIK against the Kemendagri regions and, when given, the DOB and gender.
-pub fn check_nik(
-    nik: &str,
-    dob: Option<time::Date>,
-    gender: Option<kenali_core::nik::Gender>,
-) -> Result<(String, NikInfo), ApiError> {
-    let nik = validate::nik_text(nik)?;
-    let info = validate_nik(&nik, dob, gender, current_year()).map_err(|p| nik_error(&p))?;
-    Ok((nik, info))
 }
 
 #[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CreateCustomer, responses((status = 201, description = "`{customer}`: created", body = CustomerEnvelope), (status = 200, description = "`{customer}`: the customer with this externalRef already existed", body = CustomerEnvelope), crate::openapi::ErrorResponse))]
@@ -177,16 +156,6 @@ pub struct ListCustomers {
     phone: Option<String>,
     created_from: Option<String>,
     created_to: Option<String>,
-}
-
-pub fn timestamp_param(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
-    value
-        .map(|v| {
-            kenali_core::time_fmt::parse_timestamp(v)
-                .map(format_timestamp)
-                .ok_or_else(|| ApiError::invalid_field(field, "must be an RFC 3339 time, e.g. 2026-05-24T08:15:52Z"))
-        })
-        .transpose()
 }
 
 #[utoipa::path(get, path = "/api/customers", tag = "customers", params(ListCustomers), responses((status = 200, description = "a page of customers", body = ListView<CustomerView>), crate::openapi::ErrorResponse))]

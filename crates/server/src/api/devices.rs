@@ -4,7 +4,6 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use kenali_core::challenge::device_signing_key;
 use kenali_core::id::{is_id_of, new_id, IdKind};
 use kenali_core::time_fmt::now_timestamp;
 use rand::RngCore;
@@ -17,17 +16,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth};
 use crate::ledger::{self, data_key, Actor};
 use crate::middleware::CarriesSecret;
+use crate::service::devices::secret_context;
 use crate::state::AppState;
-use crate::store::customers::CustomerRow;
 use crate::store::devices::{self, DeviceRow};
 
 /// Platforms a native SDK runs on.
 pub const PLATFORMS: [&str; 2] = ["android", "ios"];
 pub const SECRET_PREFIX: &str = "qe_dsec_";
-
-fn secret_context(device_id: &str) -> String {
-    format!("device/secret/{device_id}")
-}
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -146,29 +141,4 @@ pub async fn revoke(
     tx.commit().await?;
     let revoked = DeviceRow { revoked_at: Some(now), ..device };
     Ok(Json(DeviceEnvelope { device: DeviceView::from(&revoked) }))
-}
-
-/// The bundle key of `device_id` for this nonce; 401 for an unknown, revoked or another
-/// customer's device (the same answer as a bad signature: nothing is revealed).
-pub async fn signing_key(
-    state: &AppState,
-    conn: &mut sqlx::AnyConnection,
-    customer: &CustomerRow,
-    device_id: &str,
-    nonce: &str,
-) -> ApiResult<Vec<u8>> {
-    let refused =
-        || ApiError::unauthorized("invalid_signature", "the bundle's hmacKey names no live device of this customer");
-    if !is_id_of(IdKind::Device, device_id) {
-        return Err(refused());
-    }
-    let device = devices::find(conn, &customer.org_id, device_id)
-        .await?
-        .filter(|d| d.customer_id == customer.id && d.revoked_at.is_none())
-        .ok_or_else(refused)?;
-    let sealed = hex::decode(&device.secret_sealed).map_err(ApiError::internal)?;
-    let secret = data_key(&state.keys, customer)?
-        .open(&sealed, &secret_context(&device.id))
-        .map_err(|e| ApiError::internal(format!("device secret: {e}")))?;
-    Ok(device_signing_key(&secret, nonce).to_vec())
 }

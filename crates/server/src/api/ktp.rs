@@ -25,8 +25,6 @@ use serde_json::{json, Value};
 use super::bundle::{
     check_bundle, issue_challenge, keep_answer, BundleCheck, ChallengeIssued, ChallengeRequest, CheckedBundle,
 };
-use super::faces::{customer_attempt, face_service, store_capture, AttemptContext};
-use super::review::{open_item, NewReviewItem};
 use super::tier_policy;
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
@@ -35,6 +33,8 @@ use crate::faces::{decode_error, new_enrollment, EnrollmentFace, ImageInput, MAX
 use crate::ledger::{self, data_key, Actor, NewVerification};
 use crate::middleware::CarriesSecret;
 use crate::ratelimit;
+use crate::service::faces::{customer_attempt, face_service, store_capture, AttemptContext};
+use crate::service::review::{open_item, NewReviewItem};
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
 use crate::store::events;

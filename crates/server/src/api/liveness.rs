@@ -21,8 +21,6 @@ use serde_json::{json, Value};
 use super::bundle::{
     check_bundle, issue_challenge, keep_answer, BundleCheck, ChallengeIssued, ChallengeRequest, CheckedBundle,
 };
-use super::faces::{customer_attempt, face_service, pool_best, store_capture, AttemptContext};
-use super::review::{open_item, NewReviewItem};
 use super::views::VerificationView;
 use super::{load_customer, tier_policy};
 use crate::auth::Scope;
@@ -32,6 +30,8 @@ use crate::faces::{image_field, new_enrollment, EnrollmentFace, ImageInput, MAX_
 use crate::ledger::{self, data_key, Actor, NewVerification};
 use crate::middleware::CarriesSecret;
 use crate::ratelimit;
+use crate::service::faces::{customer_attempt, face_service, pool_best, store_capture, AttemptContext};
+use crate::service::review::{open_item, NewReviewItem};
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
 use crate::store::events;
@@ -343,7 +343,7 @@ pub async fn step_up(
     if pool.is_empty() && reference.is_none() {
         // Nothing to match against: refuse without spending the challenge.
         let reasons = vec!["no_reference".to_string()];
-        crate::api::faces::record_attempt(&state, attempt.row("refused", &reasons, None)).await?;
+        crate::service::faces::record_attempt(&state, attempt.row("refused", &reasons, None)).await?;
         let answer = StepUpAnswer {
             allow: false,
             reasons,

@@ -16,7 +16,6 @@ use kenali_vision::engine::MODEL_ID;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::customers::{check_nik, current_year};
 use super::views::{TierEventView, VerificationView};
 use super::{load_customer, tier_policy, validate};
 use crate::auth::Scope;
@@ -24,6 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth};
 use crate::faces::{image_field, last_step_up_selfie, new_enrollment, ImageInput, StepUpSelfie};
 use crate::ledger::{self, data_key, open_pii, seal_pii, Actor, NewVerification};
+use crate::service::nik::{check_nik, current_year};
 use crate::state::AppState;
 use crate::store::customers::{self, CustomerRow};
 use crate::store::dukcapil::{self, DukcapilRow};
@@ -229,7 +229,7 @@ pub async fn ingest_dukcapil(
         None => (None, Err("no_photo".to_string())),
         // An invalid verdict keeps its photo (sealed) as evidence but enrolls nothing.
         Some(photo) if !body.valid => (Some(photo), Err("verdict_invalid".to_string())),
-        Some(photo) => match super::faces::face_service(&state) {
+        Some(photo) => match crate::service::faces::face_service(&state) {
             Err(_) => (Some(photo), Err("models_unavailable".to_string())),
             Ok(service) => {
                 let copy = ImageInput {
@@ -250,7 +250,7 @@ pub async fn ingest_dukcapil(
     // With a new dukcapil reference, Kenali matches it itself against the live selfie of the
     // customer's last allowed step-up (read before the write transaction: it decodes a frame).
     let settings = super::org_settings(&state, &principal.org_id).await?;
-    let selfie = match (&face, super::faces::face_service(&state)) {
+    let selfie = match (&face, crate::service::faces::face_service(&state)) {
         (Ok(_), Ok(service)) => {
             let customer = {
                 let mut conn = state.store.reader().acquire().await?;

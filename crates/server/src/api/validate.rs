@@ -98,6 +98,17 @@ pub fn nik_text(value: &str) -> Result<String, ApiError> {
     }
 }
 
+/// An optional RFC 3339 query parameter, normalised to the stored fixed-width form.
+pub fn timestamp_param(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+    value
+        .map(|v| {
+            kenali_core::time_fmt::parse_timestamp(v)
+                .map(kenali_core::time_fmt::format_timestamp)
+                .ok_or_else(|| ApiError::invalid_field(field, "must be an RFC 3339 time, e.g. 2026-05-24T08:15:52Z"))
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

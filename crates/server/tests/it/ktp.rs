@@ -160,73 +160,75 @@ async fn a_photocopy_goes_to_review_and_an_analyst_decides_once() {
 
 #[tokio::test]
 async fn forged_and_replayed_cards_are_caught() {
-    let server = TestServer::start(None).await;
-    let id = customer(&server, "Forger").await;
-    let truth = KtpFields::sample(13);
+    for server in servers().await {
+        let id = customer(&server, "Forger").await;
+        let truth = KtpFields::sample(13);
 
-    // Someone else's photo glued over the portrait.
-    let pasted = render_card_with_pasted_portrait(&truth, "faces/obama_2.jpg", "faces/biden_1.jpg");
-    let challenge = ktp_challenge(&server, &id).await;
-    let (status, answer) =
-        capture(&server, &id, signed_bundle(&challenge, filmed(&pasted, &challenge, Presentation::Original))).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(voter(&answer, "tamper", "photo_substitution")["passed"], false, "{answer}");
-    assert_eq!(answer["tamper"]["fused"], "tampered");
-    assert_eq!(answer["ktpBundle"]["assuranceTier"], "low");
+        // Someone else's photo glued over the portrait.
+        let pasted = render_card_with_pasted_portrait(&truth, "faces/obama_2.jpg", "faces/biden_1.jpg");
+        let challenge = ktp_challenge(&server, &id).await;
+        let (status, answer) =
+            capture(&server, &id, signed_bundle(&challenge, filmed(&pasted, &challenge, Presentation::Original))).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(voter(&answer, "tamper", "photo_substitution")["passed"], false, "{answer}");
+        assert_eq!(answer["tamper"]["fused"], "tampered");
+        assert_eq!(answer["ktpBundle"]["assuranceTier"], "low");
 
-    // A NIK whose birth date contradicts the printed one, and an SDK that read otherwise.
-    let mut forged = truth.clone();
-    forged.nik = format!("{}{}", &truth.nik[..6], "010190") + &truth.nik[12..];
-    let challenge = ktp_challenge(&server, &id).await;
-    let mut bundle = signed_bundle(
-        &challenge,
-        filmed(&render_card(&forged, "faces/obama_2.jpg"), &challenge, Presentation::Original),
-    );
-    bundle["ocrFields"] = json!({"nik": truth.nik});
-    let bundle = resign(bundle, challenge["hmacSecret"].as_str().unwrap().as_bytes());
-    let (status, answer) = capture(&server, &id, bundle).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(voter(&answer, "tamper", "nik_consistency")["passed"], false, "{answer}");
-    assert_eq!(voter(&answer, "tamper", "ocr_consistency")["passed"], false, "{answer}");
-    assert_eq!(answer["tamper"]["fused"], "tampered");
+        // A NIK whose birth date contradicts the printed one, and an SDK that read otherwise.
+        let mut forged = truth.clone();
+        forged.nik = format!("{}{}", &truth.nik[..6], "010190") + &truth.nik[12..];
+        let challenge = ktp_challenge(&server, &id).await;
+        let mut bundle = signed_bundle(
+            &challenge,
+            filmed(&render_card(&forged, "faces/obama_2.jpg"), &challenge, Presentation::Original),
+        );
+        bundle["ocrFields"] = json!({"nik": truth.nik});
+        let bundle = resign(bundle, challenge["hmacSecret"].as_str().unwrap().as_bytes());
+        let (status, answer) = capture(&server, &id, bundle).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(voter(&answer, "tamper", "nik_consistency")["passed"], false, "{answer}");
+        assert_eq!(voter(&answer, "tamper", "ocr_consistency")["passed"], false, "{answer}");
+        assert_eq!(answer["tamper"]["fused"], "tampered");
 
-    // The card shown on a screen and filmed again.
-    let challenge = ktp_challenge(&server, &id).await;
-    let card = render_card(&truth, "faces/obama_2.jpg");
-    let (status, answer) =
-        capture(&server, &id, signed_bundle(&challenge, filmed(&card, &challenge, Presentation::ScreenReplay))).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["antiSpoof"]["fused"], "spoof", "{answer}");
-    assert_eq!(answer["ktpBundle"]["assuranceTier"], "low");
-    // Two independent attack voters failed (the display's moiré and the missing laminate
-    // highlight): failed outright, nothing for an analyst, the portrait never a reference.
-    let failed_attack_voters: Vec<_> = answer["antiSpoof"]["voters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["passed"] == false && v["name"] != "capture_quality")
-        .map(|v| v["name"].clone())
-        .collect();
-    assert!(failed_attack_voters.len() >= 2, "{answer}");
-    assert_eq!(answer["ktpBundle"]["verdict"], "failed", "{answer}");
-    assert_eq!(answer["verification"]["status"], "failed");
-    assert!(answer["ktpBundle"]["reviewItemId"].is_null());
-    assert_eq!(answer["faceEnrolment"]["status"], "rejected");
-    // A genuine card, but not the NIK this customer registered with: someone else's card.
-    let other = KtpFields::sample(14);
-    let registered = server.create_customer(json!({"fullName": "Registered", "nik": other.nik})).await;
-    let registered = registered["id"].as_str().unwrap();
-    let challenge = ktp_challenge(&server, registered).await;
-    let bundle = signed_bundle(&challenge, filmed(&card, &challenge, Presentation::Original));
-    let (status, answer) = capture(&server, registered, bundle).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    let mismatch = voter(&answer, "tamper", "customer_nik");
-    assert_eq!(mismatch["passed"], false, "{answer}");
-    assert_eq!(answer["tamper"]["fused"], "unclear");
-    assert_eq!(answer["ktpBundle"]["verdict"], "requires_review");
-    let (_, queue) = server.get("/api/identity/review-queue").await;
-    assert_eq!(queue["data"].as_array().unwrap().len(), 3, "the failed replay is not queued");
-    assert_eq!(server.count("customers").await, 2);
+        // The card shown on a screen and filmed again.
+        let challenge = ktp_challenge(&server, &id).await;
+        let card = render_card(&truth, "faces/obama_2.jpg");
+        let (status, answer) =
+            capture(&server, &id, signed_bundle(&challenge, filmed(&card, &challenge, Presentation::ScreenReplay)))
+                .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["antiSpoof"]["fused"], "spoof", "{answer}");
+        assert_eq!(answer["ktpBundle"]["assuranceTier"], "low");
+        // Two independent attack voters failed (the display's moiré and the missing laminate
+        // highlight): failed outright, nothing for an analyst, the portrait never a reference.
+        let failed_attack_voters: Vec<_> = answer["antiSpoof"]["voters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["passed"] == false && v["name"] != "capture_quality")
+            .map(|v| v["name"].clone())
+            .collect();
+        assert!(failed_attack_voters.len() >= 2, "{answer}");
+        assert_eq!(answer["ktpBundle"]["verdict"], "failed", "{answer}");
+        assert_eq!(answer["verification"]["status"], "failed");
+        assert!(answer["ktpBundle"]["reviewItemId"].is_null());
+        assert_eq!(answer["faceEnrolment"]["status"], "rejected");
+        // A genuine card, but not the NIK this customer registered with: someone else's card.
+        let other = KtpFields::sample(14);
+        let registered = server.create_customer(json!({"fullName": "Registered", "nik": other.nik})).await;
+        let registered = registered["id"].as_str().unwrap();
+        let challenge = ktp_challenge(&server, registered).await;
+        let bundle = signed_bundle(&challenge, filmed(&card, &challenge, Presentation::Original));
+        let (status, answer) = capture(&server, registered, bundle).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let mismatch = voter(&answer, "tamper", "customer_nik");
+        assert_eq!(mismatch["passed"], false, "{answer}");
+        assert_eq!(answer["tamper"]["fused"], "unclear");
+        assert_eq!(answer["ktpBundle"]["verdict"], "requires_review");
+        let (_, queue) = server.get("/api/identity/review-queue").await;
+        assert_eq!(queue["data"].as_array().unwrap().len(), 3, "the failed replay is not queued");
+        assert_eq!(server.count("customers").await, 2);
+    }
 }
 
 /// A PNG that declares `width × height` and holds nothing else of use: the decoder must refuse

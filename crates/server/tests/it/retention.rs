@@ -68,7 +68,7 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
         let bytes = testdata_bytes("faces/obama_3.jpg");
         let image = ImageInput { sha256: hex::encode(sha2::Sha256::digest(&bytes)), bytes, media_type: "image/jpeg" };
         let mut tx = server.state.store.begin().await.unwrap();
-        kenali_server::api::faces::store_capture(&server.state, &mut tx, &row, "frame", &image, None, "onboarding")
+        kenali_server::service::faces::store_capture(&server.state, &mut tx, &row, "frame", &image, None, "onboarding")
             .await
             .unwrap();
         tx.commit().await.unwrap();
