@@ -136,7 +136,14 @@ pub async fn load_faces(config: &Config) -> anyhow::Result<FaceService> {
 pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceService>) -> anyhow::Result<AppState> {
     store.migrate().await?;
     let keys = Arc::new(Keys::new(load_master_key(&config)?));
-    let state = AppState { store, keys, config: Arc::new(config), metrics: Arc::new(Metrics::new()?), faces };
+    let state = AppState {
+        store,
+        keys,
+        config: Arc::new(config),
+        metrics: Arc::new(Metrics::new()?),
+        faces,
+        clock: crate::state::Clock::default(),
+    };
     apply_bootstrap_key(&state).await?;
     crate::search_index::rebuild_stale(&state)
         .await

@@ -126,6 +126,12 @@ impl ApiError {
     }
 }
 
+/// Every operation's error answer in the OpenAPI description, whatever its status (SPEC §1);
+/// named once here, beside the error type, instead of in each handler's annotation.
+#[derive(utoipa::IntoResponses)]
+#[response(status = "default", description = "an error: `{error: {code, message, details, requestId}}` (SPEC §1)")]
+pub struct ErrorResponse(#[to_schema] pub ErrorBody);
+
 /// Every error response's body (SPEC §1).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {

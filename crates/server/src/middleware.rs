@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use kenali_core::id::{new_id, IdKind};
-use kenali_core::time_fmt::{format_timestamp, now_timestamp};
+use kenali_core::time_fmt::format_timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
@@ -251,8 +251,8 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let request_hash = hex::encode(hasher.finalize());
     let org_id = principal.org_id.as_str();
 
-    let now = now_timestamp();
-    let expired_before = format_timestamp(time::OffsetDateTime::now_utc() - REPLAY_WINDOW);
+    let now = state.clock.now_timestamp();
+    let expired_before = format_timestamp(state.clock.now() - REPLAY_WINDOW);
     let reservation = match state.store.write().await {
         Ok(mut conn) => idempotency::reserve(&mut conn, org_id, &scope_key, &request_hash, &now, &expired_before).await,
         Err(e) => return ApiError::from(e).into_response(),

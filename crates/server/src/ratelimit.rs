@@ -40,7 +40,7 @@ fn sliding_count(current: i64, previous: i64, elapsed_secs: i64, window_secs: i6
 
 /// Counts a hit for `subject` (e.g. a customer id); 429 with `Retry-After` past the limit.
 pub async fn check(state: &AppState, limit: Limit, subject: &str) -> Result<(), ApiError> {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = state.clock.now().unix_timestamp();
     let window_start = now - now.rem_euclid(limit.window_secs);
     let bucket = format!("{}:{subject}", limit.name);
     let mut conn = state.store.write().await?;

@@ -1,4 +1,7 @@
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+use time::OffsetDateTime;
 
 use crate::config::Config;
 use crate::faces::FaceService;
@@ -15,4 +18,30 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The face pipeline; absent only in commands that need no models.
     pub faces: Option<FaceService>,
+    pub clock: Clock,
+}
+
+/// The time as the server sees it: the system clock plus an offset that tests move forward,
+/// so that they age challenges, idempotency records and rate-limit windows without rewriting
+/// rows. The offset is zero outside tests.
+#[derive(Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + time::Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+    }
+
+    /// `now` in the stored fixed-width form.
+    pub fn now_timestamp(&self) -> String {
+        kenali_core::time_fmt::format_timestamp(self.now())
+    }
+
+    /// Moves this server's time forward (tests).
+    pub fn advance(&self, by: time::Duration) {
+        let ms = i64::try_from(by.whole_milliseconds()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+    }
 }

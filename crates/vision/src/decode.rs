@@ -41,6 +41,11 @@ pub const MAX_FRAME_PIXELS: u64 = 12_000_000;
 /// An image's width and height, read from its header alone (nothing is decoded), so that a
 /// caller can refuse an oversized image or a bundle over its pixel budget before any work.
 pub fn image_dimensions(bytes: &[u8]) -> Result<(u32, u32), DecodeError> {
+    jpeg_or_png(bytes)?.into_dimensions().map_err(|e| DecodeError::Corrupt(e.to_string()))
+}
+
+/// A reader for `bytes` when they are a JPEG or a PNG, the only formats accepted.
+fn jpeg_or_png(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, DecodeError> {
     let format = match image::guess_format(bytes) {
         Ok(ImageFormat::Jpeg) => ImageFormat::Jpeg,
         Ok(ImageFormat::Png) => ImageFormat::Png,
@@ -48,7 +53,7 @@ pub fn image_dimensions(bytes: &[u8]) -> Result<(u32, u32), DecodeError> {
     };
     let mut reader = ImageReader::new(Cursor::new(bytes));
     reader.set_format(format);
-    reader.into_dimensions().map_err(|e| DecodeError::Corrupt(e.to_string()))
+    Ok(reader)
 }
 
 /// Decodes to RGB, upright as the camera saw it.
@@ -56,14 +61,7 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Deco
     if bytes.len() > limits.max_bytes {
         return Err(DecodeError::TooManyBytes(limits.max_bytes));
     }
-    let format = match image::guess_format(bytes) {
-        Ok(ImageFormat::Jpeg) => ImageFormat::Jpeg,
-        Ok(ImageFormat::Png) => ImageFormat::Png,
-        _ => return Err(DecodeError::UnsupportedFormat),
-    };
-    let mut reader = ImageReader::new(Cursor::new(bytes));
-    reader.set_format(format);
-    let mut decoder = reader.into_decoder().map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    let mut decoder = jpeg_or_png(bytes)?.into_decoder().map_err(|e| DecodeError::Corrupt(e.to_string()))?;
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > limits.max_pixels {
         return Err(DecodeError::TooManyPixels(width, height));

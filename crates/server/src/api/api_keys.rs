@@ -64,7 +64,7 @@ impl From<&ApiKeyRow> for ApiKeyView {
     }
 }
 
-#[utoipa::path(get, path = "/api/identity/api-keys", tag = "api-keys", params(PageQuery), responses((status = 200, description = "a page of keys (never secrets)", body = ListView<ApiKeyView>), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/api-keys", tag = "api-keys", params(PageQuery), responses((status = 200, description = "a page of keys (never secrets)", body = ListView<ApiKeyView>), crate::error::ErrorResponse))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -109,7 +109,7 @@ pub async fn insert_key(
     Ok(row)
 }
 
-#[utoipa::path(post, path = "/api/identity/api-keys", tag = "api-keys", request_body = CreateKey, responses((status = 201, description = "the key with its secret, shown once", body = ApiKeyCreated), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/api-keys", tag = "api-keys", request_body = CreateKey, responses((status = 201, description = "the key with its secret, shown once", body = ApiKeyCreated), crate::error::ErrorResponse))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -135,7 +135,7 @@ pub async fn create(
 }
 
 /// `POST .../revoke`: the same as `DELETE`, for clients that cannot send DELETE.
-#[utoipa::path(post, path = "/api/identity/api-keys/{id}/revoke", tag = "api-keys", params(("id" = String, Path, description = "key id (key_...)")), responses((status = 200, description = "revoked", body = ApiKeyEnvelope), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/api-keys/{id}/revoke", tag = "api-keys", params(("id" = String, Path, description = "key id (key_...)")), responses((status = 200, description = "revoked", body = ApiKeyEnvelope), crate::error::ErrorResponse))]
 pub async fn revoke_by_post(
     state: State<AppState>,
     auth: Auth,
@@ -144,7 +144,7 @@ pub async fn revoke_by_post(
     revoke(state, auth, key_id).await
 }
 
-#[utoipa::path(delete, path = "/api/identity/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "key id (key_...)")), responses((status = 200, description = "revoked", body = ApiKeyEnvelope), crate::openapi::ErrorResponse))]
+#[utoipa::path(delete, path = "/api/identity/api-keys/{id}", tag = "api-keys", params(("id" = String, Path, description = "key id (key_...)")), responses((status = 200, description = "revoked", body = ApiKeyEnvelope), crate::error::ErrorResponse))]
 pub async fn revoke(
     State(state): State<AppState>,
     auth: Auth,

@@ -41,7 +41,7 @@ pub struct AuditEntryView {
     hash: String,
 }
 
-#[utoipa::path(get, path = "/api/identity/audit-log", tag = "audit", params(AuditQuery), responses((status = 200, description = "a page of audit entries, newest first", body = ListView<AuditEntryView>), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/audit-log", tag = "audit", params(AuditQuery), responses((status = 200, description = "a page of audit entries, newest first", body = ListView<AuditEntryView>), crate::error::ErrorResponse))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -91,7 +91,7 @@ pub struct TierEventQuery {
     since: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/identity/tier-events", tag = "audit", params(TierEventQuery), responses((status = 200, description = "a page of tier events", body = ListView<TierEventView>), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/tier-events", tag = "audit", params(TierEventQuery), responses((status = 200, description = "a page of tier events", body = ListView<TierEventView>), crate::error::ErrorResponse))]
 pub async fn tier_events(
     State(state): State<AppState>,
     auth: Auth,

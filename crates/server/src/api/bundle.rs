@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use kenali_core::challenge::{self, parse_color, SignatureError};
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::liveness::FlashSample;
-use kenali_core::time_fmt::{format_timestamp, now_timestamp, parse_timestamp};
+use kenali_core::time_fmt::{format_timestamp, parse_timestamp};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -101,7 +101,7 @@ pub async fn issue_challenge(
     rng.fill_bytes(&mut nonce_bytes);
     let nonce = hex::encode(nonce_bytes);
     let id = new_id(IdKind::FlashChallenge);
-    let now = time::OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let expires_at = format_timestamp(now + time::Duration::milliseconds(i64::try_from(ttl_ms).unwrap_or(90_000)));
     let sealed = state.keys.challenge.seal(secret.as_bytes(), &challenge_secret_context(&id));
     let row = ChallengeRow {
@@ -238,7 +238,7 @@ pub async fn check_bundle(
             .consumed_at
             .as_deref()
             .and_then(parse_timestamp)
-            .is_some_and(|at| time::OffsetDateTime::now_utc() - at < REPLAY_WINDOW);
+            .is_some_and(|at| state.clock.now() - at < REPLAY_WINDOW);
         if within_a_day && challenge.consumed_signature.as_deref() == Some(signature.as_str()) {
             if let Some(result) = &challenge.result {
                 return Ok(BundleCheck::Replay(open_answer(state, customer, &challenge.id, result)?));
@@ -246,7 +246,7 @@ pub async fn check_bundle(
         }
         return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
     }
-    let expired = parse_timestamp(&challenge.expires_at).is_none_or(|at| at < time::OffsetDateTime::now_utc());
+    let expired = parse_timestamp(&challenge.expires_at).is_none_or(|at| at < state.clock.now());
     if expired {
         return Err(ApiError::new(
             StatusCode::GONE,
@@ -341,7 +341,7 @@ pub async fn keep_answer(
     answer: &Value,
 ) -> ApiResult<()> {
     let sealed = data_key(&state.keys, customer)?.seal(answer.to_string().as_bytes(), &answer_context(challenge_id));
-    if !challenges::consume(conn, challenge_id, signature, &now_timestamp(), &hex::encode(sealed)).await? {
+    if !challenges::consume(conn, challenge_id, signature, &state.clock.now_timestamp(), &hex::encode(sealed)).await? {
         return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
     }
     Ok(())

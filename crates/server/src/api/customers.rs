@@ -43,7 +43,7 @@ pub struct CreateCustomer {
     external_id: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CreateCustomer, responses((status = 201, description = "`{customer}`: created", body = CustomerEnvelope), (status = 200, description = "`{customer}`: the customer with this externalRef already existed", body = CustomerEnvelope), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/customers", tag = "customers", request_body = CreateCustomer, responses((status = 201, description = "`{customer}`: created", body = CustomerEnvelope), (status = 200, description = "`{customer}`: the customer with this externalRef already existed", body = CustomerEnvelope), crate::error::ErrorResponse))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -158,7 +158,7 @@ pub struct ListCustomers {
     created_to: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/customers", tag = "customers", params(ListCustomers), responses((status = 200, description = "a page of customers", body = ListView<CustomerView>), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/customers", tag = "customers", params(ListCustomers), responses((status = 200, description = "a page of customers", body = ListView<CustomerView>), crate::error::ErrorResponse))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -220,7 +220,7 @@ pub struct ErasureEnvelope {
     erasure: ErasureView,
 }
 
-#[utoipa::path(get, path = "/api/identity/customers/{id}", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "the customer with its verification history and enrollment count", body = ProfileEnvelope), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/customers/{id}", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "the customer with its verification history and enrollment count", body = ProfileEnvelope), crate::error::ErrorResponse))]
 pub async fn profile(
     State(state): State<AppState>,
     auth: Auth,
@@ -255,7 +255,7 @@ pub struct EraseRequest {
 /// UU PDP erasure (SPEC §8): irreversible. The customer's data key is destroyed and every
 /// personal field, image, embedding and kept answer is deleted or cleared, in one
 /// transaction with its audit entry and the `customer.erased` event. Later reads answer 410.
-#[utoipa::path(post, path = "/api/identity/customers/{id}/erase", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), request_body(content = Option<EraseRequest>, content_type = "application/json"), responses((status = 200, description = "what was removed", body = ErasureEnvelope), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/customers/{id}/erase", tag = "customers", params(("id" = String, Path, description = "customer id (cus_...)")), request_body(content = Option<EraseRequest>, content_type = "application/json"), responses((status = 200, description = "what was removed", body = ErasureEnvelope), crate::error::ErrorResponse))]
 pub async fn erase(
     State(state): State<AppState>,
     auth: Auth,

@@ -72,7 +72,7 @@ impl From<&DeviceRow> for DeviceView {
 /// Registers a device; its secret is in this answer only. It is kept sealed with the
 /// customer's data key (the server derives keys from it, so it cannot be hashed), which also
 /// makes erasure shred it.
-#[utoipa::path(post, path = "/api/identity/devices/register", tag = "devices", request_body = RegisterRequest, responses((status = 201, description = "the device and its secret, shown once", body = DeviceRegistered), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/devices/register", tag = "devices", request_body = RegisterRequest, responses((status = 201, description = "the device and its secret, shown once", body = DeviceRegistered), crate::error::ErrorResponse))]
 pub async fn register(
     State(state): State<AppState>,
     auth: Auth,
@@ -120,7 +120,7 @@ pub async fn register(
     ))
 }
 
-#[utoipa::path(post, path = "/api/identity/devices/{id}/revoke", tag = "devices", params(("id" = String, Path, description = "device id (dev_...)")), responses((status = 200, description = "revoked", body = DeviceEnvelope), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/devices/{id}/revoke", tag = "devices", params(("id" = String, Path, description = "device id (dev_...)")), responses((status = 200, description = "revoked", body = DeviceEnvelope), crate::error::ErrorResponse))]
 pub async fn revoke(
     State(state): State<AppState>,
     auth: Auth,

@@ -85,7 +85,7 @@ fn bound(field: &str, value: &str, end_of_day: bool) -> Result<OffsetDateTime, A
     Ok(if end_of_day { start + Duration::days(1) } else { start })
 }
 
-#[utoipa::path(get, path = "/api/identity/export/customers.csv", tag = "operations", params(ExportQuery), responses((status = 200, description = "customers as CSV (RFC 4180), streamed", body = String, content_type = "text/csv"), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/export/customers.csv", tag = "operations", params(ExportQuery), responses((status = 200, description = "customers as CSV (RFC 4180), streamed", body = String, content_type = "text/csv"), crate::error::ErrorResponse))]
 pub async fn customers_csv(
     State(state): State<AppState>,
     auth: Auth,
@@ -107,7 +107,7 @@ pub async fn customers_csv(
     Ok(csv_response("customers.csv", body))
 }
 
-#[utoipa::path(get, path = "/api/identity/export/verifications.csv", tag = "operations", params(ExportQuery), responses((status = 200, description = "verifications as CSV (RFC 4180), streamed", body = String, content_type = "text/csv"), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/export/verifications.csv", tag = "operations", params(ExportQuery), responses((status = 200, description = "verifications as CSV (RFC 4180), streamed", body = String, content_type = "text/csv"), crate::error::ErrorResponse))]
 pub async fn verifications_csv(
     State(state): State<AppState>,
     auth: Auth,

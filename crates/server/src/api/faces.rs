@@ -59,7 +59,7 @@ pub struct MatchResult {
 }
 
 /// Against the enrollment, else the reference image, else the customer's pool (best wins).
-#[utoipa::path(post, path = "/api/identity/face/match", tag = "faces", request_body = MatchRequest, responses((status = 200, description = "the score against the threshold", body = MatchResult), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/face/match", tag = "faces", request_body = MatchRequest, responses((status = 200, description = "the score against the threshold", body = MatchResult), crate::error::ErrorResponse))]
 pub async fn face_match(
     State(state): State<AppState>,
     auth: Auth,
@@ -263,7 +263,7 @@ pub struct EnrollmentQuery {
 }
 
 /// Lists enrollments; vectors and images never leave the server.
-#[utoipa::path(get, path = "/api/identity/face/enrollments", tag = "faces", params(EnrollmentQuery), responses((status = 200, description = "a page of enrollments (never vectors or images)", body = ListView<EnrollmentView>), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/face/enrollments", tag = "faces", params(EnrollmentQuery), responses((status = 200, description = "a page of enrollments (never vectors or images)", body = ListView<EnrollmentView>), crate::error::ErrorResponse))]
 pub async fn enrollments(
     State(state): State<AppState>,
     auth: Auth,
@@ -327,7 +327,7 @@ pub struct AttemptQuery {
     kind: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/identity/attempts", tag = "faces", params(AttemptQuery), responses((status = 200, description = "a page of attempts", body = ListView<AttemptView>), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/attempts", tag = "faces", params(AttemptQuery), responses((status = 200, description = "a page of attempts", body = ListView<AttemptView>), crate::error::ErrorResponse))]
 pub async fn attempts(
     State(state): State<AppState>,
     auth: Auth,
@@ -342,7 +342,7 @@ pub async fn attempts(
     Ok(Json(ListView { data: rows.iter().map(AttemptView::from).collect(), next_cursor }))
 }
 
-#[utoipa::path(get, path = "/api/identity/customers/{id}/attempts", tag = "faces", params(("id" = String, Path, description = "customer id (cus_...)"), PageQuery), responses((status = 200, description = "a page of the customer's attempts", body = ListView<AttemptView>), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/customers/{id}/attempts", tag = "faces", params(("id" = String, Path, description = "customer id (cus_...)"), PageQuery), responses((status = 200, description = "a page of the customer's attempts", body = ListView<AttemptView>), crate::error::ErrorResponse))]
 pub async fn customer_attempts(
     State(state): State<AppState>,
     auth: Auth,

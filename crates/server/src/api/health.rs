@@ -22,7 +22,7 @@ pub struct Health {
     region: String,
 }
 
-#[utoipa::path(get, path = "/api/healthz", tag = "operations", responses((status = 200, description = "the server and its database are up", body = Health), (status = 503, description = "the database is unreachable", body = Health), crate::openapi::ErrorResponse), security(()))]
+#[utoipa::path(get, path = "/api/healthz", tag = "operations", responses((status = 200, description = "the server and its database are up", body = Health), (status = 503, description = "the database is unreachable", body = Health), crate::error::ErrorResponse), security(()))]
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     let database_ok = state.store.ping().await;
     let status = if database_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

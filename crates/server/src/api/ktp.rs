@@ -41,7 +41,7 @@ use crate::store::events;
 use crate::store::faces::{self, EnrollmentRow};
 use crate::store::ktp::{self as ktp_store, KtpBundleRow};
 
-#[utoipa::path(post, path = "/api/identity/document/ktp/challenge", tag = "ktp", request_body = ChallengeRequest, responses((status = 201, description = "the challenge (purpose ktp), with its secret shown once", body = ChallengeIssued), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/document/ktp/challenge", tag = "ktp", request_body = ChallengeRequest, responses((status = 201, description = "the challenge (purpose ktp), with its secret shown once", body = ChallengeIssued), crate::error::ErrorResponse))]
 pub async fn ktp_challenge(
     State(state): State<AppState>,
     auth: Auth,
@@ -143,7 +143,7 @@ fn review_reasons(decision: &Judgement) -> Vec<String> {
     reasons
 }
 
-#[utoipa::path(post, path = "/api/identity/document/ktp/capture", tag = "ktp", request_body = CaptureRequest, responses((status = 200, description = "the decision (seed 001); the same bundle again within 24 h gets the same answer", body = crate::openapi::KtpCaptureAnswer), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/document/ktp/capture", tag = "ktp", request_body = CaptureRequest, responses((status = 200, description = "the decision (seed 001); the same bundle again within 24 h gets the same answer", body = super::views::KtpCaptureAnswer), crate::error::ErrorResponse))]
 pub async fn ktp_capture(
     State(state): State<AppState>,
     auth: Auth,
@@ -326,24 +326,8 @@ async fn record(
         };
         Some(open_item(&mut tx, item).await?)
     };
-    ledger::audit(
-        &mut tx,
-        actor,
-        "ktp.captured",
-        &bundle_id,
-        json!({"customerId": customer.id, "verdict": verdict, "assuranceTier": decision.assurance,
-               "reviewItemId": review_id}),
-    )
-    .await?;
-    events::publish(
-        &mut tx,
-        org_id,
-        events::kind::KTP_CAPTURE_COMPLETED,
-        json!({"customerId": customer.id, "externalRef": customer.external_ref, "ktpBundleId": bundle_id,
-               "verificationId": verification_id, "verdict": verdict, "assuranceTier": decision.assurance,
-               "reviewItemId": review_id}),
-    )
-    .await?;
+    let outcome = CaptureOutcome { verdict, assurance: decision.assurance, review_id: review_id.as_deref() };
+    announce_capture(&mut tx, actor, customer, &bundle_id, &verification_id, outcome).await?;
     faces::insert_attempt(
         &mut tx,
         &attempt.row(if passed { "passed" } else { "failed" }, &reasons, Some(&verification_id)),
@@ -375,6 +359,43 @@ async fn record(
     keep_answer(state, &mut tx, customer, &checked.challenge.id, &checked.signature, &answer).await?;
     tx.commit().await?;
     Ok(answer)
+}
+
+/// How a capture ended, as its audit entry and `ktp.capture_completed` event say.
+struct CaptureOutcome<'a> {
+    verdict: KtpVerdict,
+    assurance: AssuranceTier,
+    review_id: Option<&'a str>,
+}
+
+/// The capture's audit entry and webhook event, in the caller's transaction.
+async fn announce_capture(
+    tx: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    customer: &CustomerRow,
+    bundle_id: &str,
+    verification_id: &str,
+    outcome: CaptureOutcome<'_>,
+) -> ApiResult<()> {
+    let CaptureOutcome { verdict, assurance, review_id } = outcome;
+    ledger::audit(
+        tx,
+        actor,
+        "ktp.captured",
+        bundle_id,
+        json!({"customerId": customer.id, "verdict": verdict, "assuranceTier": assurance, "reviewItemId": review_id}),
+    )
+    .await?;
+    events::publish(
+        tx,
+        &customer.org_id,
+        events::kind::KTP_CAPTURE_COMPLETED,
+        json!({"customerId": customer.id, "externalRef": customer.external_ref, "ktpBundleId": bundle_id,
+               "verificationId": verification_id, "verdict": verdict, "assuranceTier": assurance,
+               "reviewItemId": review_id}),
+    )
+    .await?;
+    Ok(())
 }
 
 /// A capture in which no frame shows a card (SPEC §6): recorded as `failed`, frames sealed as
@@ -441,24 +462,8 @@ async fn record_without_card(
         },
     )
     .await?;
-    ledger::audit(
-        &mut tx,
-        actor,
-        "ktp.captured",
-        &bundle_id,
-        json!({"customerId": customer.id, "verdict": KtpVerdict::Failed, "assuranceTier": AssuranceTier::Low,
-               "reviewItemId": null}),
-    )
-    .await?;
-    events::publish(
-        &mut tx,
-        org_id,
-        events::kind::KTP_CAPTURE_COMPLETED,
-        json!({"customerId": customer.id, "externalRef": customer.external_ref, "ktpBundleId": bundle_id,
-               "verificationId": verification_id, "verdict": KtpVerdict::Failed, "assuranceTier": AssuranceTier::Low,
-               "reviewItemId": null}),
-    )
-    .await?;
+    let outcome = CaptureOutcome { verdict: KtpVerdict::Failed, assurance: AssuranceTier::Low, review_id: None };
+    announce_capture(&mut tx, actor, customer, &bundle_id, &verification_id, outcome).await?;
     faces::insert_attempt(&mut tx, &attempt.row("failed", &reasons, Some(&verification_id))).await?;
     let unjudged = |fused: &str| json!({"fused": fused, "voters": [], "passed": 0, "present": 0});
     let mut anti_spoof = unjudged(AntiSpoof::Unclear.as_str());

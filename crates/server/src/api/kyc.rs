@@ -63,7 +63,7 @@ fn kyc_view(customer_id: &str, progress: TierProgress) -> KycView {
     }
 }
 
-#[utoipa::path(get, path = "/api/identity/kyc/{customer_id}", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "tier, next tier, requirements met and missing", body = KycEnvelope), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/kyc/{customer_id}", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), responses((status = 200, description = "tier, next tier, requirements met and missing", body = KycEnvelope), crate::error::ErrorResponse))]
 pub async fn show(
     State(state): State<AppState>,
     auth: Auth,
@@ -90,7 +90,7 @@ pub struct UpgradeRequest {
 
 /// Without a body's `targetTier`: recompute from the history. With one (internal scope):
 /// an analyst override, recorded as a `tier_override` verification naming the actor.
-#[utoipa::path(post, path = "/api/identity/kyc/{customer_id}/upgrade", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), request_body = UpgradeRequest, responses((status = 200, description = "the tier recomputed, or overridden", body = UpgradeResult), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/kyc/{customer_id}/upgrade", tag = "kyc", params(("customer_id" = String, Path, description = "customer id (cus_...)")), request_body = UpgradeRequest, responses((status = 200, description = "the tier recomputed, or overridden", body = UpgradeResult), crate::error::ErrorResponse))]
 pub async fn upgrade(
     State(state): State<AppState>,
     auth: Auth,

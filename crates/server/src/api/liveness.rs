@@ -42,7 +42,7 @@ pub const PROMOTION_MARGIN: f32 = 0.10;
 /// Most enrollments one customer's pool grows to by promotion; old ones are never dropped.
 pub const POOL_CAP: usize = 20;
 
-#[utoipa::path(post, path = "/api/identity/face/flash-challenge", tag = "faces", request_body = ChallengeRequest, responses((status = 201, description = "the challenge, with its secret shown once", body = ChallengeIssued), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/face/flash-challenge", tag = "faces", request_body = ChallengeRequest, responses((status = 201, description = "the challenge, with its secret shown once", body = ChallengeIssued), crate::error::ErrorResponse))]
 pub async fn face_challenge(
     State(state): State<AppState>,
     auth: Auth,
@@ -57,7 +57,7 @@ pub struct LivenessView {
     /// live | spoof | unclear
     #[schema(value_type = String)]
     fused: Fused,
-    #[schema(value_type = Vec<crate::openapi::VoterSchema>)]
+    #[schema(value_type = Vec<super::views::VoterSchema>)]
     voters: Vec<Voter>,
     passed: usize,
     present: usize,
@@ -233,7 +233,7 @@ fn liveness_details(run: &LivenessRun) -> Details {
     })
 }
 
-#[utoipa::path(post, path = "/api/identity/face/liveness", tag = "faces", request_body = LivenessRequest, responses((status = 200, description = "the liveness decision; the same bundle again within 24 h gets the same answer", body = LivenessAnswer), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/face/liveness", tag = "faces", request_body = LivenessRequest, responses((status = 200, description = "the liveness decision; the same bundle again within 24 h gets the same answer", body = LivenessAnswer), crate::error::ErrorResponse))]
 pub async fn face_liveness(
     State(state): State<AppState>,
     auth: Auth,
@@ -308,7 +308,7 @@ pub struct StepUpRequest {
 }
 
 /// Atomic liveness + match against the pool (or a reference image).
-#[utoipa::path(post, path = "/api/identity/auth/step-up", tag = "faces", request_body = StepUpRequest, responses((status = 200, description = "the decision; the same bundle again within 24 h gets the same answer", body = StepUpAnswer), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/auth/step-up", tag = "faces", request_body = StepUpRequest, responses((status = 200, description = "the decision; the same bundle again within 24 h gets the same answer", body = StepUpAnswer), crate::error::ErrorResponse))]
 pub async fn step_up(
     State(state): State<AppState>,
     auth: Auth,

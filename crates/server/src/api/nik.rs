@@ -61,7 +61,7 @@ pub struct NikChecked {
     tier_event: Option<TierEventView>,
 }
 
-#[utoipa::path(post, path = "/api/identity/nik/validate", tag = "kyc", request_body = ValidateNik, responses((status = 201, description = "the verification recorded", body = NikChecked), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/nik/validate", tag = "kyc", request_body = ValidateNik, responses((status = 201, description = "the verification recorded", body = NikChecked), crate::error::ErrorResponse))]
 pub async fn validate_for_customer(
     State(state): State<AppState>,
     auth: Auth,
@@ -205,7 +205,7 @@ pub struct DukcapilRecorded {
     face_match: Option<DukcapilFaceMatch>,
 }
 
-#[utoipa::path(post, path = "/api/identity/nik/dukcapil", tag = "kyc", request_body = DukcapilVerdict, responses((status = 201, description = "the verdict recorded", body = DukcapilRecorded), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/nik/dukcapil", tag = "kyc", request_body = DukcapilVerdict, responses((status = 201, description = "the verdict recorded", body = DukcapilRecorded), crate::error::ErrorResponse))]
 pub async fn ingest_dukcapil(
     State(state): State<AppState>,
     auth: Auth,

@@ -72,7 +72,7 @@ impl From<&ReviewItemRow> for ReviewItemView {
 const STATUSES: [&str; 3] = ["open", "approved", "rejected"];
 
 /// Open items oldest first (the order analysts work in); `?status=` shows decided ones.
-#[utoipa::path(get, path = "/api/identity/review-queue", tag = "ktp", params(QueueQuery), responses((status = 200, description = "a page of review items, oldest first", body = ListView<ReviewItemView>), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/review-queue", tag = "ktp", params(QueueQuery), responses((status = 200, description = "a page of review items, oldest first", body = ListView<ReviewItemView>), crate::error::ErrorResponse))]
 pub async fn queue(
     State(state): State<AppState>,
     auth: Auth,
@@ -111,7 +111,7 @@ pub struct ReviewDecided {
     tier: String,
 }
 
-#[utoipa::path(post, path = "/api/identity/review-queue/{id}/decision", tag = "ktp", params(("id" = String, Path, description = "review item id (rev_...)")), request_body = DecisionRequest, responses((status = 200, description = "the decision recorded", body = ReviewDecided), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/review-queue/{id}/decision", tag = "ktp", params(("id" = String, Path, description = "review item id (rev_...)")), request_body = DecisionRequest, responses((status = 200, description = "the decision recorded", body = ReviewDecided), crate::error::ErrorResponse))]
 pub async fn decide(
     State(state): State<AppState>,
     auth: Auth,

@@ -58,7 +58,7 @@ pub struct SearchResults {
     data: Vec<SearchHit>,
 }
 
-#[utoipa::path(get, path = "/api/identity/search", tag = "operations", params(SearchQuery), responses((status = 200, description = "customers found, each with what it matched on", body = SearchResults), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/search", tag = "operations", params(SearchQuery), responses((status = 200, description = "customers found, each with what it matched on", body = SearchResults), crate::error::ErrorResponse))]
 pub async fn search(
     State(state): State<AppState>,
     auth: Auth,

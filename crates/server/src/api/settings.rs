@@ -91,7 +91,7 @@ fn view(settings: &OrgSettings, updated_at: Option<&str>) -> SettingsEnvelope {
     }
 }
 
-#[utoipa::path(get, path = "/api/identity/org/settings", tag = "operations", responses((status = 200, description = "the settings", body = SettingsEnvelope), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/org/settings", tag = "operations", responses((status = 200, description = "the settings", body = SettingsEnvelope), crate::error::ErrorResponse))]
 pub async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SettingsEnvelope>> {
     let principal = auth.require(Scope::Admin)?;
     let mut conn = state.store.reader().acquire().await?;
@@ -101,7 +101,7 @@ pub async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<S
 
 /// Changes the named settings; every value is checked against its bounds before anything is
 /// saved, and the change is audited with each setting's old and new value.
-#[utoipa::path(patch, path = "/api/identity/org/settings", tag = "operations", request_body = SettingsPatch, responses((status = 200, description = "the settings, changed and audited", body = SettingsEnvelope), crate::openapi::ErrorResponse))]
+#[utoipa::path(patch, path = "/api/identity/org/settings", tag = "operations", request_body = SettingsPatch, responses((status = 200, description = "the settings, changed and audited", body = SettingsEnvelope), crate::error::ErrorResponse))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,

@@ -114,3 +114,38 @@ pub struct ListView<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
 }
+
+/// One voter's verdict (kenali_core's `Voter`, for liveness and for KTP checks): absent when it
+/// could not run.
+#[derive(utoipa::ToSchema)]
+pub struct VoterSchema {
+    pub name: String,
+    pub passed: bool,
+    pub reason: String,
+    pub score: Option<f32>,
+}
+
+/// `POST /api/identity/document/ktp/capture`'s answer (seed 001). The parts are built by the
+/// KTP pipeline and kept (sealed) for replays, so they are described here.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct KtpCaptureAnswer {
+    /// `{id, status: verified | pending, score}`
+    #[schema(value_type = Object)]
+    pub verification: (),
+    /// `{id, verdict, assuranceTier, framesStored, ocr, ocrConfidence, reviewItemId}`: `ocr` maps
+    /// each field read to its string (`{"nik": "3201…", "fullName": "…", …}`, null when not
+    /// read), `ocrConfidence` the same fields to the OCR's confidence, a number from 0 to 1.
+    #[schema(value_type = Object)]
+    pub ktp_bundle: (),
+    /// `{fused, assuranceTier, voters, passed, present}`
+    #[schema(value_type = Object)]
+    pub anti_spoof: (),
+    /// `{fused, voters, passed, present}`
+    #[schema(value_type = Object)]
+    pub tamper: (),
+    /// `{id, fallbackStub, modelId, status}`
+    #[schema(value_type = Object)]
+    pub face_enrolment: (),
+    pub tier: String,
+}

@@ -156,7 +156,7 @@ pub struct CreateWebhook {
     enabled: Option<bool>,
 }
 
-#[utoipa::path(post, path = "/api/identity/webhooks", tag = "webhooks", request_body = CreateWebhook, responses((status = 201, description = "the endpoint and its secret, shown once", body = WebhookCreated), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/webhooks", tag = "webhooks", request_body = CreateWebhook, responses((status = 201, description = "the endpoint and its secret, shown once", body = WebhookCreated), crate::error::ErrorResponse))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -195,7 +195,7 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/api/identity/webhooks", tag = "webhooks", responses((status = 200, description = "the endpoints", body = ListView<WebhookView>), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/webhooks", tag = "webhooks", responses((status = 200, description = "the endpoints", body = ListView<WebhookView>), crate::error::ErrorResponse))]
 pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<ListView<WebhookView>>> {
     let principal = auth.require(Scope::Admin)?;
     let mut conn = state.store.reader().acquire().await?;
@@ -217,7 +217,7 @@ pub struct UpdateWebhook {
     enabled: Option<bool>,
 }
 
-#[utoipa::path(patch, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), request_body = UpdateWebhook, responses((status = 200, description = "the endpoint as changed", body = WebhookEnvelope), crate::openapi::ErrorResponse))]
+#[utoipa::path(patch, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), request_body = UpdateWebhook, responses((status = 200, description = "the endpoint as changed", body = WebhookEnvelope), crate::error::ErrorResponse))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -246,7 +246,7 @@ pub async fn update(
     Ok(Json(WebhookEnvelope { webhook: WebhookView::from(&row) }))
 }
 
-#[utoipa::path(delete, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 200, description = "deleted", body = WebhookDeleted), crate::openapi::ErrorResponse))]
+#[utoipa::path(delete, path = "/api/identity/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 200, description = "deleted", body = WebhookDeleted), crate::error::ErrorResponse))]
 pub async fn delete(
     State(state): State<AppState>,
     auth: Auth,
@@ -264,7 +264,7 @@ pub async fn delete(
 }
 
 /// Sends a `webhook.test` event to this endpoint only (even when disabled).
-#[utoipa::path(post, path = "/api/identity/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 202, description = "a webhook.test event queued", body = TestQueued), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/webhooks/{id}/test", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)")), responses((status = 202, description = "a webhook.test event queued", body = TestQueued), crate::error::ErrorResponse))]
 pub async fn test(
     State(state): State<AppState>,
     auth: Auth,
@@ -281,7 +281,7 @@ pub async fn test(
 }
 
 /// The endpoint's delivery log, newest first: status, attempts, last answer, latency, next retry.
-#[utoipa::path(get, path = "/api/identity/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), PageQuery), responses((status = 200, description = "the delivery log, newest first", body = ListView<DeliveryView>), crate::openapi::ErrorResponse))]
+#[utoipa::path(get, path = "/api/identity/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), PageQuery), responses((status = 200, description = "the delivery log, newest first", body = ListView<DeliveryView>), crate::error::ErrorResponse))]
 pub async fn deliveries(
     State(state): State<AppState>,
     auth: Auth,
@@ -297,7 +297,7 @@ pub async fn deliveries(
 }
 
 /// Queues a failed delivery again, due now, with a fresh retry window.
-#[utoipa::path(post, path = "/api/identity/webhooks/{id}/deliveries/{event_id}/redeliver", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), ("event_id" = String, Path, description = "event id (evt_...)")), responses((status = 202, description = "queued again", body = RedeliveryQueued), crate::openapi::ErrorResponse))]
+#[utoipa::path(post, path = "/api/identity/webhooks/{id}/deliveries/{event_id}/redeliver", tag = "webhooks", params(("id" = String, Path, description = "webhook id (wh_...)"), ("event_id" = String, Path, description = "event id (evt_...)")), responses((status = 202, description = "queued again", body = RedeliveryQueued), crate::error::ErrorResponse))]
 pub async fn redeliver(
     State(state): State<AppState>,
     auth: Auth,

@@ -4,18 +4,7 @@ use serde_json::{json, Value};
 use crate::testkit::servers;
 
 async fn post_with_key(server: &crate::testkit::TestServer, key: &str, body: &Value) -> (StatusCode, Value, bool) {
-    let response = server
-        .client
-        .post(format!("{}/api/customers", server.base))
-        .bearer_auth(&server.key)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let replayed = response.headers().contains_key("idempotent-replayed");
-    (status, response.json().await.unwrap(), replayed)
+    post_keyed(server, &server.key, key, "/api/customers", body).await
 }
 
 #[tokio::test]

@@ -302,13 +302,12 @@ async fn bad_bundles_are_refused_and_write_nothing() {
     let (status, answer) = capture(&server, &id, signed_bundle(&challenge, bomb)).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("bundle_too_large")));
 
-    // An expired challenge.
-    let challenge = ktp_challenge(&server, &id).await;
-    sqlx::query("UPDATE flash_challenges SET expires_at = '2020-01-01T00:00:00.000Z' WHERE id = $1")
-        .bind(challenge["id"].as_str().unwrap())
-        .execute(&mut *server.state.store.write().await.unwrap())
-        .await
-        .unwrap();
+    // An expired challenge: the server's clock moves past its 10 s.
+    let (status, challenge) =
+        server.post("/api/identity/document/ktp/challenge", json!({"customerId": id, "ttlMs": 10000})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let challenge = challenge["flashChallenge"].clone();
+    server.state.clock.advance(time::Duration::seconds(15));
     let (status, _) = capture(&server, &id, signed_bundle(&challenge, frames.clone())).await;
     assert_eq!(status, StatusCode::GONE);
 

@@ -153,13 +153,12 @@ async fn bad_signatures_spent_and_expired_challenges_are_refused_before_image_wo
             (status, answer["error"]["code"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("unsupported_image"))
         );
-        // An expired challenge: 410.
-        let stale = server.face_challenge(id).await;
-        sqlx::query("UPDATE flash_challenges SET expires_at = '2020-01-01T00:00:00.000Z' WHERE id = $1")
-            .bind(stale["id"].as_str().unwrap())
-            .execute(&mut *server.state.store.write().await.unwrap())
-            .await
-            .unwrap();
+        // An expired challenge: 410 (the server's clock moved past its 10 s, not the first one's 90 s).
+        let (status, stale) =
+            server.post("/api/identity/face/flash-challenge", json!({"customerId": id, "ttlMs": 10000})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let stale = stale["flashChallenge"].clone();
+        server.state.clock.advance(time::Duration::seconds(15));
         let (status, answer) = liveness(&server, id, signed_bundle(&stale, frames.clone())).await;
         assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::GONE, Some("challenge_expired")));
         // Another customer's challenge, and another org's customer.
