@@ -74,12 +74,21 @@ async fn a_request_past_its_time_is_abandoned_and_records_nothing() {
         capture_frames(&card, &challenge_colors(challenge), Presentation::Original, 7).iter().map(|f| b64(f)).collect();
     let before =
         [server.count("verifications").await, server.count("captures").await, server.count("ktp_bundles").await];
-    let (status, answer): (StatusCode, Value) = server
-        .post(
-            "/api/identity/document/ktp/capture",
-            json!({"customerId": id, "bundle": signed_bundle(challenge, frames)}),
-        )
-        .await;
+    let body = json!({"customerId": id, "bundle": signed_bundle(challenge, frames)});
+    let send = || async {
+        let response = server
+            .client
+            .post(format!("{}/api/identity/document/ktp/capture", server.base))
+            .bearer_auth(&server.key)
+            .header("idempotency-key", "slow-capture-1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let (status, answer) = send().await;
     assert_eq!(
         (status, answer["error"]["code"].as_str()),
         (StatusCode::SERVICE_UNAVAILABLE, Some("request_timeout")),
@@ -87,6 +96,15 @@ async fn a_request_past_its_time_is_abandoned_and_records_nothing() {
     );
     // The analysis may still finish on its core; nothing of it is recorded, and the challenge
     // was not spent.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // The abandoned request's idempotency key was freed when its future was dropped: the same
+    // key runs again (and times out again) instead of answering 409 request_in_progress.
+    let (status, again) = send().await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("request_timeout")),
+        "{again}"
+    );
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let after =
         [server.count("verifications").await, server.count("captures").await, server.count("ktp_bundles").await];
