@@ -210,3 +210,40 @@ async fn erasure_is_admin_only_org_scoped_and_rate_limited() {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn a_workflow_racing_an_erasure_writes_nothing_after_it() {
+    for server in servers().await {
+        let customer = server.create_customer(json!({"fullName": "Racing", "nik": NIK_MALE})).await;
+        let id = customer["id"].as_str().unwrap().to_string();
+        let verifications_before = server.count("verifications").await;
+        // An erasure in flight: its transaction holds the customer's row (and, on SQLite, the
+        // write path) while a Dukcapil verdict for the same customer arrives.
+        let mut erasure = server.state.store.begin().await.unwrap();
+        sqlx::query("UPDATE customers SET erased_at = $2, wrapped_data_key = NULL, pii_sealed = NULL WHERE id = $1")
+            .bind(&id)
+            .bind(kenali_core::time_fmt::now_timestamp())
+            .execute(&mut **erasure)
+            .await
+            .unwrap();
+        let (client, base, key) = (server.client.clone(), server.base.clone(), server.key.clone());
+        let verdict_for = id.clone();
+        let verdict = tokio::spawn(async move {
+            let response = client
+                .post(format!("{base}/api/identity/nik/dukcapil"))
+                .bearer_auth(key)
+                .json(&json!({"customerId": verdict_for, "valid": true}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(!verdict.is_finished(), "the verdict waits for the erasure's row");
+        erasure.commit().await.unwrap();
+        let (status, answer) = verdict.await.unwrap();
+        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::GONE, Some("customer_erased")), "{answer}");
+        assert_eq!(server.count("verifications").await, verifications_before, "nothing written after the erasure");
+    }
+}
