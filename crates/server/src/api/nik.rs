@@ -214,11 +214,11 @@ pub async fn ingest_dukcapil(
     let principal = auth.require(Scope::Public)?;
     let photo = body.photo.as_deref().map(|p| image_field("photo", p)).transpose()?;
     let raw = body.raw.as_ref().map(|raw| raw.get().to_string());
-    {
-        // Unknown and other orgs' customers answer 404 before any image work.
+    // Unknown and other orgs' customers answer 404 before any image work.
+    let known = {
         let mut conn = state.store.reader().acquire().await?;
-        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?;
-    }
+        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
+    };
     if photo.is_some() {
         crate::ratelimit::check(&state, crate::ratelimit::DUKCAPIL_PHOTO, &principal.org_id).await?;
     }
@@ -252,13 +252,9 @@ pub async fn ingest_dukcapil(
     let settings = super::org_settings(&state, &principal.org_id).await?;
     let selfie = match (&face, crate::service::faces::face_service(&state)) {
         (Ok(_), Ok(service)) => {
-            let customer = {
-                let mut conn = state.store.reader().acquire().await?;
-                load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
-            };
-            let key = data_key(&state.keys, &customer)?;
+            let key = data_key(&state.keys, &known)?;
             let mut conn = state.store.reader().acquire().await?;
-            match last_step_up_selfie(service, &mut conn, &key, &customer).await {
+            match last_step_up_selfie(service, &mut conn, &key, &known).await {
                 Ok(selfie) => selfie,
                 // A stored selfie the model cannot read again leaves the match undone, not the verdict.
                 Err(err) if err.status == StatusCode::UNPROCESSABLE_ENTITY => None,
