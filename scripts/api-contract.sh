@@ -2,13 +2,13 @@
 # The API contract, checked from outside: starts `kenali serve` (SQLite, a fresh data dir, an
 # admin key holding every scope) and runs schemathesis (PyPI) against its own
 # /api/openapi.json, every operation: no 5xx, and every response's status, content type and body
-# as the description says. Needs the `kenali` binary (KENALI_BIN, default the debug build that
-# `cargo test` leaves) and the models (KENALI_MODELS_DIR, default target/test-models).
+# as the description says. Needs the `kenali` binary (KENALI_BIN, default the release build that
+# `serve` and the README's test command leave) and the models (KENALI_MODELS_DIR, default target/test-models).
 # SCHEMATHESIS_SEED fixes the generated cases (CI uses a fixed one so a run reproduces);
 # SCHEMATHESIS_EXAMPLES bounds the cases per operation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KENALI_BIN=${KENALI_BIN:-target/debug/kenali}
+KENALI_BIN=${KENALI_BIN:-target/release/kenali}
 PORT=${PORT:-18200}
 # Run through the interpreter, so a freshly pip-installed CLI needs no PATH shim.
 python3 -m schemathesis.cli --version >/dev/null 2>&1 || python3 -m pip install -q 'schemathesis==4.32.5'

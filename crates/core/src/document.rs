@@ -8,76 +8,11 @@ use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::ktp::{label_row, parse_card_date, validate_fields, KtpReading, OcrLine};
-use crate::liveness::{color_following, distinct_colors, FlashSample, Voter};
+use crate::liveness::{FlashSample, Voter};
 use crate::typeface::TypefaceMeasure;
+use crate::vote::{Role, Seat, CAPTURE_QUALITY, FLASH_REFLECTANCE, MULTI_FRAME_CONSISTENCY, SCREEN_MOIRE};
 
-/// Every KTP voter threshold, in one documented place.
-pub mod thresholds {
-    /// `capture_quality`: the card's area as a fraction of the frame's.
-    pub const CARD_AREA_FRACTION_MIN: f32 = 0.25;
-    /// `capture_quality`: variance of the Laplacian over the rectified card (grey levels²), at
-    /// 1012 px wide. Printed text is dense edges: a sharp card measures in the hundreds.
-    pub const CARD_SHARPNESS_MIN: f32 = 60.0;
-    /// `capture_quality`: fraction of the card that is saturated glare; above hides fields.
-    pub const GLARE_FRACTION_MAX: f32 = 0.06;
-    /// `flash_reflectance`: as for faces, correlation of the card's colour change with the
-    /// challenge colours, and the least RMS colour movement (grey levels).
-    pub const CARD_FLASH_CORRELATION_MIN: f32 = 0.5;
-    pub const CARD_FLASH_RESPONSE_MIN: f32 = 2.0;
-    pub const CARD_FLASH_SAMPLES_MIN: usize = 3;
-    pub const CARD_FLASH_COLORS_MIN: usize = 2;
-    /// `specular_check`: a highlight is this fraction of the card or more, saturated in every
-    /// channel; a laminate shows one, and it travels (fraction of the card's width) as the
-    /// hand tilts the card. Paper and screens show none, or a fixed one.
-    pub const HIGHLIGHT_FRACTION_MIN: f32 = 0.0005;
-    pub const HIGHLIGHT_TRAVEL_MIN: f32 = 0.04;
-    /// `screen_moire`: spectral peak ratio over the portrait (kenali_vision::moire). Synthetic
-    /// captures of clean cards measure 4.3–5.4, the same cards re-filmed off a display 9.7–9.9
-    /// (kenali-vision's capture tests); not yet calibrated on real replays.
-    pub const CARD_MOIRE_PEAK_MAX: f32 = 7.5;
-    /// `multi_frame_consistency`: correlation of each frame's edge map of the card with the
-    /// first's. Frames of one synthetic card measure ≥ 0.96 under changing flash colours and a
-    /// travelling highlight; two different cards (same template, other fields and portrait) up
-    /// to 0.89 (bench_ktp).
-    pub const SAME_CARD_MIN: f32 = 0.93;
-    /// `multi_frame_consistency`: largest corner movement across frames, as a fraction of the
-    /// card's width. Below: a frozen still. Above: not one steady capture.
-    pub const CARD_MOTION_MIN: f32 = 0.001;
-    pub const CARD_MOTION_MAX: f32 = 0.3;
-    /// `photo_substitution`: the KTP template's portrait box, as fractions of the card
-    /// (left, top, right, bottom), and how far a detected frame edge may sit from it. Clean
-    /// synthetic captures measured up to 0.0098 (the rectangle fit's error: 0.008 sent 2 of 20
-    /// clean cards of the HTTP capture benchmark to review); a pasted photo, at least 8% larger
-    /// and 10 px off, sits ≥ 0.018 off on its left edge and ≥ 0.033 on its top one.
-    pub const PORTRAIT_BOX: [f32; 4] = [0.761, 0.188, 0.968, 0.627];
-    pub const PORTRAIT_EDGE_TOLERANCE: f32 = 0.012;
-    /// `hologram_check`: the template's hologram (card fractions: left, top, right, bottom),
-    /// read as a 4×4 grid of chromaticities less their mean (`CardFrameMeasure::hologram`).
-    /// A diffractive foil shows rings of colour that move as the card tilts; ink, a photocopy or a
-    /// screen shows a fixed pattern, or none. Frames where more than `HOLOGRAM_GLARE_MAX` of the
-    /// box is glare cannot be read (seed 001: glare hiding the hologram). Colourfulness is the
-    /// pattern's RMS, the shift the largest RMS change of it between two frames. Synthetic
-    /// captures (kenali_testkit::ktp_scene, kenali-vision's capture tests): an original's
-    /// frames show colour 0.006–0.011 and shift 0.016; a photocopy's colour is ≤ 0.001; a
-    /// screen replay's shift 0.0004. Not yet calibrated on real cards.
-    pub const HOLOGRAM_BOX: [f32; 4] = [0.82, 0.83, 0.91, 0.97];
-    pub const HOLOGRAM_GLARE_MAX: f32 = 0.25;
-    pub const HOLOGRAM_COLOR_MIN: f32 = 0.004;
-    pub const HOLOGRAM_SHIFT_MIN: f32 = 0.004;
-    /// `font_match`: the KTP template's layout, as fractions of the card: labels left-aligned
-    /// at this x and field rows this far apart (each with its tolerance). Measured on the
-    /// synthetic template (kenali_testkit::ktp); real cards may need the constants refined. The
-    /// NIK's type is judged by [`crate::typeface::template`].
-    pub const LABEL_LEFT: f32 = 0.028;
-    pub const LABEL_LEFT_TOLERANCE: f32 = 0.02;
-    pub const ROW_PITCH: f32 = 0.0564;
-    pub const ROW_PITCH_TOLERANCE: f32 = 0.15;
-    /// `font_match`: labels that must be found to judge the layout.
-    pub const LABELS_MIN: usize = 8;
-    /// `ocr_consistency`: free-text fields may differ by one edit per this many characters
-    /// (two OCR engines rarely agree on every character); structured fields must be equal.
-    pub const OCR_CHARS_PER_EDIT: usize = 8;
-}
+pub mod thresholds;
 
 use thresholds::*;
 
@@ -172,9 +107,25 @@ impl AssuranceTier {
     }
 }
 
-fn vote(name: &'static str, passed: bool, reason: impl Into<String>, score: Option<f32>) -> Voter {
-    Voter::new(name, passed, reason, score)
-}
+pub const SPECULAR_CHECK: Seat = Seat::new("specular_check", Role::Attack);
+
+/// Every anti-spoof voter of the KTP judge, with its role (fusion reads only the roles).
+pub const ANTI_SPOOF_VOTERS: [Seat; 5] =
+    [CAPTURE_QUALITY, FLASH_REFLECTANCE, SPECULAR_CHECK, SCREEN_MOIRE, MULTI_FRAME_CONSISTENCY];
+
+/// The NIK against the card: authentic needs it to have run.
+pub const NIK_CONSISTENCY: Seat = Seat::required("nik_consistency", Role::Contradiction);
+pub const OCR_CONSISTENCY: Seat = Seat::new("ocr_consistency", Role::Contradiction);
+pub const PHOTO_SUBSTITUTION: Seat = Seat::new("photo_substitution", Role::Contradiction);
+/// A malformed field is most often a misread one: the reading was not good enough to judge.
+pub const FIELD_FORMAT: Seat = Seat::new("field_format", Role::Quality);
+pub const FONT_MATCH: Seat = Seat::new("font_match", Role::Suspicion);
+pub const HOLOGRAM_CHECK: Seat = Seat::new("hologram_check", Role::Suspicion);
+pub const CUSTOMER_NIK: Seat = Seat::new("customer_nik", Role::Suspicion);
+
+/// Every tamper voter of the KTP judge, with its role.
+pub const TAMPER_VOTERS: [Seat; 7] =
+    [NIK_CONSISTENCY, FIELD_FORMAT, OCR_CONSISTENCY, PHOTO_SUBSTITUTION, FONT_MATCH, HOLOGRAM_CHECK, CUSTOMER_NIK];
 
 fn frame_problems(f: &CardFrameMeasure) -> Vec<&'static str> {
     if !f.card_found {
@@ -196,19 +147,7 @@ fn frame_problems(f: &CardFrameMeasure) -> Vec<&'static str> {
 /// The card fills the frame, is in focus and is not washed out by glare, in every frame.
 pub fn capture_quality(frames: &[CardFrameMeasure]) -> Voter {
     let per_frame: Vec<Vec<&str>> = frames.iter().map(frame_problems).collect();
-    let good = per_frame.iter().filter(|p| p.is_empty()).count();
-    let score = Some(good as f32 / frames.len().max(1) as f32);
-    if good == frames.len() && !frames.is_empty() {
-        return vote("capture_quality", true, "a sharp card filling the frame, without glare", score);
-    }
-    let reason = per_frame
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !p.is_empty())
-        .map(|(i, p)| format!("frame {i}: {}", p.join(", ")))
-        .collect::<Vec<_>>()
-        .join("; ");
-    vote("capture_quality", false, reason, score)
+    crate::vote::quality_vote(&per_frame, "a sharp card filling the frame, without glare")
 }
 
 /// The laminate reflects the challenge colours in the frames the samples name.
@@ -217,23 +156,14 @@ pub fn flash_reflectance(frames: &[CardFrameMeasure], samples: &[FlashSample]) -
         .iter()
         .filter_map(|s| frames.get(s.frame_index).filter(|f| f.card_found).map(|f| (f.mean_rgb, s.color)))
         .collect();
-    if pairs.is_empty() {
-        return None;
-    }
-    if pairs.len() < CARD_FLASH_SAMPLES_MIN || distinct_colors(&pairs) < CARD_FLASH_COLORS_MIN {
-        return Some(vote("flash_reflectance", false, "too few flash samples to test the challenge", None));
-    }
-    let fit = color_following(&pairs);
-    if fit.response < CARD_FLASH_RESPONSE_MIN {
-        return Some(vote("flash_reflectance", false, "the card does not reflect the challenge colours", Some(0.0)));
-    }
-    let passed = fit.correlation >= CARD_FLASH_CORRELATION_MIN;
-    let reason = if passed {
-        "the card reflects the challenge colours"
-    } else {
-        "the card's colour does not follow the challenge"
+    let rule = crate::vote::FlashRule {
+        surface: "card",
+        samples_min: CARD_FLASH_SAMPLES_MIN,
+        colors_min: CARD_FLASH_COLORS_MIN,
+        response_min: CARD_FLASH_RESPONSE_MIN,
+        correlation_min: CARD_FLASH_CORRELATION_MIN,
     };
-    Some(vote("flash_reflectance", passed, reason, Some(fit.correlation)))
+    crate::vote::flash_vote(&pairs, &rule)
 }
 
 /// A laminated original shows a specular highlight that travels as the card tilts; a
@@ -245,12 +175,7 @@ pub fn specular_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
     }
     let highlights: Vec<[f32; 2]> = with_card.iter().filter_map(|f| f.highlight).collect();
     if highlights.len() < 2 {
-        return Some(vote(
-            "specular_check",
-            false,
-            "no specular highlight: a photocopy or print, not a laminate",
-            None,
-        ));
+        return Some(SPECULAR_CHECK.vote(false, "no specular highlight: a photocopy or print, not a laminate", None));
     }
     let mut travel = 0f32;
     for (i, a) in highlights.iter().enumerate() {
@@ -264,20 +189,12 @@ pub fn specular_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
     } else {
         "the highlight does not move with the card"
     };
-    Some(vote("specular_check", passed, reason, Some(travel)))
+    Some(SPECULAR_CHECK.vote(passed, reason, Some(travel)))
 }
 
 /// The median peak ratio over the portrait: a card re-filmed off a display carries its grid.
 pub fn screen_moire(frames: &[CardFrameMeasure]) -> Option<Voter> {
-    let mut ratios: Vec<f32> = frames.iter().filter_map(|f| f.moire_ratio).collect();
-    if ratios.is_empty() {
-        return None;
-    }
-    ratios.sort_by(f32::total_cmp);
-    let median = ratios[ratios.len() / 2];
-    let passed = median <= CARD_MOIRE_PEAK_MAX;
-    let reason = if passed { "no display pattern on the card" } else { "a periodic display pattern covers the card" };
-    Some(vote("screen_moire", passed, reason, Some(median)))
+    crate::vote::moire_vote(frames.iter().filter_map(|f| f.moire_ratio).collect(), CARD_MOIRE_PEAK_MAX, "card")
 }
 
 /// One card in every frame, not byte-identical copies, with natural small motion.
@@ -290,7 +207,7 @@ pub fn multi_frame_consistency(frames: &[CardFrameMeasure]) -> Option<Voter> {
     hashes.sort_unstable();
     hashes.dedup();
     if hashes.len() < frames.len() {
-        return Some(vote("multi_frame_consistency", false, "frames are byte-identical copies", Some(0.0)));
+        return Some(MULTI_FRAME_CONSISTENCY.vote(false, "frames are byte-identical copies", Some(0.0)));
     }
     let first = with_card[0];
     let least_similar = with_card[1..]
@@ -298,7 +215,7 @@ pub fn multi_frame_consistency(frames: &[CardFrameMeasure]) -> Option<Voter> {
         .map(|f| f.thumbnail.iter().zip(&first.thumbnail).map(|(a, b)| a * b).sum::<f32>())
         .fold(f32::MAX, f32::min);
     if least_similar < SAME_CARD_MIN {
-        return Some(vote("multi_frame_consistency", false, "the card changes between frames", Some(least_similar)));
+        return Some(MULTI_FRAME_CONSISTENCY.vote(false, "the card changes between frames", Some(least_similar)));
     }
     let motion = with_card
         .iter()
@@ -313,12 +230,12 @@ pub fn multi_frame_consistency(frames: &[CardFrameMeasure]) -> Option<Voter> {
         })
         .fold(0.0, f32::max);
     if motion < CARD_MOTION_MIN {
-        return Some(vote("multi_frame_consistency", false, "no natural motion: a frozen image", Some(motion)));
+        return Some(MULTI_FRAME_CONSISTENCY.vote(false, "no natural motion: a frozen image", Some(motion)));
     }
     if motion > CARD_MOTION_MAX {
-        return Some(vote("multi_frame_consistency", false, "the card jumps between frames", Some(motion)));
+        return Some(MULTI_FRAME_CONSISTENCY.vote(false, "the card jumps between frames", Some(motion)));
     }
-    Some(vote("multi_frame_consistency", true, "one card, natural small motion", Some(least_similar)))
+    Some(MULTI_FRAME_CONSISTENCY.vote(true, "one card, natural small motion", Some(least_similar)))
 }
 
 const NIK_FIELDS: [&str; 3] = ["nik", "dateOfBirth", "gender"];
@@ -333,7 +250,7 @@ fn rms(values: impl Iterator<Item = f32>) -> f32 {
 /// voter: a reprinted or copied card has no working foil). Absent with fewer than two frames of
 /// the card.
 pub fn hologram_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
-    let name = "hologram_check";
+    let seat = HOLOGRAM_CHECK;
     let with_card: Vec<&CardFrameMeasure> = frames.iter().filter(|f| f.card_found && !f.hologram.is_empty()).collect();
     if with_card.len() < 2 {
         return None;
@@ -341,11 +258,11 @@ pub fn hologram_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
     let readable: Vec<&[f32]> =
         with_card.iter().filter(|f| f.hologram_glare <= HOLOGRAM_GLARE_MAX).map(|f| f.hologram.as_slice()).collect();
     if readable.len() < 2 {
-        return Some(Voter::new(name, false, "glare on the laminate hides the hologram", None));
+        return Some(seat.vote(false, "glare on the laminate hides the hologram", None));
     }
     let colour = readable.iter().map(|p| rms(p.iter().copied())).sum::<f32>() / readable.len() as f32;
     if colour < HOLOGRAM_COLOR_MIN {
-        return Some(Voter::new(name, false, "no hologram colours where the template puts them", Some(colour)));
+        return Some(seat.vote(false, "no hologram colours where the template puts them", Some(colour)));
     }
     let mut shift = 0f32;
     for (i, a) in readable.iter().enumerate() {
@@ -354,14 +271,9 @@ pub fn hologram_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
         }
     }
     if shift < HOLOGRAM_SHIFT_MIN {
-        return Some(Voter::new(
-            name,
-            false,
-            "no reflective specular ring: the hologram's colours stay fixed",
-            Some(shift),
-        ));
+        return Some(seat.vote(false, "no reflective specular ring: the hologram's colours stay fixed", Some(shift)));
     }
-    Some(Voter::new(name, true, "the hologram's colours shift as the card moves", Some(shift)))
+    Some(seat.vote(true, "the hologram's colours shift as the card moves", Some(shift)))
 }
 
 /// Whether the card's NIK is the one the customer registered with (compared through blind
@@ -370,9 +282,9 @@ pub fn hologram_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
 pub fn customer_nik(card_matches_customer: Option<bool>) -> Option<Voter> {
     card_matches_customer.map(|matches| {
         if matches {
-            Voter::new("customer_nik", true, "the card's NIK is the customer's", None)
+            CUSTOMER_NIK.vote(true, "the card's NIK is the customer's", None)
         } else {
-            Voter::new("customer_nik", false, "the card's NIK differs from the customer's registered NIK", None)
+            CUSTOMER_NIK.vote(false, "the card's NIK differs from the customer's registered NIK", None)
         }
     })
 }
@@ -381,10 +293,10 @@ pub fn nik_consistency(reading: &KtpReading, reference_year: i32) -> Voter {
     let problems: Vec<_> =
         validate_fields(reading, reference_year).into_iter().filter(|p| NIK_FIELDS.contains(&p.field)).collect();
     if problems.is_empty() {
-        return vote("nik_consistency", true, "NIK structure, region, birth date and gender agree", None);
+        return NIK_CONSISTENCY.vote(true, "NIK structure, region, birth date and gender agree", None);
     }
     let reason = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; ");
-    vote("nik_consistency", false, reason, None)
+    NIK_CONSISTENCY.vote(false, reason, None)
 }
 
 /// Seed 001's formats for the other fields: Latin name, RT/RW, the enums, validity.
@@ -392,10 +304,10 @@ pub fn field_format(reading: &KtpReading, reference_year: i32) -> Voter {
     let problems: Vec<_> =
         validate_fields(reading, reference_year).into_iter().filter(|p| !NIK_FIELDS.contains(&p.field)).collect();
     if problems.is_empty() {
-        return vote("field_format", true, "every field has its KTP format", None);
+        return FIELD_FORMAT.vote(true, "every field has its KTP format", None);
     }
     let reason = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; ");
-    vote("field_format", false, reason, None)
+    FIELD_FORMAT.vote(false, reason, None)
 }
 
 /// Upper case, NFKC, single spaces; dates as ISO; gender as male/female.
@@ -448,36 +360,36 @@ pub fn ocr_consistency(reading: &KtpReading, sdk_fields: Option<&Value>) -> Opti
     }
     let score = Some(1.0 - differing.len() as f32 / compared as f32);
     if differing.is_empty() {
-        return Some(vote("ocr_consistency", true, format!("{compared} fields agree with the SDK's reading"), score));
+        return Some(OCR_CONSISTENCY.vote(true, format!("{compared} fields agree with the SDK's reading"), score));
     }
-    Some(vote("ocr_consistency", false, format!("the SDK read differently: {}", differing.join(", ")), score))
+    Some(OCR_CONSISTENCY.vote(false, format!("the SDK read differently: {}", differing.join(", ")), score))
 }
 
 /// One face, where the template puts the portrait, inside a photo frame at the template's edges
 /// (a glued-on photo is never cut to the exact size and place).
 pub fn photo_substitution(portrait: &PortraitMeasure) -> Voter {
-    let name = "photo_substitution";
+    let seat = PHOTO_SUBSTITUTION;
     if portrait.faces != 1 {
-        return vote(name, false, format!("{} faces on the card; the template has one portrait", portrait.faces), None);
+        return seat.vote(false, format!("{} faces on the card; the template has one portrait", portrait.faces), None);
     }
     let Some(face) = portrait.face_box else {
-        return vote(name, false, "no portrait found", None);
+        return seat.vote(false, "no portrait found", None);
     };
     let center = [(face[0] + face[2]) / 2.0, (face[1] + face[3]) / 2.0];
     let b = PORTRAIT_BOX;
     if !(b[0]..=b[2]).contains(&center[0]) || !(b[1]..=b[3]).contains(&center[1]) {
-        return vote(name, false, "the face is not where the KTP template puts the portrait", None);
+        return seat.vote(false, "the face is not where the KTP template puts the portrait", None);
     }
     let offsets: Vec<f32> =
         portrait.edges.iter().zip(b).filter_map(|(edge, want)| edge.map(|e| (e - want).abs())).collect();
     let worst = offsets.iter().copied().fold(0.0, f32::max);
     if offsets.len() < 2 {
-        return vote(name, false, "the portrait's frame does not sit at the template's edges", None);
+        return seat.vote(false, "the portrait's frame does not sit at the template's edges", None);
     }
     if worst > PORTRAIT_EDGE_TOLERANCE {
-        return vote(name, false, "the portrait's edges are off the template: a pasted photo", Some(worst));
+        return seat.vote(false, "the portrait's edges are off the template: a pasted photo", Some(worst));
     }
-    vote(name, true, "one portrait in the template's frame", Some(worst))
+    seat.vote(true, "one portrait in the template's frame", Some(worst))
 }
 
 /// The labels' layout against the KTP template (left-aligned in one column at the template's
@@ -486,16 +398,16 @@ pub fn photo_substitution(portrait: &PortraitMeasure) -> Voter {
 /// generic template, fields pasted in, or a NIK printed again in another face or weight break
 /// one of these.
 pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32, nik_type: Option<&TypefaceMeasure>) -> Voter {
-    let name = "font_match";
+    let seat = FONT_MATCH;
     let mut labels: Vec<(usize, &OcrLine)> = lines.iter().filter_map(|l| Some((label_row(&l.text)?, l))).collect();
     labels.sort_by_key(|(row, _)| *row);
     labels.dedup_by_key(|(row, _)| *row);
     if labels.len() < LABELS_MIN {
-        return vote(name, false, format!("only {} of the KTP's 13 labels were found", labels.len()), None);
+        return seat.vote(false, format!("only {} of the KTP's 13 labels were found", labels.len()), None);
     }
     let lefts: Vec<f32> = labels.iter().map(|(_, l)| l.left / card_width).collect();
     if let Some(off) = lefts.iter().find(|x| (**x - LABEL_LEFT).abs() > LABEL_LEFT_TOLERANCE) {
-        return vote(name, false, "a label is not in the template's left column", Some(*off));
+        return seat.vote(false, "a label is not in the template's left column", Some(*off));
     }
     // Rows after the NIK's, which stands apart in its larger type.
     let rows: Vec<(usize, f32)> =
@@ -505,43 +417,43 @@ pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32, nik_type
         .map(|w| ((w[1].1 - w[0].1) / (w[1].0 - w[0].0) as f32 / ROW_PITCH - 1.0).abs())
         .fold(0.0, f32::max);
     if worst_pitch > ROW_PITCH_TOLERANCE {
-        return vote(name, false, "the field rows are not spaced as on a KTP", Some(worst_pitch));
+        return seat.vote(false, "the field rows are not spaced as on a KTP", Some(worst_pitch));
     }
     let Some(nik_type) = nik_type else {
-        return vote(name, false, "the NIK's typeface could not be measured", None);
+        return seat.vote(false, "the NIK's typeface could not be measured", None);
     };
     if let Some((reason, score)) = crate::typeface::mismatch(nik_type, card_height) {
-        return vote(name, false, reason, Some(score));
+        return seat.vote(false, reason, Some(score));
     }
-    vote(name, true, format!("{} labels in the KTP template's layout", labels.len()), Some(worst_pitch))
+    seat.vote(true, format!("{} labels in the KTP template's layout", labels.len()), Some(worst_pitch))
 }
 
-/// Spoof when a voter that detects attacks failed; unclear when the capture was too poor or
-/// fewer than two attack voters could run; live when every voter passed.
-/// The anti-spoof voters that each look for a presentation attack in evidence of their own
-/// (the flash's reflection, the laminate's highlight, a display's moiré, the frames' agreement).
-pub const ATTACK_VOTERS: [&str; 4] = ["flash_reflectance", "specular_check", "screen_moire", "multi_frame_consistency"];
-
+/// Spoof when an [`Role::Attack`] voter failed (each looks for a presentation attack in
+/// evidence of its own: the flash's reflection, the laminate's highlight, a display's moiré, the
+/// frames' agreement); unclear when the capture was too poor or fewer than two attack voters
+/// could run; live when every voter passed.
 pub fn fuse_anti_spoof(voters: &[Voter]) -> AntiSpoof {
-    if voters.iter().any(|v| !v.passed && ATTACK_VOTERS.contains(&v.name)) {
+    use crate::vote::{all_passed, failed, ran, required_ran};
+    if failed(voters, Role::Attack).next().is_some() {
         return AntiSpoof::Spoof;
     }
-    let attack_ran = voters.iter().filter(|v| ATTACK_VOTERS.contains(&v.name)).count();
-    if attack_ran >= 2 && voters.iter().all(|v| v.passed) {
+    if ran(voters, Role::Attack) >= 2 && required_ran(voters, &ANTI_SPOOF_VOTERS) && all_passed(voters) {
         AntiSpoof::Live
     } else {
         AntiSpoof::Unclear
     }
 }
 
-/// Tampered when the NIK, the portrait or the SDK's reading contradict the card; unclear when
-/// a field is unreadable or malformed; authentic when every voter passed.
+/// Tampered when a [`Role::Contradiction`] voter failed (the NIK, the portrait or the SDK's
+/// reading contradict the card); unclear when a field is unreadable or malformed or a suspicion
+/// was raised; authentic when the NIK was checked (the required seat of [`TAMPER_VOTERS`]) and
+/// every voter passed.
 pub fn fuse_tamper(voters: &[Voter]) -> Tamper {
-    const CONTRADICTIONS: [&str; 3] = ["nik_consistency", "photo_substitution", "ocr_consistency"];
-    if voters.iter().any(|v| !v.passed && CONTRADICTIONS.contains(&v.name)) {
+    use crate::vote::{all_passed, failed, required_ran};
+    if failed(voters, Role::Contradiction).next().is_some() {
         return Tamper::Tampered;
     }
-    if voters.iter().any(|v| v.name == "nik_consistency") && voters.iter().all(|v| v.passed) {
+    if required_ran(voters, &TAMPER_VOTERS) && all_passed(voters) {
         Tamper::Authentic
     } else {
         Tamper::Unclear
@@ -554,7 +466,7 @@ pub fn assurance(anti_spoof: AntiSpoof, tamper: Tamper, anti_spoof_voters: &[Vot
     if anti_spoof != AntiSpoof::Live || tamper != Tamper::Authentic {
         return AssuranceTier::Low;
     }
-    match anti_spoof_voters.iter().find(|v| v.name == "flash_reflectance") {
+    match anti_spoof_voters.iter().find(|v| v.name == FLASH_REFLECTANCE.name) {
         Some(v) if v.passed => AssuranceTier::High,
         Some(_) => AssuranceTier::Low,
         None => AssuranceTier::Standard,
@@ -567,8 +479,7 @@ pub fn assurance(anti_spoof: AntiSpoof, tamper: Tamper, anti_spoof_voters: &[Vot
 /// outcomes go to an analyst as `requires_review`.
 pub fn verdict(judgement: &Judgement, fields_read: usize) -> crate::verification::KtpVerdict {
     use crate::verification::KtpVerdict;
-    let failed_attack_voters =
-        judgement.anti_spoof_voters.iter().filter(|v| !v.passed && ATTACK_VOTERS.contains(&v.name)).count();
+    let failed_attack_voters = crate::vote::failed(&judgement.anti_spoof_voters, Role::Attack).count();
     if fields_read == 0 || failed_attack_voters >= 2 {
         KtpVerdict::Failed
     } else if judgement.assurance == AssuranceTier::Low {

@@ -363,3 +363,85 @@ fn the_native_faith_religion_passes_the_field_format_check() {
     let voter = field_format(&read, 2026);
     assert!(!voter.passed && voter.reason.contains("religion"), "{voter:?}");
 }
+
+#[test]
+fn fusion_reads_the_role_not_the_name() {
+    let new = |role, passed| Voter::new("a_new_voter", role, passed, "", None);
+    let attack = |passed| SPECULAR_CHECK.vote(passed, "", None);
+    assert_eq!(fuse_anti_spoof(&[attack(true), new(Role::Attack, true)]), AntiSpoof::Live);
+    assert_eq!(fuse_anti_spoof(&[attack(true), new(Role::Attack, false)]), AntiSpoof::Spoof);
+    assert_eq!(fuse_anti_spoof(&[attack(true), attack(true), new(Role::Quality, false)]), AntiSpoof::Unclear);
+    // One attack voter is not enough to call a card live, whatever it is called.
+    assert_eq!(fuse_anti_spoof(&[attack(true), new(Role::Quality, true)]), AntiSpoof::Unclear);
+    let nik = NIK_CONSISTENCY.vote(true, "", None);
+    assert_eq!(fuse_tamper(&[nik.clone(), new(Role::Contradiction, true)]), Tamper::Authentic);
+    assert_eq!(fuse_tamper(&[nik.clone(), new(Role::Contradiction, false)]), Tamper::Tampered);
+    assert_eq!(fuse_tamper(&[nik.clone(), new(Role::Suspicion, false)]), Tamper::Unclear);
+    assert_eq!(fuse_tamper(&[nik, new(Role::Quality, false)]), Tamper::Unclear);
+    // Without the required NIK check nothing is authentic.
+    assert_eq!(fuse_tamper(&[new(Role::Contradiction, true)]), Tamper::Unclear);
+    // Two failed attack voters of any name fail the bundle outright; two failed others do not.
+    let judgement = |anti_spoof_voters: Vec<Voter>| Judgement {
+        anti_spoof: fuse_anti_spoof(&anti_spoof_voters),
+        anti_spoof_voters,
+        tamper_voters: Vec::new(),
+        tamper: Tamper::Authentic,
+        assurance: AssuranceTier::Low,
+    };
+    let failed = judgement(vec![new(Role::Attack, false), attack(false)]);
+    assert_eq!(failed.anti_spoof, AntiSpoof::Spoof);
+    assert_eq!(verdict(&failed, 5), crate::verification::KtpVerdict::Failed);
+    let poor = judgement(vec![new(Role::Quality, false), new(Role::Suspicion, false), attack(true)]);
+    assert_eq!(verdict(&poor, 5), crate::verification::KtpVerdict::RequiresReview);
+}
+
+#[test]
+fn every_voter_the_judge_emits_sits_in_its_table() {
+    let labels = template_labels();
+    let b = PORTRAIT_BOX;
+    let portrait = PortraitMeasure {
+        faces: 1,
+        face_box: Some([b[0] + 0.03, b[1] + 0.05, b[2] - 0.03, b[3] - 0.1]),
+        edges: [Some(b[0]), Some(b[1]), Some(b[2]), Some(b[3])],
+    };
+    let sdk = json!({"nik": "3273016204830001"});
+    let (good_frames, good_reading) = (original(), reading());
+    let mut bad_frames = original();
+    bad_frames.iter_mut().for_each(|f| (f.sharpness, f.highlight, f.moire_ratio) = (0.0, None, Some(99.0)));
+    let mut bad_reading = reading();
+    bad_reading.rt_rw = Some(Reading { value: "3/7".into(), confidence: 0.9 });
+    let evidence = |frames, reading, matches| Evidence {
+        frames,
+        samples: &[],
+        reading,
+        lines: &labels,
+        card_size: [1012.0, 638.0],
+        portrait: &portrait,
+        nik_type: Some(&NIK_TYPE),
+        sdk_fields: Some(&sdk),
+        reference_year: 2026,
+        card_matches_customer: Some(matches),
+    };
+    let samples = samples();
+    let good = judge(&Evidence { samples: &samples, ..evidence(&good_frames, &good_reading, true) });
+    assert_eq!(
+        (good.anti_spoof, good.tamper, good.assurance),
+        (AntiSpoof::Live, Tamper::Authentic, AssuranceTier::High)
+    );
+    let bad = judge(&Evidence { samples: &samples[..2], ..evidence(&bad_frames, &bad_reading, false) });
+    assert_eq!((bad.anti_spoof, bad.tamper), (AntiSpoof::Spoof, Tamper::Unclear));
+    // Every seat filled in both captures, each voter with its table's role.
+    let check = |emitted: &[Voter], table: &[Seat]| {
+        assert_eq!(emitted.len(), table.len(), "{emitted:?}");
+        for voter in emitted {
+            let seat = table.iter().find(|s| s.name == voter.name);
+            assert_eq!(seat.map(|s| s.role), Some(voter.role), "{voter:?}");
+        }
+    };
+    for judgement in [&good, &bad] {
+        check(&judgement.anti_spoof_voters, &ANTI_SPOOF_VOTERS);
+        check(&judgement.tamper_voters, &TAMPER_VOTERS);
+    }
+    assert!(bad.anti_spoof_voters.iter().chain(&bad.tamper_voters).any(|v| !v.passed && v.role == Role::Attack));
+    assert!(bad.tamper_voters.iter().all(|v| v.passed || v.role != Role::Contradiction), "{:?}", bad.tamper_voters);
+}

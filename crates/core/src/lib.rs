@@ -16,4 +16,5 @@ pub mod tier;
 pub mod time_fmt;
 pub mod typeface;
 pub mod verification;
+pub mod vote;
 pub mod webhook;

@@ -49,20 +49,15 @@ pub mod thresholds {
 
 use thresholds::*;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Voter {
-    pub name: &'static str,
-    pub passed: bool,
-    pub reason: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub score: Option<f32>,
-}
+pub use crate::vote::{color_following, ColorFollowing, Voter};
+use crate::vote::{Role, Seat, CAPTURE_QUALITY, FLASH_REFLECTANCE, MULTI_FRAME_CONSISTENCY, SCREEN_MOIRE};
 
-impl Voter {
-    pub(crate) fn new(name: &'static str, passed: bool, reason: impl Into<String>, score: Option<f32>) -> Self {
-        Self { name, passed, reason: reason.into(), score }
-    }
-}
+/// The anti-spoof model's voter: live needs it to have run.
+pub const PASSIVE_LIVENESS: Seat = Seat::required("passive_liveness", Role::Attack);
+
+/// Every voter of the face liveness judge, with its role (fusion reads only the roles).
+pub const VOTERS: [Seat; 5] =
+    [CAPTURE_QUALITY, PASSIVE_LIVENESS, MULTI_FRAME_CONSISTENCY, FLASH_REFLECTANCE, SCREEN_MOIRE];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -145,19 +140,7 @@ fn frame_problems(f: &FrameMeasure) -> Vec<&'static str> {
 
 pub fn capture_quality(frames: &[FrameMeasure]) -> Voter {
     let per_frame: Vec<Vec<&str>> = frames.iter().map(frame_problems).collect();
-    let good = per_frame.iter().filter(|p| p.is_empty()).count();
-    let score = Some(good as f32 / frames.len().max(1) as f32);
-    if good == frames.len() && !frames.is_empty() {
-        return Voter::new("capture_quality", true, "one sharp, well-exposed face in every frame", score);
-    }
-    let reason = per_frame
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !p.is_empty())
-        .map(|(i, p)| format!("frame {i}: {}", p.join(", ")))
-        .collect::<Vec<_>>()
-        .join("; ");
-    Voter::new("capture_quality", false, reason, score)
+    crate::vote::quality_vote(&per_frame, "one sharp, well-exposed face in every frame")
 }
 
 pub fn passive_liveness(frames: &[FrameMeasure]) -> Option<Voter> {
@@ -169,7 +152,7 @@ pub fn passive_liveness(frames: &[FrameMeasure]) -> Option<Voter> {
     let passed = mean >= PASSIVE_LIVE_MIN;
     let reason =
         if passed { "the anti-spoof model sees a live face" } else { "the anti-spoof model sees a presented image" };
-    Some(Voter::new("passive_liveness", passed, reason, Some(mean)))
+    Some(PASSIVE_LIVENESS.vote(passed, reason, Some(mean)))
 }
 
 /// Normalised cross-correlation of two standardised appearances (1 = the same picture).
@@ -208,18 +191,13 @@ pub fn multi_frame_consistency(frames: &[FrameMeasure]) -> Option<Voter> {
     hashes.sort_unstable();
     hashes.dedup();
     if hashes.len() < frames.len() {
-        return Some(Voter::new("multi_frame_consistency", false, "frames are byte-identical copies", Some(0.0)));
+        return Some(MULTI_FRAME_CONSISTENCY.vote(false, "frames are byte-identical copies", Some(0.0)));
     }
     let first = with_face[0];
     let least_alike =
         with_face[1..].iter().map(|f| appearance_similarity(&first.appearance, &f.appearance)).fold(f32::MAX, f32::min);
     if least_alike < SAME_CAPTURE_MIN {
-        return Some(Voter::new(
-            "multi_frame_consistency",
-            false,
-            "the face changes between frames",
-            Some(least_alike),
-        ));
+        return Some(MULTI_FRAME_CONSISTENCY.vote(false, "the face changes between frames", Some(least_alike)));
     }
     let motion = with_face
         .iter()
@@ -234,56 +212,12 @@ pub fn multi_frame_consistency(frames: &[FrameMeasure]) -> Option<Voter> {
         })
         .fold(0.0, f32::max);
     if motion < MOTION_MIN {
-        return Some(Voter::new("multi_frame_consistency", false, "no natural motion: a frozen image", Some(motion)));
+        return Some(MULTI_FRAME_CONSISTENCY.vote(false, "no natural motion: a frozen image", Some(motion)));
     }
     if motion > MOTION_MAX {
-        return Some(Voter::new("multi_frame_consistency", false, "the face jumps between frames", Some(motion)));
+        return Some(MULTI_FRAME_CONSISTENCY.vote(false, "the face jumps between frames", Some(motion)));
     }
-    Some(Voter::new("multi_frame_consistency", true, "one face, natural small motion", Some(least_alike)))
-}
-
-/// How a surface's mean colour followed the challenge colours across the flash samples.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ColorFollowing {
-    /// RMS movement of the surface's colour (grey levels).
-    pub response: f32,
-    /// Pearson correlation of the surface's colour deviations with the challenge colours'.
-    pub correlation: f32,
-}
-
-/// `pairs` are (the surface's mean RGB in a frame, the colour that lit it).
-pub fn color_following(pairs: &[([f32; 3], [u8; 3])]) -> ColorFollowing {
-    let n = pairs.len().max(1) as f32;
-    let mut mean_surface = [0f32; 3];
-    let mut mean_color = [0f32; 3];
-    for (rgb, c) in pairs {
-        for k in 0..3 {
-            mean_surface[k] += rgb[k] / n;
-            mean_color[k] += f32::from(c[k]) / n;
-        }
-    }
-    let (mut cov, mut var_surface, mut var_color) = (0f32, 0f32, 0f32);
-    for (rgb, c) in pairs {
-        for k in 0..3 {
-            let d = rgb[k] - mean_surface[k];
-            let e = f32::from(c[k]) - mean_color[k];
-            cov += d * e;
-            var_surface += d * d;
-            var_color += e * e;
-        }
-    }
-    ColorFollowing {
-        response: (var_surface / (3.0 * n)).sqrt(),
-        correlation: cov / (var_surface.sqrt() * var_color.sqrt()).max(f32::EPSILON),
-    }
-}
-
-/// Distinct colours among the samples.
-pub(crate) fn distinct_colors(pairs: &[([f32; 3], [u8; 3])]) -> usize {
-    let mut colors: Vec<[u8; 3]> = pairs.iter().map(|(_, c)| *c).collect();
-    colors.sort_unstable();
-    colors.dedup();
-    colors.len()
+    Some(MULTI_FRAME_CONSISTENCY.vote(true, "one face, natural small motion", Some(least_alike)))
 }
 
 /// The face's colour must follow the challenge colours (see [`color_following`]).
@@ -292,53 +226,30 @@ pub fn flash_reflectance(frames: &[FrameMeasure], samples: &[FlashSample]) -> Op
         .iter()
         .filter_map(|s| frames.get(s.frame_index).filter(|f| f.faces == 1).map(|f| (f.mean_rgb, s.color)))
         .collect();
-    if pairs.is_empty() {
-        return None;
-    }
-    if pairs.len() < FLASH_SAMPLES_MIN || distinct_colors(&pairs) < FLASH_COLORS_MIN {
-        return Some(Voter::new("flash_reflectance", false, "too few flash samples to test the challenge", None));
-    }
-    let fit = color_following(&pairs);
-    if fit.response < FLASH_RESPONSE_MIN {
-        return Some(Voter::new(
-            "flash_reflectance",
-            false,
-            "the face does not reflect the challenge colours",
-            Some(0.0),
-        ));
-    }
-    let passed = fit.correlation >= FLASH_CORRELATION_MIN;
-    let reason = if passed {
-        "the face reflects the challenge colours"
-    } else {
-        "the face's colour does not follow the challenge"
+    let rule = crate::vote::FlashRule {
+        surface: "face",
+        samples_min: FLASH_SAMPLES_MIN,
+        colors_min: FLASH_COLORS_MIN,
+        response_min: FLASH_RESPONSE_MIN,
+        correlation_min: FLASH_CORRELATION_MIN,
     };
-    Some(Voter::new("flash_reflectance", passed, reason, Some(fit.correlation)))
+    crate::vote::flash_vote(&pairs, &rule)
 }
 
 /// The median peak ratio over the frames: one noisy frame does not decide.
 pub fn screen_moire(frames: &[FrameMeasure]) -> Option<Voter> {
-    let mut ratios: Vec<f32> = frames.iter().filter_map(|f| f.moire_ratio).collect();
-    if ratios.is_empty() {
-        return None;
-    }
-    ratios.sort_by(f32::total_cmp);
-    let median = ratios[ratios.len() / 2];
-    let passed = median <= MOIRE_PEAK_MAX;
-    let reason = if passed { "no display pattern on the face" } else { "a periodic display pattern covers the face" };
-    Some(Voter::new("screen_moire", passed, reason, Some(median)))
+    crate::vote::moire_vote(frames.iter().filter_map(|f| f.moire_ratio).collect(), MOIRE_PEAK_MAX, "face")
 }
 
-/// Spoof when a voter that detects attacks failed; unclear when the capture was too poor to
-/// judge or the model could not run; live only when every voter that ran passed.
+/// Spoof when an [`Role::Attack`] voter failed; unclear when the capture was too poor to judge
+/// or the model could not run (a required seat of [`VOTERS`] is empty); live only when every
+/// voter that ran passed.
 pub fn fuse(voters: &[Voter]) -> Fused {
-    const ATTACK_VOTERS: [&str; 4] =
-        ["passive_liveness", "flash_reflectance", "multi_frame_consistency", "screen_moire"];
-    if voters.iter().any(|v| !v.passed && ATTACK_VOTERS.contains(&v.name)) {
+    use crate::vote::{all_passed, failed, required_ran};
+    if failed(voters, Role::Attack).next().is_some() {
         return Fused::Spoof;
     }
-    let passive_ran = voters.iter().any(|v| v.name == "passive_liveness");
-    if passive_ran && voters.iter().all(|v| v.passed) {
+    if required_ran(voters, &VOTERS) && all_passed(voters) {
         Fused::Live
     } else {
         Fused::Unclear
@@ -485,10 +396,57 @@ mod tests {
         assert!(!tilt(FACE_TILT_MAX_DEGREES + 1.0) && !tilt(180.0));
     }
 
+    fn seat(name: &str) -> Seat {
+        VOTERS.iter().copied().find(|s| s.name == name).unwrap_or_else(|| unreachable!("{name}"))
+    }
+
+    #[test]
+    fn fusion_reads_the_role_not_the_name() {
+        let model = PASSIVE_LIVENESS.vote(true, "", None);
+        let new = |role, passed| Voter::new("a_new_voter", role, passed, "", None);
+        assert_eq!(fuse(&[model.clone(), new(Role::Attack, true)]), Fused::Live);
+        assert_eq!(fuse(&[model.clone(), new(Role::Attack, false)]), Fused::Spoof);
+        assert_eq!(fuse(&[model.clone(), new(Role::Quality, false)]), Fused::Unclear);
+        assert_eq!(fuse(&[model.clone(), new(Role::Suspicion, false)]), Fused::Unclear);
+        // A known name with another role is judged by the role.
+        let quality_named_attack = Voter::new("screen_moire", Role::Quality, false, "", None);
+        assert_eq!(fuse(&[model, quality_named_attack]), Fused::Unclear);
+        // Without the required model, passing attack voters are not enough.
+        assert_eq!(
+            fuse(&[new(Role::Attack, true), seat("multi_frame_consistency").vote(true, "", None)]),
+            Fused::Unclear
+        );
+    }
+
+    #[test]
+    fn every_voter_the_judge_emits_sits_in_its_table() {
+        let frames: Vec<_> = (0..4).map(|i| frame(i, [120.0, 100.0, 90.0], i as f32)).collect();
+        let samples: Vec<_> =
+            COLORS.iter().enumerate().map(|(i, c)| FlashSample { frame_index: i, color: *c }).collect();
+        let mut bad = frames.clone();
+        bad.iter_mut().for_each(|f| (f.sharpness, f.moire_ratio) = (0.0, Some(99.0)));
+        bad[1].sha256 = bad[0].sha256.clone();
+        let mut emitted = Vec::new();
+        for (frames, samples) in [(&frames, &samples[..]), (&bad, &samples[..2])] {
+            emitted.push(capture_quality(frames));
+            emitted.extend(passive_liveness(frames));
+            emitted.extend(multi_frame_consistency(frames));
+            emitted.extend(flash_reflectance(frames, samples));
+            emitted.extend(screen_moire(frames));
+        }
+        assert_eq!(emitted.len(), 10);
+        for voter in &emitted {
+            assert_eq!(seat(voter.name).role, voter.role, "{voter:?}");
+        }
+        for s in VOTERS {
+            assert!(emitted.iter().any(|v| v.name == s.name), "{s:?} never emitted");
+        }
+    }
+
     #[test]
     fn fusion_is_spoof_on_an_attack_voter_and_live_only_when_all_pass() {
-        let pass = |name| Voter::new(name, true, "", None);
-        let fail = |name| Voter::new(name, false, "", None);
+        let pass = |name| seat(name).vote(true, "", None);
+        let fail = |name| seat(name).vote(false, "", None);
         assert_eq!(fuse(&[pass("passive_liveness"), pass("capture_quality")]), Fused::Live);
         assert_eq!(fuse(&[fail("passive_liveness"), pass("capture_quality")]), Fused::Spoof);
         assert_eq!(fuse(&[pass("passive_liveness"), fail("flash_reflectance")]), Fused::Spoof);

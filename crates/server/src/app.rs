@@ -8,9 +8,12 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::api;
 use crate::auth::{authenticate, generate_secret, Scope};
@@ -21,6 +24,7 @@ use crate::keys::{load_master_key, Keys};
 use crate::ledger::Actor;
 use crate::metrics::Metrics;
 use crate::middleware::{idempotency, observe, request_timeout};
+use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::store::{api_keys, orgs, Store};
 use kenali_vision::FaceEngine;
@@ -46,53 +50,65 @@ async fn method_not_allowed(req: axum::extract::Request, next: axum::middleware:
     response
 }
 
-/// Every route. Routes behind an API key get authentication and idempotency; image-carrying
-/// routes get the larger body limit.
-pub fn app(state: AppState) -> Router {
+/// Every route of the API, each declared once: a handler's `#[utoipa::path]` names its method
+/// and path for the router and for the OpenAPI description alike, so the two cannot drift.
+/// Routes behind an API key get authentication and idempotency; image-carrying routes get the
+/// larger body limit.
+pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
     let image_limit = DefaultBodyLimit::max(state.config.image_body_limit_bytes);
-    let protected = Router::new()
-        .route("/api/customers", post(api::customers::create).get(api::customers::list))
-        .route("/api/identity/customers/{id}", get(api::customers::profile))
-        .route("/api/identity/customers/{id}/erase", post(api::customers::erase))
-        .route("/api/identity/kyc/{customer_id}", get(api::kyc::show))
-        .route("/api/identity/kyc/{customer_id}/upgrade", post(api::kyc::upgrade))
-        .route("/api/identity/nik/validate", post(api::nik::validate_for_customer))
-        .route("/api/identity/nik/dukcapil", post(api::nik::ingest_dukcapil).layer(image_limit))
-        .route("/api/identity/tier-events", get(api::audit_log::tier_events))
-        .route("/api/identity/audit-log", get(api::audit_log::list))
-        .route("/api/identity/webhooks", get(api::webhooks::list).post(api::webhooks::create))
-        .route("/api/identity/webhooks/{id}", patch(api::webhooks::update).delete(api::webhooks::delete))
-        .route("/api/identity/webhooks/{id}/test", post(api::webhooks::test))
-        .route("/api/identity/webhooks/{id}/deliveries", get(api::webhooks::deliveries))
-        .route("/api/identity/webhooks/{id}/deliveries/{event_id}/redeliver", post(api::webhooks::redeliver))
-        .route("/api/identity/search", get(api::search::search))
-        .route("/api/identity/export/customers.csv", get(api::export::customers_csv))
-        .route("/api/identity/export/verifications.csv", get(api::export::verifications_csv))
-        .route("/api/identity/org/settings", get(api::settings::show).patch(api::settings::update))
-        .route("/api/identity/api-keys", get(api::api_keys::list).post(api::api_keys::create))
-        .route("/api/identity/api-keys/{id}", delete(api::api_keys::revoke))
-        .route("/api/identity/api-keys/{id}/revoke", post(api::api_keys::revoke_by_post))
-        .route("/api/identity/face/match", post(api::faces::face_match).layer(image_limit))
-        .route("/api/identity/face/flash-challenge", post(api::liveness::face_challenge))
-        .route("/api/identity/face/liveness", post(api::liveness::face_liveness).layer(image_limit))
-        .route("/api/identity/auth/step-up", post(api::liveness::step_up).layer(image_limit))
-        .route("/api/identity/face/enrollments", get(api::faces::enrollments))
-        .route("/api/identity/document/ktp/challenge", post(api::ktp::ktp_challenge))
-        .route("/api/identity/document/ktp/capture", post(api::ktp::ktp_capture).layer(image_limit))
-        .route("/api/identity/review-queue", get(api::review::queue))
-        .route("/api/identity/review-queue/{id}/decision", post(api::review::decide))
-        .route("/api/identity/devices/register", post(api::devices::register))
-        .route("/api/identity/devices/{id}/revoke", post(api::devices::revoke))
-        .route("/api/identity/attempts", get(api::faces::attempts))
-        .route("/api/identity/customers/{id}/attempts", get(api::faces::customer_attempts))
+    let images = |(schemas, paths, method_router): UtoipaMethodRouter<AppState>| {
+        (schemas, paths, method_router.layer(image_limit))
+    };
+    let protected = OpenApiRouter::new()
+        .routes(routes!(api::customers::create, api::customers::list))
+        .routes(routes!(api::customers::profile))
+        .routes(routes!(api::customers::erase))
+        .routes(routes!(api::kyc::show))
+        .routes(routes!(api::kyc::upgrade))
+        .routes(routes!(api::nik::validate_for_customer))
+        .routes(images(routes!(api::nik::ingest_dukcapil)))
+        .routes(routes!(api::audit_log::tier_events))
+        .routes(routes!(api::audit_log::list))
+        .routes(routes!(api::webhooks::list, api::webhooks::create))
+        .routes(routes!(api::webhooks::update, api::webhooks::delete))
+        .routes(routes!(api::webhooks::test))
+        .routes(routes!(api::webhooks::deliveries))
+        .routes(routes!(api::webhooks::redeliver))
+        .routes(routes!(api::search::search))
+        .routes(routes!(api::export::customers_csv))
+        .routes(routes!(api::export::verifications_csv))
+        .routes(routes!(api::settings::show, api::settings::update))
+        .routes(routes!(api::api_keys::list, api::api_keys::create))
+        .routes(routes!(api::api_keys::revoke))
+        .routes(routes!(api::api_keys::revoke_by_post))
+        .routes(images(routes!(api::faces::face_match)))
+        .routes(routes!(api::liveness::face_challenge))
+        .routes(images(routes!(api::liveness::face_liveness)))
+        .routes(images(routes!(api::liveness::step_up)))
+        .routes(routes!(api::faces::enrollments))
+        .routes(routes!(api::ktp::ktp_challenge))
+        .routes(images(routes!(api::ktp::ktp_capture)))
+        .routes(routes!(api::review::queue))
+        .routes(routes!(api::review::decide))
+        .routes(routes!(api::devices::register))
+        .routes(routes!(api::devices::revoke))
+        .routes(routes!(api::faces::attempts))
+        .routes(routes!(api::faces::customer_attempts))
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), authenticate))
         .layer(from_fn_with_state(state.clone(), request_timeout));
-    let mut open = Router::new().route("/api/healthz", get(api::health::healthz)).merge(crate::openapi::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(api::health::healthz)).merge(protected)
+}
+
+/// The whole application: the API, its OpenAPI description and Swagger UI, `/metrics` unless
+/// it has a listener of its own, and the error answers for unknown routes and methods.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = api_routes(&state).split_for_parts();
+    let mut open = crate::openapi::router(openapi);
     if state.config.metrics_listen.is_none() {
         open = open.route("/metrics", get(api::health::metrics));
     }
-    open.merge(protected)
+    open.merge(api)
         .fallback(route_not_found)
         .layer(from_fn(method_not_allowed))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
@@ -147,7 +163,7 @@ pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceSe
     apply_bootstrap_key(&state).await?;
     crate::search_index::rebuild_stale(&state)
         .await
-        .map_err(|e| anyhow::anyhow!("building the name search index: {}", e.internal.unwrap_or(e.message)))?;
+        .map_err(|e| anyhow::anyhow!("building the name search index: {e}"))?;
     Ok(state)
 }
 

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::service::Error as ServiceError;
 use crate::store::StoreError;
 
 tokio::task_local! {
@@ -160,6 +161,46 @@ impl IntoResponse for ApiError {
         }
         response.extensions_mut().insert(ErrorLogNote { code: self.code, internal: self.internal });
         response
+    }
+}
+
+/// The one place a workflow's error becomes an HTTP answer.
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        let status = match &err {
+            ServiceError::InvalidField { .. } | ServiceError::InvalidNik(_) => StatusCode::BAD_REQUEST,
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::CustomerErased(_) | ServiceError::ChallengeExpired => StatusCode::GONE,
+            ServiceError::Image { .. } | ServiceError::NoReference(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::PixelBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ServiceError::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
+            ServiceError::ChallengeConsumed
+            | ServiceError::EnrollmentRetired
+            | ServiceError::EnrollmentPendingReview
+            | ServiceError::ModelMismatch { .. }
+            | ServiceError::NikConflict(_)
+            | ServiceError::AlreadyDecided(_) => StatusCode::CONFLICT,
+            ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::Busy(_) | ServiceError::ModelsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Store(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut api = ApiError::new(status, err.code(), err.public_message());
+        match &err {
+            ServiceError::InvalidField { field, message } => {
+                api.details = vec![json!({"field": field, "message": message})];
+            }
+            ServiceError::InvalidNik(problems) => {
+                api.details = problems
+                    .iter()
+                    .map(|p| json!({"field": "nik", "code": p.code(), "message": p.message()}))
+                    .collect();
+            }
+            ServiceError::RateLimited { retry_after_secs, .. } => api.retry_after_secs = Some(*retry_after_secs),
+            ServiceError::Busy(_) => api.retry_after_secs = Some(2),
+            ServiceError::Store(_) | ServiceError::Internal(_) => api.internal = Some(err.to_string()),
+            _ => {}
+        }
+        api
     }
 }
 

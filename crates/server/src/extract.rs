@@ -16,9 +16,13 @@ use crate::error::ApiError;
 /// for type errors, unknown fields and missing fields.
 pub struct ApiJson<T>(pub T);
 
+/// Bodies over this size are parsed on the blocking pool (a bundle of frames is megabytes of
+/// JSON), so that parsing them cannot stall the async threads.
+const INLINE_PARSE_BYTES: usize = 64 * 1024;
+
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
-    T: DeserializeOwned,
+    T: DeserializeOwned + Send + 'static,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -37,7 +41,10 @@ where
             return Err(ApiError::unsupported_media_type());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(bytes_rejection)?;
-        parse_json(&bytes).map(ApiJson)
+        if bytes.len() <= INLINE_PARSE_BYTES {
+            return parse_json(&bytes).map(ApiJson);
+        }
+        tokio::task::spawn_blocking(move || parse_json(&bytes)).await.map_err(ApiError::internal)?.map(ApiJson)
     }
 }
 

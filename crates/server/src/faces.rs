@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use base64::Engine;
+use bytes::Bytes;
 use kenali_core::face::{embedding_from_bytes, embedding_to_bytes};
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::seal::DataKey;
@@ -15,7 +16,7 @@ use kenali_vision::{decode_image, DecodeError, DecodeLimits, FaceEngine, FaceErr
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
+use crate::service::{Error, ImageProblem};
 use crate::store::faces::EnrollmentRow;
 
 /// Largest decoded image accepted in a JSON field.
@@ -37,24 +38,14 @@ pub const MAX_COMPUTE_WAITERS: usize = 32;
 /// Longest a request waits for cores before it is refused with 503.
 pub const COMPUTE_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
-fn busy(why: &str) -> ApiError {
-    let mut err = ApiError::new(
-        axum::http::StatusCode::SERVICE_UNAVAILABLE,
-        "busy",
-        format!("the server is at capacity ({why}); retry shortly"),
-    );
-    err.retry_after_secs = Some(2);
-    err
-}
-
 /// Counts one waiting request while it lives.
 struct WaitingGuard<'a>(&'a AtomicUsize);
 
 impl<'a> WaitingGuard<'a> {
-    fn enter(waiting: &'a AtomicUsize) -> Result<Self, ApiError> {
+    fn enter(waiting: &'a AtomicUsize) -> Result<Self, Error> {
         if waiting.fetch_add(1, Ordering::SeqCst) >= MAX_COMPUTE_WAITERS {
             waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(busy("too many requests waiting for a core"));
+            return Err(Error::Busy("too many requests waiting for a core"));
         }
         Ok(WaitingGuard(waiting))
     }
@@ -66,9 +57,11 @@ impl Drop for WaitingGuard<'_> {
     }
 }
 
-/// A decoded image field: its bytes, media type and SHA-256.
+/// A decoded image field: its bytes (shared, so that handing them to a worker copies
+/// nothing), media type and SHA-256.
+#[derive(Clone)]
 pub struct ImageInput {
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     pub media_type: &'static str,
     pub sha256: String,
 }
@@ -80,44 +73,43 @@ pub struct AnalyzedImage {
 }
 
 /// Reads a base64 JPEG/PNG field (a `data:` URL prefix is allowed).
-pub fn image_field(field: &str, value: &str) -> Result<ImageInput, ApiError> {
+pub fn image_field(field: &str, value: &str) -> Result<ImageInput, Error> {
     let encoded = value.trim();
     let encoded = encoded.split_once(";base64,").map(|(_, data)| data).unwrap_or(encoded);
     if encoded.len() > MAX_IMAGE_BYTES / 3 * 4 + 4 {
-        return Err(ApiError::invalid_field(field, format!("must be at most {MAX_IMAGE_BYTES} bytes decoded")));
+        return Err(Error::invalid_field(field, format!("must be at most {MAX_IMAGE_BYTES} bytes decoded")));
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded)
-        .map_err(|_| ApiError::invalid_field(field, "is not valid base64"))?;
+        .map_err(|_| Error::invalid_field(field, "is not valid base64"))?;
     let media_type = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         "image/jpeg"
     } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         "image/png"
     } else {
-        return Err(ApiError::unprocessable("unsupported_image", format!("{field}: must be a JPEG or PNG image")));
+        return Err(Error::image(field, ImageProblem::Unsupported));
     };
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    Ok(ImageInput { bytes, media_type, sha256 })
+    Ok(ImageInput { bytes: Bytes::from(bytes), media_type, sha256 })
 }
 
-pub fn decode_error(field: &str, err: DecodeError) -> ApiError {
-    let code = match err {
-        DecodeError::UnsupportedFormat => "unsupported_image",
-        DecodeError::TooManyBytes(_) | DecodeError::TooManyPixels(..) => "image_too_large",
-        DecodeError::TooSmall(..) => "image_too_small",
-        DecodeError::Corrupt(_) => "undecodable_image",
+pub fn decode_error(field: &str, err: DecodeError) -> Error {
+    let why = err.to_string();
+    let problem = match err {
+        DecodeError::UnsupportedFormat => ImageProblem::Unsupported,
+        DecodeError::TooManyBytes(_) | DecodeError::TooManyPixels(..) => ImageProblem::TooLarge(why),
+        DecodeError::TooSmall(..) => ImageProblem::TooSmall(why),
+        DecodeError::Corrupt(_) => ImageProblem::Undecodable(why),
     };
-    ApiError::unprocessable(code, format!("{field}: {err}"))
+    Error::image(field, problem)
 }
 
-fn face_error(field: &str, err: FaceError) -> ApiError {
+fn face_error(field: &str, err: FaceError) -> Error {
     match err {
-        FaceError::NoFace => ApiError::unprocessable("no_face", format!("{field}: no face found")),
-        FaceError::SeveralFaces(n) => {
-            ApiError::unprocessable("several_faces", format!("{field}: {n} faces found; exactly one is needed"))
-        }
-        FaceError::FaceTooSmall => ApiError::unprocessable("face_too_small", format!("{field}: {err}")),
-        other => ApiError::internal(other),
+        FaceError::NoFace => Error::image(field, ImageProblem::NoFace),
+        FaceError::SeveralFaces(n) => Error::image(field, ImageProblem::SeveralFaces(n)),
+        FaceError::FaceTooSmall => Error::image(field, ImageProblem::FaceTooSmall(err.to_string())),
+        other => Error::internal(other),
     }
 }
 
@@ -149,8 +141,8 @@ impl FaceService {
     /// Runs CPU-bound work on the blocking pool, one job per core at a time.
     pub async fn run_blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+        work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
         self.run_with_permits(1, work).await
     }
 
@@ -158,8 +150,8 @@ impl FaceService {
     /// the permits so that the cores are not promised twice.
     pub async fn run_blocking_wide<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+        work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
         self.run_with_permits(u32::try_from(self.cores).unwrap_or(1), work).await
     }
 
@@ -170,24 +162,24 @@ impl FaceService {
     async fn run_with_permits<T: Send + 'static>(
         &self,
         count: u32,
-        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+        work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
         let waiting = WaitingGuard::enter(&self.waiting)?;
         let permits = tokio::time::timeout(COMPUTE_WAIT, self.permits.clone().acquire_many_owned(count))
             .await
-            .map_err(|_| busy("no core became free in time"))?
-            .map_err(ApiError::internal)?;
+            .map_err(|_| Error::Busy("no core became free in time"))?
+            .map_err(Error::internal)?;
         drop(waiting);
         tokio::task::spawn_blocking(move || {
             let _permits = permits;
             work()
         })
         .await
-        .map_err(ApiError::internal)?
+        .map_err(Error::internal)?
     }
 
     /// Decodes and analyses one image off the async runtime.
-    pub async fn analyze(&self, field: &str, input: ImageInput) -> Result<AnalyzedImage, ApiError> {
+    pub async fn analyze(&self, field: &str, input: ImageInput) -> Result<AnalyzedImage, Error> {
         let engine = self.engine.clone();
         let field_name = field.to_string();
         let limits = DecodeLimits { max_bytes: MAX_IMAGE_BYTES, ..DecodeLimits::default() };
@@ -246,14 +238,14 @@ pub fn new_enrollment(
 }
 
 /// Opens an enrollment's embedding; `None` when retired.
-pub fn open_embedding(data_key: &DataKey, enrollment: &EnrollmentRow) -> Result<Option<Vec<f32>>, ApiError> {
+pub fn open_embedding(data_key: &DataKey, enrollment: &EnrollmentRow) -> Result<Option<Vec<f32>>, Error> {
     let Some(sealed) = &enrollment.embedding_sealed else { return Ok(None) };
     let bytes = data_key
         .open(sealed, &embedding_context(&enrollment.id))
-        .map_err(|e| ApiError::internal(format!("embedding of {}: {e}", enrollment.id)))?;
+        .map_err(|e| Error::internal(format!("embedding of {}: {e}", enrollment.id)))?;
     embedding_from_bytes(&bytes)
         .map(Some)
-        .ok_or_else(|| ApiError::internal(format!("embedding of {} is malformed", enrollment.id)))
+        .ok_or_else(|| Error::internal(format!("embedding of {} is malformed", enrollment.id)))
 }
 
 /// The live selfie of the customer's most recent allowed step-up: the verification that
@@ -270,7 +262,7 @@ pub async fn last_step_up_selfie(
     conn: &mut sqlx::AnyConnection,
     data_key: &DataKey,
     customer: &crate::store::customers::CustomerRow,
-) -> Result<Option<StepUpSelfie>, ApiError> {
+) -> Result<Option<StepUpSelfie>, Error> {
     use kenali_core::verification::{kind, Details};
     let history = crate::store::verifications::history(conn, &customer.org_id, &customer.id).await?;
     let allowed = history.iter().rev().find_map(|row| {
@@ -292,9 +284,9 @@ pub async fn last_step_up_selfie(
     };
     let bytes = data_key
         .open(&capture.sealed, &format!("capture/{}", capture.id))
-        .map_err(|e| ApiError::internal(format!("opening capture {}: {e}", capture.id)))?;
+        .map_err(|e| Error::internal(format!("opening capture {}: {e}", capture.id)))?;
     let media_type = if capture.media_type == "image/png" { "image/png" } else { "image/jpeg" };
-    let input = ImageInput { bytes, media_type, sha256: sha256.clone() };
+    let input = ImageInput { bytes: Bytes::from(bytes), media_type, sha256: sha256.clone() };
     let analyzed = service.analyze("stepUpSelfie", input).await?;
     Ok(Some(StepUpSelfie { match_verification_id, sha256, embedding: analyzed.face.embedding }))
 }

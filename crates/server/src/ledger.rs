@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::AnyConnection;
 
-use crate::error::ApiError;
 use crate::keys::Keys;
+use crate::service::Error;
 use crate::store::audit::{self, NewEntry};
 use crate::store::customers::CustomerRow;
 use crate::store::tier_events::{self, TierEventRow};
@@ -65,24 +65,25 @@ pub fn pii_context(customer_id: &str) -> String {
 }
 
 /// Unwraps the customer's data key; `Gone` when erased (the key no longer exists).
-pub fn data_key(keys: &Keys, customer: &CustomerRow) -> Result<DataKey, ApiError> {
-    let wrapped = customer.wrapped_data_key.as_deref().ok_or_else(|| ApiError::gone("this customer was erased"))?;
+pub fn data_key(keys: &Keys, customer: &CustomerRow) -> Result<DataKey, Error> {
+    let wrapped =
+        customer.wrapped_data_key.as_deref().ok_or_else(|| Error::CustomerErased("this customer was erased"))?;
     keys.master
         .unwrap_key(wrapped, &customer.id)
-        .map_err(|e| ApiError::internal(format!("unwrapping data key of {}: {e}", customer.id)))
+        .map_err(|e| Error::internal(format!("unwrapping data key of {}: {e}", customer.id)))
 }
 
-pub fn open_pii(keys: &Keys, customer: &CustomerRow) -> Result<Pii, ApiError> {
+pub fn open_pii(keys: &Keys, customer: &CustomerRow) -> Result<Pii, Error> {
     let key = data_key(keys, customer)?;
-    let sealed = customer.pii_sealed.as_deref().ok_or_else(|| ApiError::gone("this customer was erased"))?;
+    let sealed = customer.pii_sealed.as_deref().ok_or_else(|| Error::CustomerErased("this customer was erased"))?;
     let bytes = key
         .open(sealed, &pii_context(&customer.id))
-        .map_err(|e| ApiError::internal(format!("opening PII of {}: {e}", customer.id)))?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("PII of {}: {e}", customer.id)))
+        .map_err(|e| Error::internal(format!("opening PII of {}: {e}", customer.id)))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::internal(format!("PII of {}: {e}", customer.id)))
 }
 
-pub fn seal_pii(key: &DataKey, customer_id: &str, pii: &Pii) -> Result<Vec<u8>, ApiError> {
-    let json = serde_json::to_vec(pii).map_err(ApiError::internal)?;
+pub fn seal_pii(key: &DataKey, customer_id: &str, pii: &Pii) -> Result<Vec<u8>, Error> {
+    let json = serde_json::to_vec(pii).map_err(Error::internal)?;
     Ok(key.seal(&json, &pii_context(customer_id)))
 }
 

@@ -19,4 +19,5 @@ pub mod search_index;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod views;
 pub mod webhooks;

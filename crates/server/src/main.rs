@@ -111,7 +111,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let state = build_state(config, None).await?;
             let report = kenali_server::retention::sweep(&state, now, "cli", true)
                 .await
-                .map_err(|e| anyhow::anyhow!("retention sweep failed: {}", e.internal.unwrap_or(e.message)))?;
+                .map_err(|e| anyhow::anyhow!("retention sweep failed: {e}"))?;
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"sweep": report}))?);
         }
         Command::Audit(AuditCommand::Verify) => {

@@ -165,7 +165,7 @@ async fn customer_key(
     if customer.wrapped_data_key.is_none() {
         return Ok(None);
     }
-    crate::ledger::data_key(&state.keys, &customer).map(Some)
+    Ok(Some(crate::ledger::data_key(&state.keys, &customer)?))
 }
 
 /// A reservation held while its request runs. Dropped without [`HeldReservation::settle`] (the
@@ -213,6 +213,37 @@ impl Drop for HeldReservation {
     }
 }
 
+/// Bodies up to this size are parsed and hashed on the async thread; larger ones (bundles of
+/// frames, tens of megabytes) on the blocking pool, so a burst of them cannot stall the runtime.
+const INLINE_BODY_BYTES: usize = 64 * 1024;
+
+/// The body as JSON (`Null` when it is not JSON; the handler refuses it properly) and the
+/// request's hash: method, path and the canonical body, so that key order and whitespace do
+/// not make a request different.
+async fn fingerprint(
+    method: Method,
+    path: String,
+    bytes: axum::body::Bytes,
+) -> Result<(serde_json::Value, String), tokio::task::JoinError> {
+    let inline = bytes.len() <= INLINE_BODY_BYTES;
+    let work = move || {
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        let canonical = if json.is_null() { bytes.to_vec() } else { json.to_string().into_bytes() };
+        let mut hasher = Sha256::new();
+        hasher.update(method.as_str().as_bytes());
+        hasher.update([0]);
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        hasher.update(&canonical);
+        (json, hex::encode(hasher.finalize()))
+    };
+    if inline {
+        Ok(work())
+    } else {
+        tokio::task::spawn_blocking(work).await
+    }
+}
+
 /// Replays the first successful response to a repeated mutating request; the same key with
 /// a different request is 409. A response about a customer is sealed with that customer's data
 /// key, so erasing the customer shreds it; a response that showed a secret is not kept.
@@ -234,21 +265,14 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         Ok(bytes) => bytes,
         Err(_) => return ApiError::too_large(limit).into_response(),
     };
-    // Malformed bodies have no externalId; the handler will reject them properly.
-    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
     let path = parts.uri.path().to_string();
+    let (json, request_hash) = match fingerprint(parts.method.clone(), path.clone(), bytes.clone()).await {
+        Ok(read) => read,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
     let Some(scope_key) = idempotency_scope(&principal.key_id, header_key.as_deref(), &route, &path, &json) else {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     };
-    // Key order and whitespace do not make a request different.
-    let canonical = if json.is_null() { bytes.to_vec() } else { json.to_string().into_bytes() };
-    let mut hasher = Sha256::new();
-    hasher.update(parts.method.as_str().as_bytes());
-    hasher.update([0]);
-    hasher.update(path.as_bytes());
-    hasher.update([0]);
-    hasher.update(&canonical);
-    let request_hash = hex::encode(hasher.finalize());
     let org_id = principal.org_id.as_str();
 
     let now = state.clock.now_timestamp();

@@ -3,9 +3,7 @@
 //! window's weighted by how much of it the sliding window still covers. Twice the limit cannot
 //! pass across a window edge, as it could with fixed windows.
 
-use axum::http::StatusCode;
-
-use crate::error::ApiError;
+use crate::service::Error;
 use crate::state::AppState;
 use crate::store::challenges;
 
@@ -39,20 +37,20 @@ fn sliding_count(current: i64, previous: i64, elapsed_secs: i64, window_secs: i6
 }
 
 /// Counts a hit for `subject` (e.g. a customer id); 429 with `Retry-After` past the limit.
-pub async fn check(state: &AppState, limit: Limit, subject: &str) -> Result<(), ApiError> {
+pub async fn check(state: &AppState, limit: Limit, subject: &str) -> Result<(), Error> {
     let now = state.clock.now().unix_timestamp();
     let window_start = now - now.rem_euclid(limit.window_secs);
     let bucket = format!("{}:{subject}", limit.name);
     let mut conn = state.store.write().await?;
     let (current, previous) = challenges::hit(&mut conn, &bucket, window_start, limit.window_secs).await?;
     if sliding_count(current, previous, now - window_start, limit.window_secs) > limit.max as f64 {
-        let mut err = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("at most {} {} requests per {} s for one {}", limit.max, limit.name, limit.window_secs, limit.per),
-        );
-        err.retry_after_secs = Some(u64::try_from(window_start + limit.window_secs - now).unwrap_or(1).max(1));
-        return Err(err);
+        return Err(Error::RateLimited {
+            message: format!(
+                "at most {} {} requests per {} s for one {}",
+                limit.max, limit.name, limit.window_secs, limit.per
+            ),
+            retry_after_secs: u64::try_from(window_start + limit.window_secs - now).unwrap_or(1).max(1),
+        });
     }
     Ok(())
 }

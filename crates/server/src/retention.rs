@@ -18,8 +18,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use crate::error::ApiResult;
 use crate::ledger::{self, Actor};
+use crate::service::Result;
 use crate::state::AppState;
 use crate::store::retention::{self, AuditCheckpoint, RecordsPruned};
 use crate::store::{org_settings, StoreResult};
@@ -84,7 +84,7 @@ impl OrgSweep {
 
 /// Sweeps every org as of `now`. A sweep that deletes something is audited in the org's chain;
 /// with `audit_empty`, one that deletes nothing is too (a sweep an operator asked for).
-pub async fn sweep(state: &AppState, now: OffsetDateTime, actor: &str, audit_empty: bool) -> ApiResult<Vec<OrgSweep>> {
+pub async fn sweep(state: &AppState, now: OffsetDateTime, actor: &str, audit_empty: bool) -> Result<Vec<OrgSweep>> {
     let org_ids = {
         let mut conn = state.store.reader().acquire().await?;
         retention::org_ids(&mut conn).await?
@@ -144,7 +144,7 @@ pub async fn run_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
                 continue;
             }
         }
-        match sweep(&state, OffsetDateTime::now_utc(), "retention", false).await {
+        match sweep(&state, state.clock.now(), "retention", false).await {
             Ok(report) => {
                 for org in report.iter().filter(|o| o.deleted_anything()) {
                     tracing::info!(org = %org.org_id, onboarding_frames = org.onboarding_frames_deleted,
@@ -157,7 +157,7 @@ pub async fn run_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
                 }
             }
             // The lease runs out and the next check (here or in another process) tries again.
-            Err(e) => tracing::error!(error = %e.internal.unwrap_or(e.message), "retention sweep failed"),
+            Err(e) => tracing::error!(error = %e, "retention sweep failed"),
         }
     }
 }

@@ -4,9 +4,9 @@
 use kenali_core::search::{name_words, NAME_INDEX_VERSION};
 use sqlx::AnyConnection;
 
-use crate::error::ApiResult;
 use crate::keys::Keys;
 use crate::ledger::open_pii;
+use crate::service::Result;
 use crate::state::AppState;
 use crate::store::{customers, search, StoreResult};
 
@@ -29,7 +29,7 @@ pub async fn index_name(
 
 /// Builds the name words of every customer stored before the index existed (or under an
 /// older version of it), a batch at a time; returns how many were indexed. Run at start.
-pub async fn rebuild_stale(state: &AppState) -> ApiResult<u64> {
+pub async fn rebuild_stale(state: &AppState) -> Result<u64> {
     const BATCH: i64 = 200;
     let mut indexed = 0;
     let mut after = String::new();

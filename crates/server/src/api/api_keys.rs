@@ -8,7 +8,6 @@ use kenali_core::time_fmt::now_timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::views::ListView;
 use crate::auth::{display_prefix, generate_secret, hash_secret, parse_scopes, scopes_to_string, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
@@ -16,6 +15,7 @@ use crate::ledger::{self, Actor};
 use crate::middleware::CarriesSecret;
 use crate::state::AppState;
 use crate::store::api_keys::{self, ApiKeyRow};
+use crate::views::ListView;
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -4,14 +4,14 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::validate::timestamp_param;
-use super::views::{ListView, TierEventView};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, Auth, PageQuery};
+use crate::service::validate::timestamp_param;
 use crate::state::AppState;
 use crate::store::audit::{self, AuditFilter};
 use crate::store::tier_events;
+use crate::views::{ListView, TierEventView};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

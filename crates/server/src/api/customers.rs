@@ -14,19 +14,19 @@ use kenali_core::verification::{Details, NikFormatDetails, NikSource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::validate::timestamp_param;
-use super::views::{CustomerEnvelope, CustomerView, ListView, VerificationView};
-use super::{load_customer, tier_policy, validate};
+use super::{load_customer, tier_policy};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson, ApiQuery, Auth, PageQuery};
 use crate::ledger::{self, open_pii, seal_pii, Actor, NewVerification, Pii};
-use crate::ratelimit;
+use crate::service::erasure::{self, ErasureView};
 use crate::service::nik::check_nik;
+use crate::service::validate;
+use crate::service::validate::timestamp_param;
 use crate::state::AppState;
 use crate::store::customers::{self, CustomerFilter, CustomerRow};
-use crate::store::events::{self, kind as event};
-use crate::store::{erasure, verifications};
+use crate::store::verifications;
+use crate::views::{CustomerEnvelope, CustomerView, ListView, VerificationView};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -203,18 +203,7 @@ pub struct ProfileEnvelope {
     customer: CustomerProfile,
 }
 
-/// What an erasure removed, and when.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ErasureView {
-    customer_id: String,
-    erased_at: String,
-    /// The `customer.erased` event sent to webhooks.
-    event_id: String,
-    #[serde(flatten)]
-    erased: erasure::Erased,
-}
-
+/// `POST .../erase`'s answer: what the erasure removed, and when.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErasureEnvelope {
     erasure: ErasureView,
@@ -241,9 +230,6 @@ pub async fn profile(
     Ok(Json(ProfileEnvelope { customer: profile }))
 }
 
-/// Longest reason an erasure request may give.
-const ERASURE_REASON_MAX: usize = 500;
-
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EraseRequest {
@@ -265,29 +251,6 @@ pub async fn erase(
     let principal = auth.require(Scope::Admin)?;
     let request: EraseRequest =
         if body.iter().all(u8::is_ascii_whitespace) { EraseRequest::default() } else { parse_json(&body)? };
-    let reason = request.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > ERASURE_REASON_MAX) {
-        return Err(ApiError::invalid_field("reason", format!("must be at most {ERASURE_REASON_MAX} characters")));
-    }
-    // Counted before the lookup, so that probing for ids spends the budget too.
-    ratelimit::check(&state, ratelimit::ERASURE, &principal.org_id).await?;
     let actor = Actor::from_principal(principal);
-    let mut tx = state.store.begin().await?;
-    let customer = load_customer(&mut tx, &principal.org_id, &customer_id).await?;
-    let erased_at = now_timestamp();
-    let erased = erasure::erase_customer(&mut tx, &principal.org_id, &customer.id, &erased_at)
-        .await?
-        .ok_or_else(|| ApiError::gone("this customer was erased"))?;
-    ledger::audit(&mut tx, &actor, "customer.erased", &customer.id, json!({"reason": reason, "erased": erased}))
-        .await?;
-    let event_id = events::publish(
-        &mut tx,
-        &principal.org_id,
-        event::CUSTOMER_ERASED,
-        json!({"customerId": customer.id, "externalRef": customer.external_ref, "erasedAt": erased_at}),
-    )
-    .await?;
-    tx.commit().await?;
-    state.store.flush_erased().await;
-    Ok(Json(ErasureEnvelope { erasure: ErasureView { customer_id: customer.id, erased_at, event_id, erased } }))
+    Ok(Json(ErasureEnvelope { erasure: erasure::erase(&state, &actor, &customer_id, request.reason).await? }))
 }

@@ -17,12 +17,12 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime, Time};
 use tokio::sync::mpsc;
 
-use super::validate;
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, Auth};
 use crate::keys::Keys;
 use crate::ledger::{self, open_pii, Actor};
+use crate::service::validate;
 use crate::state::AppState;
 use crate::store::customers::{self, CustomerRow};
 use crate::store::verifications::{self, VerificationRow};

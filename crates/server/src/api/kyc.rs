@@ -7,13 +7,13 @@ use kenali_core::verification::{Details, TierOverrideDetails};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::views::{TierEventView, VerificationView};
 use super::{load_customer, tier_policy};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Auth};
 use crate::ledger::{self, Actor, NewVerification};
 use crate::state::AppState;
+use crate::views::{TierEventView, VerificationView};
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

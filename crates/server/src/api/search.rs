@@ -10,16 +10,16 @@ use kenali_core::search::MAX_QUERY_CHARS;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::validate;
-use super::views::CustomerView;
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiQuery, Auth};
 use crate::ledger::{self, open_pii, Actor};
 use crate::search_index::name_word_indexes;
+use crate::service::validate;
 use crate::state::AppState;
 use crate::store::customers::{self, CustomerFilter, CustomerRow};
 use crate::store::{search, Page};
+use crate::views::CustomerView;
 
 /// Most customers one search returns (and the default).
 const MAX_RESULTS: i64 = 50;

@@ -12,7 +12,6 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::views::ListView;
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
@@ -22,6 +21,7 @@ use crate::state::AppState;
 use crate::store::events::{self, kind};
 use crate::store::org_settings;
 use crate::store::webhooks::{self, DeliveryView, WebhookRow};
+use crate::views::ListView;
 use crate::webhooks::{resolve_target, secret_context};
 
 const URL_MAX: usize = 2048;

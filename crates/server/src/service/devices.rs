@@ -3,7 +3,7 @@
 use kenali_core::challenge::device_signing_key;
 use kenali_core::id::{is_id_of, IdKind};
 
-use crate::error::{ApiError, ApiResult};
+use super::{Error, Result};
 use crate::ledger::data_key;
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
@@ -22,9 +22,8 @@ pub async fn signing_key(
     customer: &CustomerRow,
     device_id: &str,
     nonce: &str,
-) -> ApiResult<Vec<u8>> {
-    let refused =
-        || ApiError::unauthorized("invalid_signature", "the bundle's hmacKey names no live device of this customer");
+) -> Result<Vec<u8>> {
+    let refused = || Error::InvalidSignature("the bundle's hmacKey names no live device of this customer".into());
     if !is_id_of(IdKind::Device, device_id) {
         return Err(refused());
     }
@@ -32,9 +31,9 @@ pub async fn signing_key(
         .await?
         .filter(|d| d.customer_id == customer.id && d.revoked_at.is_none())
         .ok_or_else(refused)?;
-    let sealed = hex::decode(&device.secret_sealed).map_err(ApiError::internal)?;
+    let sealed = hex::decode(&device.secret_sealed).map_err(Error::internal)?;
     let secret = data_key(&state.keys, customer)?
         .open(&sealed, &secret_context(&device.id))
-        .map_err(|e| ApiError::internal(format!("device secret: {e}")))?;
+        .map_err(|e| Error::internal(format!("device secret: {e}")))?;
     Ok(device_signing_key(&secret, nonce).to_vec())
 }

@@ -9,26 +9,20 @@ use kenali_core::id::{new_id, IdKind};
 use kenali_core::time_fmt::now_timestamp;
 use kenali_vision::embed::cosine;
 
-use crate::api::load_customer;
-use crate::error::{ApiError, ApiResult};
-use crate::faces::{open_embedding, FaceService};
+use super::customers::load_customer;
+use super::{Error, Result};
+use crate::faces::{open_embedding, FaceService, ImageInput};
 use crate::ledger::data_key;
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
 use crate::store::faces::{self, AttemptRow, CaptureRow, EnrollmentRow};
 
-pub fn face_service(state: &AppState) -> Result<&FaceService, ApiError> {
-    state.faces.as_ref().ok_or_else(|| {
-        ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "models_unavailable",
-            "the face models are not loaded on this server",
-        )
-    })
+pub fn face_service(state: &AppState) -> Result<&FaceService> {
+    state.faces.as_ref().ok_or(Error::ModelsUnavailable("face"))
 }
 
 /// Writes an attempt row on its own (for refusals, where no other row is written).
-pub async fn record_attempt(state: &AppState, attempt: AttemptRow) -> ApiResult<()> {
+pub async fn record_attempt(state: &AppState, attempt: AttemptRow) -> Result<()> {
     let mut conn = state.store.write().await?;
     faces::insert_attempt(&mut conn, &attempt).await?;
     Ok(())
@@ -60,8 +54,8 @@ impl AttemptContext {
     }
 
     /// Records a refusal (its error code as the reason) and hands the error back.
-    pub async fn refuse(&self, state: &AppState, err: ApiError) -> ApiError {
-        if let Err(store_err) = record_attempt(state, self.row("refused", &[err.code.to_string()], None)).await {
+    pub async fn refuse(&self, state: &AppState, err: Error) -> Error {
+        if let Err(store_err) = record_attempt(state, self.row("refused", &[err.code().to_string()], None)).await {
             return store_err;
         }
         err
@@ -78,7 +72,7 @@ pub async fn customer_attempt(
     kind: &'static str,
     started: Instant,
     client: SocketAddr,
-) -> ApiResult<(CustomerRow, AttemptContext)> {
+) -> Result<(CustomerRow, AttemptContext)> {
     let customer = {
         let mut conn = state.store.reader().acquire().await?;
         load_customer(&mut conn, org_id, customer_id).await?
@@ -95,7 +89,7 @@ pub fn pool_best(
     customer: &CustomerRow,
     pool: &[EnrollmentRow],
     probe: &[f32],
-) -> ApiResult<(f32, Option<EnrollmentRow>)> {
+) -> Result<(f32, Option<EnrollmentRow>)> {
     let key = data_key(&state.keys, customer)?;
     let mut scored = Vec::with_capacity(pool.len());
     for enrollment in pool {
@@ -106,34 +100,68 @@ pub fn pool_best(
     Ok(best_match(scored).map(|(e, s)| (s, Some(e.clone()))).unwrap_or((f32::MIN, None)))
 }
 
-/// Seals an image with the customer's data key and stores it with its SHA-256 (SPEC §5).
-pub async fn store_capture(
-    state: &AppState,
+/// An image sealed with its customer's data key, ready to store with its SHA-256 (SPEC §5).
+pub struct SealedImage {
+    id: String,
+    sha256: String,
+    media_type: &'static str,
+    sealed: Vec<u8>,
+}
+
+/// Seals images with the customer's data key. Sealing megabytes of frames is CPU work, so it
+/// runs on the blocking pool, before the write transaction that stores them.
+pub async fn seal_images(state: &AppState, customer: &CustomerRow, images: &[ImageInput]) -> Result<Vec<SealedImage>> {
+    let key = data_key(&state.keys, customer)?;
+    // Cheap copies: the bytes are shared.
+    let images = images.to_vec();
+    tokio::task::spawn_blocking(move || {
+        images
+            .into_iter()
+            .map(|image| {
+                let id = new_id(IdKind::Capture);
+                let sealed = key.seal(&image.bytes, &format!("capture/{id}"));
+                SealedImage { id, sha256: image.sha256, media_type: image.media_type, sealed }
+            })
+            .collect()
+    })
+    .await
+    .map_err(Error::internal)
+}
+
+/// What a set of stored captures shares.
+pub struct CaptureFiling<'a> {
+    /// `frame`, `ktp_frame`, `selfie`.
+    pub kind: &'a str,
+    pub verification_id: Option<&'a str>,
+    /// `onboarding` or `step_up` (their retention differs).
+    pub retention_class: &'a str,
+    pub created_at: &'a str,
+}
+
+/// Stores sealed captures in the caller's transaction.
+pub async fn store_captures(
     conn: &mut sqlx::AnyConnection,
     customer: &CustomerRow,
-    kind: &str,
-    image: &crate::faces::ImageInput,
-    verification_id: Option<&str>,
-    retention_class: &str,
-) -> ApiResult<()> {
-    let key = data_key(&state.keys, customer)?;
-    let id = new_id(IdKind::Capture);
-    let sealed = key.seal(&image.bytes, &format!("capture/{id}"));
-    faces::insert_capture(
-        conn,
-        CaptureRow {
-            id,
-            org_id: &customer.org_id,
-            customer_id: &customer.id,
-            kind,
-            sha256: image.sha256.clone(),
-            media_type: image.media_type,
-            sealed,
-            verification_id,
-            retention_class,
-            created_at: now_timestamp(),
-        },
-    )
-    .await?;
+    images: Vec<SealedImage>,
+    filing: CaptureFiling<'_>,
+) -> Result<()> {
+    for image in images {
+        faces::insert_capture(
+            conn,
+            CaptureRow {
+                id: image.id,
+                org_id: &customer.org_id,
+                customer_id: &customer.id,
+                kind: filing.kind,
+                sha256: image.sha256,
+                media_type: image.media_type,
+                sealed: image.sealed,
+                verification_id: filing.verification_id,
+                retention_class: filing.retention_class,
+                created_at: filing.created_at.to_string(),
+            },
+        )
+        .await?;
+    }
     Ok(())
 }

@@ -1,7 +1,19 @@
-//! The helpers the workflows share (capture, liveness, step-up, KTP, Dukcapil, review), kept out
-//! of the HTTP handlers so that no handler reaches into a sibling for them.
+//! The workflows (capture, liveness, step-up, face match, Dukcapil ingest, review decisions,
+//! erasure) and the helpers they share, kept out of the HTTP handlers: a handler parses, calls
+//! one of these and maps the answer. Each returns [`Error`], the domain's own error type.
 
+pub mod bundle;
+pub mod customers;
 pub mod devices;
+pub mod dukcapil;
+pub mod erasure;
+pub mod error;
+pub mod face_match;
 pub mod faces;
+pub mod ktp;
+pub mod liveness;
 pub mod nik;
 pub mod review;
+pub mod validate;
+
+pub use error::{Error, ImageProblem, Result};

@@ -5,7 +5,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::testkit::{servers, signed_bundle, testdata_b64, testdata_bytes, TestServer, NIK_MALE};
+use kenali_testkit::challenge_colors;
+
+use crate::testkit::{lit_frames, servers, signed_bundle, testdata_b64, testdata_bytes, TestServer, NIK_MALE};
 
 const NAME: &str = "Siti Rahmawati Kusumadewi";
 const EMAIL: &str = "siti.kusumadewi@contoh.co.id";
@@ -214,36 +216,58 @@ async fn erasure_is_admin_only_org_scoped_and_rate_limited() {
 #[tokio::test]
 async fn a_workflow_racing_an_erasure_writes_nothing_after_it() {
     for server in servers().await {
-        let customer = server.create_customer(json!({"fullName": "Racing", "nik": NIK_MALE})).await;
-        let id = customer["id"].as_str().unwrap().to_string();
-        let verifications_before = server.count("verifications").await;
-        // An erasure in flight: its transaction holds the customer's row (and, on SQLite, the
-        // write path) while a Dukcapil verdict for the same customer arrives.
-        let mut erasure = server.state.store.begin().await.unwrap();
-        sqlx::query("UPDATE customers SET erased_at = $2, wrapped_data_key = NULL, pii_sealed = NULL WHERE id = $1")
+        for workflow in ["nik/dukcapil", "face/liveness", "face/match"] {
+            let customer = server.create_customer(json!({"fullName": "Racing", "nik": NIK_MALE})).await;
+            let id = customer["id"].as_str().unwrap().to_string();
+            let body = match workflow {
+                "nik/dukcapil" => json!({"customerId": id, "valid": true}),
+                "face/liveness" => {
+                    let challenge = server.face_challenge(&id).await;
+                    let frames = lit_frames("faces/obama_1.jpg", &challenge_colors(&challenge), 0.35);
+                    json!({"customerId": id, "bundle": signed_bundle(&challenge, frames)})
+                }
+                _ => json!({"customerId": id, "image": testdata_b64("faces/obama_1.jpg"),
+                            "referenceImage": testdata_b64("faces/obama_2.jpg")}),
+            };
+            let tables = async || {
+                let images = [server.count("captures").await, server.count("face_enrollments").await];
+                (server.counts().await, images, server.count("attempts").await)
+            };
+            let before = tables().await;
+            // An erasure in flight: its transaction holds the customer's row (and, on SQLite,
+            // the write path) while the workflow for the same customer runs.
+            let mut erasure = server.state.store.begin().await.unwrap();
+            sqlx::query(
+                "UPDATE customers SET erased_at = $2, wrapped_data_key = NULL, pii_sealed = NULL WHERE id = $1",
+            )
             .bind(&id)
             .bind(kenali_core::time_fmt::now_timestamp())
             .execute(&mut **erasure)
             .await
             .unwrap();
-        let (client, base, key) = (server.client.clone(), server.base.clone(), server.key.clone());
-        let verdict_for = id.clone();
-        let verdict = tokio::spawn(async move {
-            let response = client
-                .post(format!("{base}/api/identity/nik/dukcapil"))
-                .bearer_auth(key)
-                .json(&json!({"customerId": verdict_for, "valid": true}))
-                .send()
-                .await
-                .unwrap();
-            let status = response.status();
-            (status, response.json::<Value>().await.unwrap())
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        assert!(!verdict.is_finished(), "the verdict waits for the erasure's row");
-        erasure.commit().await.unwrap();
-        let (status, answer) = verdict.await.unwrap();
-        assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::GONE, Some("customer_erased")), "{answer}");
-        assert_eq!(server.count("verifications").await, verifications_before, "nothing written after the erasure");
+            let (client, base, key) = (server.client.clone(), server.base.clone(), server.key.clone());
+            let running = tokio::spawn(async move {
+                let response = client
+                    .post(format!("{base}/api/identity/{workflow}"))
+                    .bearer_auth(key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status();
+                (status, response.json::<Value>().await.unwrap())
+            });
+            // Long enough for the image work to finish and the write to wait for the row.
+            tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+            assert!(!running.is_finished(), "{workflow}: waits for the erasure's row");
+            erasure.commit().await.unwrap();
+            let (status, answer) = running.await.unwrap();
+            assert_eq!(
+                (status, answer["error"]["code"].as_str()),
+                (StatusCode::GONE, Some("customer_erased")),
+                "{workflow}: {answer}"
+            );
+            assert_eq!(tables().await, before, "{workflow}: nothing written after the erasure");
+        }
     }
 }

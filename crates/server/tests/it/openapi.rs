@@ -5,50 +5,6 @@ use serde_json::Value;
 
 use crate::testkit::TestServer;
 
-/// Every route and method of the API (app.rs), as `METHOD path`.
-const ROUTES: &[&str] = &[
-    "get /api/healthz",
-    "post /api/customers",
-    "get /api/customers",
-    "get /api/identity/customers/{id}",
-    "post /api/identity/customers/{id}/erase",
-    "get /api/identity/kyc/{customer_id}",
-    "post /api/identity/kyc/{customer_id}/upgrade",
-    "post /api/identity/nik/validate",
-    "post /api/identity/nik/dukcapil",
-    "get /api/identity/tier-events",
-    "get /api/identity/audit-log",
-    "get /api/identity/webhooks",
-    "post /api/identity/webhooks",
-    "patch /api/identity/webhooks/{id}",
-    "delete /api/identity/webhooks/{id}",
-    "post /api/identity/webhooks/{id}/test",
-    "get /api/identity/webhooks/{id}/deliveries",
-    "post /api/identity/webhooks/{id}/deliveries/{event_id}/redeliver",
-    "get /api/identity/search",
-    "get /api/identity/export/customers.csv",
-    "get /api/identity/export/verifications.csv",
-    "get /api/identity/org/settings",
-    "patch /api/identity/org/settings",
-    "get /api/identity/api-keys",
-    "post /api/identity/api-keys",
-    "delete /api/identity/api-keys/{id}",
-    "post /api/identity/api-keys/{id}/revoke",
-    "post /api/identity/face/match",
-    "post /api/identity/face/flash-challenge",
-    "post /api/identity/face/liveness",
-    "post /api/identity/auth/step-up",
-    "get /api/identity/face/enrollments",
-    "post /api/identity/document/ktp/challenge",
-    "post /api/identity/document/ktp/capture",
-    "get /api/identity/review-queue",
-    "post /api/identity/review-queue/{id}/decision",
-    "post /api/identity/devices/register",
-    "post /api/identity/devices/{id}/revoke",
-    "get /api/identity/attempts",
-    "get /api/identity/customers/{id}/attempts",
-];
-
 #[tokio::test]
 async fn the_openapi_description_covers_every_route_and_swagger_ui_is_vendored() {
     let server = TestServer::start(None).await;
@@ -64,9 +20,27 @@ async fn the_openapi_description_covers_every_route_and_swagger_ui_is_vendored()
         }
     }
     documented.sort();
-    let mut expected: Vec<String> = ROUTES.iter().map(|r| r.to_string()).collect();
-    expected.sort();
-    assert_eq!(documented, expected);
+    // The router and the description come from one declaration (app::api_routes): every
+    // documented operation is served, behind the API key except the health check.
+    assert!(documented.len() >= 40, "{documented:?}");
+    for operation in &documented {
+        let (method, path) = operation.split_once(' ').unwrap();
+        let url = format!("{}{}", server.base, path.replace('{', "x").replace('}', ""));
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = server.client.request(method, url).send().await.unwrap();
+        let expected = if path == "/api/healthz" { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+        assert_eq!(response.status(), expected, "{operation}");
+    }
+    // Every schema a description names is in it (routes name their bodies, not what they hold).
+    let text = spec.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(spec["components"]["schemas"][name].is_object(), "{name} is referenced but not described");
+    }
+    // Seed 000's routes are among them.
+    for route in ["post /api/customers", "post /api/identity/auth/step-up", "post /api/identity/document/ktp/capture"] {
+        assert!(documented.iter().any(|d| d == route), "{route} missing from {documented:?}");
+    }
     // Every success is described by a schema, not left open.
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {

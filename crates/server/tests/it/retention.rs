@@ -4,6 +4,7 @@
 use kenali_server::cli::verify_audit;
 use kenali_server::faces::ImageInput;
 use kenali_server::retention::{sweep, OrgSweep};
+use kenali_server::service::faces;
 use reqwest::StatusCode;
 use serde_json::json;
 use sha2::Digest;
@@ -66,11 +67,21 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
             kenali_server::store::customers::find(&mut conn, &org_id, customer_id).await.unwrap().unwrap()
         };
         let bytes = testdata_bytes("faces/obama_3.jpg");
-        let image = ImageInput { sha256: hex::encode(sha2::Sha256::digest(&bytes)), bytes, media_type: "image/jpeg" };
+        let image = ImageInput {
+            sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+            bytes: bytes.into(),
+            media_type: "image/jpeg",
+        };
+        let sealed = faces::seal_images(&server.state, &row, &[image]).await.unwrap();
+        let now_text = server.state.clock.now_timestamp();
+        let filing = faces::CaptureFiling {
+            kind: "frame",
+            verification_id: None,
+            retention_class: "onboarding",
+            created_at: &now_text,
+        };
         let mut tx = server.state.store.begin().await.unwrap();
-        kenali_server::service::faces::store_capture(&server.state, &mut tx, &row, "frame", &image, None, "onboarding")
-            .await
-            .unwrap();
+        faces::store_captures(&mut tx, &row, sealed, filing).await.unwrap();
         tx.commit().await.unwrap();
         let org_id = row.org_id.clone();
         assert_eq!((frames(&server, "onboarding").await, frames(&server, "step_up").await), (1, 1));

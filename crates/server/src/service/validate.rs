@@ -4,24 +4,24 @@ use kenali_core::nik::Gender;
 use time::macros::format_description;
 use time::Date;
 
-use crate::error::ApiError;
+use super::Error;
 
-pub fn full_name(value: &str) -> Result<String, ApiError> {
+pub fn full_name(value: &str) -> Result<String, Error> {
     let name = value.trim();
     if name.is_empty() {
-        return Err(ApiError::invalid_field("fullName", "must not be empty"));
+        return Err(Error::invalid_field("fullName", "must not be empty"));
     }
     if name.chars().count() > 200 {
-        return Err(ApiError::invalid_field("fullName", "must be at most 200 characters"));
+        return Err(Error::invalid_field("fullName", "must be at most 200 characters"));
     }
     if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field("fullName", "must not contain control characters"));
+        return Err(Error::invalid_field("fullName", "must not contain control characters"));
     }
     Ok(name.to_string())
 }
 
 /// Lower-cased and trimmed; one `@`, a dotted domain, no spaces.
-pub fn email(value: &str) -> Result<String, ApiError> {
+pub fn email(value: &str) -> Result<String, Error> {
     let email = value.trim().to_lowercase();
     let valid = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -35,13 +35,13 @@ pub fn email(value: &str) -> Result<String, ApiError> {
     if valid {
         Ok(email)
     } else {
-        Err(ApiError::invalid_field("email", "is not an email address"))
+        Err(Error::invalid_field("email", "is not an email address"))
     }
 }
 
 /// E.164 form: `08...` (Indonesian national) becomes `+628...`; spaces, dashes, dots and
 /// parentheses are dropped; 8 to 15 digits.
-pub fn phone(value: &str) -> Result<String, ApiError> {
+pub fn phone(value: &str) -> Result<String, Error> {
     let compact: String = value.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
     let digits = if let Some(rest) = compact.strip_prefix('+') {
         rest.to_string()
@@ -53,58 +53,57 @@ pub fn phone(value: &str) -> Result<String, ApiError> {
     if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0') {
         Ok(format!("+{digits}"))
     } else {
-        Err(ApiError::invalid_field("phone", "is not a phone number (use +62... or 08...)"))
+        Err(Error::invalid_field("phone", "is not a phone number (use +62... or 08...)"))
     }
 }
 
-pub fn date(field: &str, value: &str) -> Result<Date, ApiError> {
+pub fn date(field: &str, value: &str) -> Result<Date, Error> {
     Date::parse(value.trim(), format_description!("[year]-[month]-[day]"))
-        .map_err(|_| ApiError::invalid_field(field, "must be a real date written YYYY-MM-DD"))
+        .map_err(|_| Error::invalid_field(field, "must be a real date written YYYY-MM-DD"))
 }
 
-pub fn date_of_birth(value: &str) -> Result<Date, ApiError> {
+pub fn date_of_birth(value: &str) -> Result<Date, Error> {
     let dob = date("dateOfBirth", value)?;
     let today = time::OffsetDateTime::now_utc().date();
     if dob > today || dob.year() < 1900 {
-        return Err(ApiError::invalid_field("dateOfBirth", "must be between 1900-01-01 and today"));
+        return Err(Error::invalid_field("dateOfBirth", "must be between 1900-01-01 and today"));
     }
     Ok(dob)
 }
 
-pub fn gender(value: &str) -> Result<Gender, ApiError> {
+pub fn gender(value: &str) -> Result<Gender, Error> {
     match value.trim().to_ascii_lowercase().as_str() {
         "male" => Ok(Gender::Male),
         "female" => Ok(Gender::Female),
-        _ => Err(ApiError::invalid_field("gender", "must be `male` or `female`")),
+        _ => Err(Error::invalid_field("gender", "must be `male` or `female`")),
     }
 }
 
 /// An opaque caller reference (externalRef, externalId): 1 to 128 printable characters.
-pub fn reference(field: &str, value: &str) -> Result<String, ApiError> {
+pub fn reference(field: &str, value: &str) -> Result<String, Error> {
     if value.is_empty() || value.chars().count() > 128 || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field(field, "must be 1 to 128 printable characters"));
+        return Err(Error::invalid_field(field, "must be 1 to 128 printable characters"));
     }
     Ok(value.to_string())
 }
 
-/// A 16-character string of digits, or a 400 that names the rule it breaks.
-pub fn nik_text(value: &str) -> Result<String, ApiError> {
+/// A 16-character string of digits, or the rule it breaks.
+pub fn nik_text(value: &str) -> Result<String, Error> {
     let nik = value.trim();
     if nik.len() == 16 && nik.bytes().all(|b| b.is_ascii_digit()) {
         Ok(nik.to_string())
     } else {
-        Err(ApiError::bad_request("invalid_nik", "nik: must be exactly 16 digits")
-            .with_details(vec![serde_json::json!({"field": "nik", "code": "not_sixteen_digits", "message": "NIK must be exactly 16 digits"})]))
+        Err(Error::InvalidNik(vec![kenali_core::nik::NikProblem::NotSixteenDigits]))
     }
 }
 
 /// An optional RFC 3339 query parameter, normalised to the stored fixed-width form.
-pub fn timestamp_param(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+pub fn timestamp_param(field: &str, value: Option<&str>) -> Result<Option<String>, Error> {
     value
         .map(|v| {
             kenali_core::time_fmt::parse_timestamp(v)
                 .map(kenali_core::time_fmt::format_timestamp)
-                .ok_or_else(|| ApiError::invalid_field(field, "must be an RFC 3339 time, e.g. 2026-05-24T08:15:52Z"))
+                .ok_or_else(|| Error::invalid_field(field, "must be an RFC 3339 time, e.g. 2026-05-24T08:15:52Z"))
         })
         .transpose()
 }

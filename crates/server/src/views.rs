@@ -1,10 +1,12 @@
-//! Response shapes (SPEC §1: camelCase, RFC 3339 times, resources wrapped in their name).
+//! Response shapes (SPEC §1: camelCase, RFC 3339 times, resources wrapped in their name), shared
+//! by the handlers and by the workflows whose answers are kept for a replay.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::ledger::Pii;
 use crate::store::customers::CustomerRow;
+use crate::store::ktp::ReviewItemRow;
 use crate::store::tier_events::TierEventRow;
 use crate::store::verifications::VerificationRow;
 
@@ -120,6 +122,10 @@ pub struct ListView<T> {
 #[derive(utoipa::ToSchema)]
 pub struct VoterSchema {
     pub name: String,
+    /// What a failure means to fusion: `quality` (too poor to judge), `attack` (a presentation
+    /// attack), `contradiction` (tampering) or `suspicion` (for an analyst to weigh).
+    #[schema(example = "attack")]
+    pub role: String,
     pub passed: bool,
     pub reason: String,
     pub score: Option<f32>,
@@ -148,4 +154,43 @@ pub struct KtpCaptureAnswer {
     #[schema(value_type = Object)]
     pub face_enrolment: (),
     pub tier: String,
+}
+
+/// An item of the analyst's review queue.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewItemView {
+    pub id: String,
+    customer_id: String,
+    kind: String,
+    subject_id: String,
+    verification_id: String,
+    reasons: Vec<String>,
+    voters: Value,
+    status: String,
+    decided_by: Option<String>,
+    decision_reason: Option<String>,
+    decision_verification_id: Option<String>,
+    decided_at: Option<String>,
+    created_at: String,
+}
+
+impl From<&ReviewItemRow> for ReviewItemView {
+    fn from(r: &ReviewItemRow) -> Self {
+        ReviewItemView {
+            id: r.id.clone(),
+            customer_id: r.customer_id.clone(),
+            kind: r.kind.clone(),
+            subject_id: r.subject_id.clone(),
+            verification_id: r.verification_id.clone(),
+            reasons: serde_json::from_str(&r.reasons).unwrap_or_default(),
+            voters: serde_json::from_str(&r.voters).unwrap_or(Value::Null),
+            status: r.status.clone(),
+            decided_by: r.decided_by.clone(),
+            decision_reason: r.decision_reason.clone(),
+            decision_verification_id: r.decision_verification_id.clone(),
+            decided_at: r.decided_at.clone(),
+            created_at: r.created_at.clone(),
+        }
+    }
 }

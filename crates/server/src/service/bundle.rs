@@ -1,7 +1,6 @@
 //! Signed capture bundles (SPEC §5): issuing flash challenges, and checking a bundle that
 //! answers one (signature first, then single-use consumption) for the face and KTP endpoints.
 
-use axum::http::StatusCode;
 use kenali_core::challenge::{self, parse_color, SignatureError};
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::liveness::FlashSample;
@@ -10,10 +9,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::load_customer;
-use crate::auth::Scope;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{parse_json, Auth};
+use super::customers::load_customer;
+use super::{Error, Result};
 use crate::faces::{image_field, ImageInput};
 use crate::ledger::data_key;
 use crate::state::AppState;
@@ -42,7 +39,6 @@ fn challenge_secret_context(challenge_id: &str) -> String {
     format!("challenge/secret/{challenge_id}")
 }
 
-/// Issues a single-use challenge for `purpose` (`face` here; `ktp` for KTP capture).
 /// A flash challenge as issued: the colours to show and for how long, and the secret the SDK
 /// signs the bundle with (shown this once).
 #[derive(Serialize, utoipa::ToSchema)]
@@ -64,23 +60,23 @@ pub struct ChallengeIssued {
     flash_challenge: FlashChallengeView,
 }
 
+/// Issues a single-use challenge for `purpose` (`face` or `ktp`) to a customer of `org_id`.
 pub async fn issue_challenge(
     state: &AppState,
-    auth: &Auth,
+    org_id: &str,
     body: ChallengeRequest,
     purpose: &str,
-) -> ApiResult<ChallengeIssued> {
-    let principal = auth.require(Scope::Public)?;
+) -> Result<ChallengeIssued> {
     let steps = body.steps.unwrap_or(challenge::DEFAULT_STEPS);
     if !(challenge::MIN_STEPS..=challenge::MAX_STEPS).contains(&steps) {
-        return Err(ApiError::invalid_field(
+        return Err(Error::invalid_field(
             "steps",
             format!("must be {} to {}", challenge::MIN_STEPS, challenge::MAX_STEPS),
         ));
     }
     let ttl_ms = body.ttl_ms.unwrap_or(challenge::DEFAULT_TTL_MS);
     if !(challenge::MIN_TTL_MS..=challenge::MAX_TTL_MS).contains(&ttl_ms) {
-        return Err(ApiError::invalid_field(
+        return Err(Error::invalid_field(
             "ttlMs",
             format!("must be {} to {}", challenge::MIN_TTL_MS, challenge::MAX_TTL_MS),
         ));
@@ -88,7 +84,7 @@ pub async fn issue_challenge(
     // Unknown and other orgs' customers answer 404 before the per-customer limit counts.
     let customer = {
         let mut conn = state.store.reader().acquire().await?;
-        load_customer(&mut conn, &principal.org_id, &body.customer_id).await?
+        load_customer(&mut conn, org_id, &body.customer_id).await?
     };
     let limit = if purpose == "ktp" { crate::ratelimit::KTP_CHALLENGE } else { crate::ratelimit::FACE_CHALLENGE };
     crate::ratelimit::check(state, limit, &customer.id).await?;
@@ -106,12 +102,12 @@ pub async fn issue_challenge(
     let sealed = state.keys.challenge.seal(secret.as_bytes(), &challenge_secret_context(&id));
     let row = ChallengeRow {
         id: id.clone(),
-        org_id: principal.org_id.clone(),
+        org_id: org_id.to_string(),
         customer_id: body.customer_id.clone(),
         purpose: purpose.to_string(),
         nonce: nonce.clone(),
-        colors: serde_json::to_string(&colors).map_err(ApiError::internal)?,
-        hold_ms: serde_json::to_string(&holds).map_err(ApiError::internal)?,
+        colors: serde_json::to_string(&colors).map_err(Error::internal)?,
+        hold_ms: serde_json::to_string(&holds).map_err(Error::internal)?,
         secret_sealed: hex::encode(sealed),
         expires_at: expires_at.clone(),
         consumed_at: None,
@@ -120,7 +116,7 @@ pub async fn issue_challenge(
         created_at: format_timestamp(now),
     };
     let mut tx = state.store.begin().await?;
-    load_customer(&mut tx, &principal.org_id, &body.customer_id).await?;
+    load_customer(&mut tx, org_id, &body.customer_id).await?;
     challenges::insert(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(ChallengeIssued {
@@ -184,54 +180,53 @@ pub enum BundleCheck {
     Replay(Value),
 }
 
-fn prefix_field(err: ApiError, prefix: &str) -> ApiError {
-    let mut err = err;
-    if err.code == "invalid_field" {
-        err.message = format!("{prefix}.{}", err.message);
-    }
-    err
-}
-
 /// Signature first (SPEC §5): the bundle is parsed, its challenge found by nonce and the
 /// HMAC checked before any image is decoded. The challenge is consumed later, by
 /// [`keep_answer`] in the transaction that records the outcome.
 pub async fn check_bundle(
     state: &AppState,
     customer: &CustomerRow,
-    bundle_value: &Value,
+    bundle_value: Value,
     hmac_key: Option<&str>,
     purpose: &str,
-) -> ApiResult<BundleCheck> {
-    let bundle: Bundle = parse_json(bundle_value.to_string().as_bytes()).map_err(|e| prefix_field(e, "bundle"))?;
+) -> Result<BundleCheck> {
+    let bundle: Bundle = serde_path_to_error::deserialize(&bundle_value).map_err(|err| {
+        let field = err.path().to_string();
+        let message = err.into_inner().to_string();
+        // serde's message may end with " at line L column C", which helps nobody here.
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        Error::invalid_field(if field == "." { "bundle".to_string() } else { format!("bundle.{field}") }, message)
+    })?;
     let nonce = bundle.flash_challenge_nonce.as_deref().ok_or_else(|| {
-        ApiError::invalid_field("bundle.flashChallengeNonce", "is required: sign with a flash challenge")
+        Error::invalid_field("bundle.flashChallengeNonce", "is required: sign with a flash challenge")
     })?;
     let mut conn = state.store.reader().acquire().await?;
     let challenge = challenges::find_by_nonce(&mut conn, &customer.org_id, nonce)
         .await?
         .filter(|c| c.customer_id == customer.id && c.purpose == purpose)
-        .ok_or_else(|| {
-            ApiError::unauthorized("invalid_signature", "the bundle does not answer a challenge of this customer")
-        })?;
+        .ok_or_else(|| Error::InvalidSignature("the bundle does not answer a challenge of this customer".into()))?;
     let key = match hmac_key.filter(|k| k.starts_with("dev_")) {
         // Native SDKs sign with a key derived from their registered device's secret.
-        Some(device_id) => crate::service::devices::signing_key(state, &mut conn, customer, device_id, nonce).await?,
+        Some(device_id) => super::devices::signing_key(state, &mut conn, customer, device_id, nonce).await?,
         None => {
-            let sealed = hex::decode(&challenge.secret_sealed).map_err(ApiError::internal)?;
+            let sealed = hex::decode(&challenge.secret_sealed).map_err(Error::internal)?;
             state
                 .keys
                 .challenge
                 .open(&sealed, &challenge_secret_context(&challenge.id))
-                .map_err(|e| ApiError::internal(format!("challenge secret: {e}")))?
+                .map_err(|e| Error::internal(format!("challenge secret: {e}")))?
         }
     };
-    challenge::verify(bundle_value, &key).map_err(|e| match e {
-        SignatureError::Missing | SignatureError::Malformed => {
-            ApiError::unauthorized("invalid_signature", e.to_string())
-        }
-        _ => ApiError::unauthorized("invalid_signature", "the bundle signature does not match"),
-    })?;
-    let signature = bundle_value["signature"].as_str().unwrap_or_default().to_string();
+    drop(conn);
+    // Canonicalising megabytes of frames for the HMAC is CPU work: off the async threads.
+    let signature = run_blocking(move || {
+        challenge::verify(&bundle_value, &key).map_err(|e| match e {
+            SignatureError::Missing | SignatureError::Malformed => Error::InvalidSignature(e.to_string()),
+            _ => Error::InvalidSignature("the bundle signature does not match".into()),
+        })?;
+        Ok(bundle_value["signature"].as_str().unwrap_or_default().to_string())
+    })
+    .await?;
     if challenge.consumed_at.is_some() {
         // The same signed bundle again returns the first answer (idempotent retry).
         let within_a_day = challenge
@@ -244,50 +239,48 @@ pub async fn check_bundle(
                 return Ok(BundleCheck::Replay(open_answer(state, customer, &challenge.id, result)?));
             }
         }
-        return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
+        return Err(Error::ChallengeConsumed);
     }
     let expired = parse_timestamp(&challenge.expires_at).is_none_or(|at| at < state.clock.now());
     if expired {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "challenge_expired",
-            "this flash challenge has expired; request a new one",
-        ));
+        return Err(Error::ChallengeExpired);
     }
     if bundle.frames.is_empty() || bundle.frames.len() > MAX_FRAMES {
-        return Err(ApiError::invalid_field("bundle.frames", format!("must hold 1 to {MAX_FRAMES} frames")));
+        return Err(Error::invalid_field("bundle.frames", format!("must hold 1 to {MAX_FRAMES} frames")));
     }
     parse_timestamp(&bundle.captured_at)
-        .ok_or_else(|| ApiError::invalid_field("bundle.capturedAt", "must be an RFC 3339 time"))?;
-    let colors: Vec<String> = serde_json::from_str(&challenge.colors).map_err(ApiError::internal)?;
+        .ok_or_else(|| Error::invalid_field("bundle.capturedAt", "must be an RFC 3339 time"))?;
+    let colors: Vec<String> = serde_json::from_str(&challenge.colors).map_err(Error::internal)?;
     let mut samples = Vec::new();
     for sample in bundle.flash_samples.unwrap_or_default() {
         // The server uses the challenge's own colour for the step, never the client's.
         let expected = colors.get(sample.step).ok_or_else(|| {
-            ApiError::invalid_field("bundle.flashSamples", "a sample names a step the challenge does not have")
+            Error::invalid_field("bundle.flashSamples", "a sample names a step the challenge does not have")
         })?;
         if !sample.color.eq_ignore_ascii_case(expected) {
-            return Err(ApiError::invalid_field(
+            return Err(Error::invalid_field(
                 "bundle.flashSamples",
                 "a sample's colour is not the challenge's colour for its step",
             ));
         }
         if sample.frame_index >= bundle.frames.len() {
-            return Err(ApiError::invalid_field(
-                "bundle.flashSamples",
-                "a sample names a frame the bundle does not have",
-            ));
+            return Err(Error::invalid_field("bundle.flashSamples", "a sample names a frame the bundle does not have"));
         }
-        let color = parse_color(expected).ok_or_else(|| ApiError::internal("challenge colour"))?;
+        let color = parse_color(expected).ok_or_else(|| Error::internal("challenge colour"))?;
         samples.push(FlashSample { frame_index: sample.frame_index, color });
     }
-    let frames = bundle
-        .frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| image_field(&format!("bundle.frames[{i}]"), f))
-        .collect::<Result<Vec<_>, _>>()?;
-    check_pixel_budget(&frames)?;
+    let encoded = bundle.frames;
+    // Base64 decoding and hashing every frame, then reading their headers: off the async threads.
+    let frames = run_blocking(move || {
+        let frames = encoded
+            .iter()
+            .enumerate()
+            .map(|(i, f)| image_field(&format!("bundle.frames[{i}]"), f))
+            .collect::<Result<Vec<_>>>()?;
+        check_pixel_budget(&frames)?;
+        Ok(frames)
+    })
+    .await?;
     Ok(BundleCheck::Fresh(Box::new(CheckedBundle {
         challenge,
         signature,
@@ -297,8 +290,13 @@ pub async fn check_bundle(
     })))
 }
 
+/// Runs a bundle's CPU work (canonical JSON, base64, SHA-256) on the blocking pool.
+async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(Error::internal)?
+}
+
 /// Refuses a frame over 12 MP or a bundle over [`MAX_BUNDLE_PIXELS`] from the images' headers.
-fn check_pixel_budget(frames: &[ImageInput]) -> ApiResult<()> {
+fn check_pixel_budget(frames: &[ImageInput]) -> Result<()> {
     let mut total = 0u64;
     for (i, frame) in frames.iter().enumerate() {
         let field = format!("bundle.frames[{i}]");
@@ -306,20 +304,20 @@ fn check_pixel_budget(frames: &[ImageInput]) -> ApiResult<()> {
             kenali_vision::image_dimensions(&frame.bytes).map_err(|e| crate::faces::decode_error(&field, e))?;
         let pixels = u64::from(width) * u64::from(height);
         if pixels > kenali_vision::MAX_FRAME_PIXELS {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "image_too_large",
-                format!("{field}: {width}×{height} is more than {} pixels", kenali_vision::MAX_FRAME_PIXELS),
-            ));
+            return Err(Error::PixelBudget {
+                whole_bundle: false,
+                message: format!("{field}: {width}×{height} is more than {} pixels", kenali_vision::MAX_FRAME_PIXELS),
+            });
         }
         total += pixels;
     }
     if total > MAX_BUNDLE_PIXELS {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "bundle_too_large",
-            format!("bundle.frames: {total} pixels in all, more than the {MAX_BUNDLE_PIXELS} a bundle may hold"),
-        ));
+        return Err(Error::PixelBudget {
+            whole_bundle: true,
+            message: format!(
+                "bundle.frames: {total} pixels in all, more than the {MAX_BUNDLE_PIXELS} a bundle may hold"
+            ),
+        });
     }
     Ok(())
 }
@@ -339,18 +337,18 @@ pub async fn keep_answer(
     challenge_id: &str,
     signature: &str,
     answer: &Value,
-) -> ApiResult<()> {
+) -> Result<()> {
     let sealed = data_key(&state.keys, customer)?.seal(answer.to_string().as_bytes(), &answer_context(challenge_id));
     if !challenges::consume(conn, challenge_id, signature, &state.clock.now_timestamp(), &hex::encode(sealed)).await? {
-        return Err(ApiError::conflict("challenge_consumed", "this flash challenge was already used"));
+        return Err(Error::ChallengeConsumed);
     }
     Ok(())
 }
 
-fn open_answer(state: &AppState, customer: &CustomerRow, challenge_id: &str, sealed_hex: &str) -> ApiResult<Value> {
-    let sealed = hex::decode(sealed_hex).map_err(ApiError::internal)?;
+fn open_answer(state: &AppState, customer: &CustomerRow, challenge_id: &str, sealed_hex: &str) -> Result<Value> {
+    let sealed = hex::decode(sealed_hex).map_err(Error::internal)?;
     let bytes = data_key(&state.keys, customer)?
         .open(&sealed, &answer_context(challenge_id))
-        .map_err(|e| ApiError::internal(format!("challenge answer: {e}")))?;
-    serde_json::from_slice(&bytes).map_err(ApiError::internal)
+        .map_err(|e| Error::internal(format!("challenge answer: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(Error::internal)
 }

@@ -1,0 +1,66 @@
+//! Every KTP voter threshold, in one documented place.
+
+/// `capture_quality`: the card's area as a fraction of the frame's.
+pub const CARD_AREA_FRACTION_MIN: f32 = 0.25;
+/// `capture_quality`: variance of the Laplacian over the rectified card (grey levels²), at
+/// 1012 px wide. Printed text is dense edges: a sharp card measures in the hundreds.
+pub const CARD_SHARPNESS_MIN: f32 = 60.0;
+/// `capture_quality`: fraction of the card that is saturated glare; above hides fields.
+pub const GLARE_FRACTION_MAX: f32 = 0.06;
+/// `flash_reflectance`: as for faces, correlation of the card's colour change with the
+/// challenge colours, and the least RMS colour movement (grey levels).
+pub const CARD_FLASH_CORRELATION_MIN: f32 = 0.5;
+pub const CARD_FLASH_RESPONSE_MIN: f32 = 2.0;
+pub const CARD_FLASH_SAMPLES_MIN: usize = 3;
+pub const CARD_FLASH_COLORS_MIN: usize = 2;
+/// `specular_check`: a highlight is this fraction of the card or more, saturated in every
+/// channel; a laminate shows one, and it travels (fraction of the card's width) as the
+/// hand tilts the card. Paper and screens show none, or a fixed one.
+pub const HIGHLIGHT_FRACTION_MIN: f32 = 0.0005;
+pub const HIGHLIGHT_TRAVEL_MIN: f32 = 0.04;
+/// `screen_moire`: spectral peak ratio over the portrait (kenali_vision::moire). Synthetic
+/// captures of clean cards measure 4.3–5.4, the same cards re-filmed off a display 9.7–9.9
+/// (kenali-vision's capture tests); not yet calibrated on real replays.
+pub const CARD_MOIRE_PEAK_MAX: f32 = 7.5;
+/// `multi_frame_consistency`: correlation of each frame's edge map of the card with the
+/// first's. Frames of one synthetic card measure ≥ 0.96 under changing flash colours and a
+/// travelling highlight; two different cards (same template, other fields and portrait) up
+/// to 0.89 (bench_ktp).
+pub const SAME_CARD_MIN: f32 = 0.93;
+/// `multi_frame_consistency`: largest corner movement across frames, as a fraction of the
+/// card's width. Below: a frozen still. Above: not one steady capture.
+pub const CARD_MOTION_MIN: f32 = 0.001;
+pub const CARD_MOTION_MAX: f32 = 0.3;
+/// `photo_substitution`: the KTP template's portrait box, as fractions of the card
+/// (left, top, right, bottom), and how far a detected frame edge may sit from it. Clean
+/// synthetic captures measured up to 0.0098 (the rectangle fit's error: 0.008 sent 2 of 20
+/// clean cards of the HTTP capture benchmark to review); a pasted photo, at least 8% larger
+/// and 10 px off, sits ≥ 0.018 off on its left edge and ≥ 0.033 on its top one.
+pub const PORTRAIT_BOX: [f32; 4] = [0.761, 0.188, 0.968, 0.627];
+pub const PORTRAIT_EDGE_TOLERANCE: f32 = 0.012;
+/// `hologram_check`: the template's hologram (card fractions: left, top, right, bottom),
+/// read as a 4×4 grid of chromaticities less their mean (`CardFrameMeasure::hologram`).
+/// A diffractive foil shows rings of colour that move as the card tilts; ink, a photocopy or a
+/// screen shows a fixed pattern, or none. Frames where more than `HOLOGRAM_GLARE_MAX` of the
+/// box is glare cannot be read (seed 001: glare hiding the hologram). Colourfulness is the
+/// pattern's RMS, the shift the largest RMS change of it between two frames. Synthetic
+/// captures (kenali_testkit::ktp_scene, kenali-vision's capture tests): an original's
+/// frames show colour 0.006–0.011 and shift 0.016; a photocopy's colour is ≤ 0.001; a
+/// screen replay's shift 0.0004. Not yet calibrated on real cards.
+pub const HOLOGRAM_BOX: [f32; 4] = [0.82, 0.83, 0.91, 0.97];
+pub const HOLOGRAM_GLARE_MAX: f32 = 0.25;
+pub const HOLOGRAM_COLOR_MIN: f32 = 0.004;
+pub const HOLOGRAM_SHIFT_MIN: f32 = 0.004;
+/// `font_match`: the KTP template's layout, as fractions of the card: labels left-aligned
+/// at this x and field rows this far apart (each with its tolerance). Measured on the
+/// synthetic template (kenali_testkit::ktp); real cards may need the constants refined. The
+/// NIK's type is judged by [`crate::typeface::template`].
+pub const LABEL_LEFT: f32 = 0.028;
+pub const LABEL_LEFT_TOLERANCE: f32 = 0.02;
+pub const ROW_PITCH: f32 = 0.0564;
+pub const ROW_PITCH_TOLERANCE: f32 = 0.15;
+/// `font_match`: labels that must be found to judge the layout.
+pub const LABELS_MIN: usize = 8;
+/// `ocr_consistency`: free-text fields may differ by one edit per this many characters
+/// (two OCR engines rarely agree on every character); structured fields must be equal.
+pub const OCR_CHARS_PER_EDIT: usize = 8;
