@@ -117,13 +117,19 @@ impl Config {
     /// Builds the configuration from every layer. `file` is the TOML path given by
     /// `--config`; without it, `./kenali.toml` is read when present.
     pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> Result<Config, ConfigError> {
+        Self::layered(file, Env::prefixed("KENALI_").ignore(&["test_database_url"]), flags)
+    }
+
+    /// The layers in order, with `env` standing for the environment (tests give their own
+    /// rather than changing the process's).
+    fn layered(file: Option<&Path>, env: impl figment::Provider, flags: &FlagOverrides) -> Result<Config, ConfigError> {
         let toml_path = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("kenali.toml"));
         if file.is_some() && !toml_path.exists() {
             return Err(ConfigError::Invalid(format!("config file {} does not exist", toml_path.display())));
         }
         let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&toml_path))
-            .merge(Env::prefixed("KENALI_").ignore(&["test_database_url"]))
+            .merge(env)
             .merge(Serialized::defaults(flags));
         let mut config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.resolve_secret_files()?;
@@ -169,22 +175,25 @@ mod tests {
 
     #[test]
     fn layers_apply_in_order_and_secrets_stay_hidden() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("kenali.toml", "listen = \"0.0.0.0:9000\"\nregion = \"file\"\nlog = \"debug\"")?;
-            jail.set_env("KENALI_REGION", "env");
-            jail.set_env("KENALI_LOG", "warn");
-            jail.create_file("mk", "c2VjcmV0\n")?;
-            jail.set_env("KENALI_MASTER_KEY_FILE", "mk");
-            let flags = FlagOverrides { listen: Some("127.0.0.1:1".into()), ..Default::default() };
-            let config = Config::load(None, &flags).unwrap();
-            assert_eq!(config.listen, "127.0.0.1:1");
-            assert_eq!(config.region, "env");
-            assert_eq!(config.log, "warn");
-            assert_eq!(config.master_key.as_ref().unwrap().expose(), "c2VjcmV0");
-            assert!(!format!("{config:?}").contains("c2VjcmV0"));
-            assert_eq!(config.database_url(), "sqlite://./data/kenali.db");
-            Ok(())
-        });
+        let dir = std::env::temp_dir().join(format!("kenali-config-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml = dir.join("kenali.toml");
+        std::fs::write(&toml, "listen = \"0.0.0.0:9000\"\nregion = \"file\"\nlog = \"debug\"").unwrap();
+        let key_file = dir.join("mk");
+        std::fs::write(&key_file, "c2VjcmV0\n").unwrap();
+        // What `KENALI_REGION`, `KENALI_LOG` and `KENALI_MASTER_KEY_FILE` would give.
+        let env = Serialized::defaults(serde_json::json!({
+            "region": "env", "log": "warn", "master_key_file": key_file,
+        }));
+        let flags = FlagOverrides { listen: Some("127.0.0.1:1".into()), ..Default::default() };
+        let config = Config::layered(Some(&toml), env, &flags).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:1");
+        assert_eq!(config.region, "env");
+        assert_eq!(config.log, "warn");
+        assert_eq!(config.master_key.as_ref().unwrap().expose(), "c2VjcmV0");
+        assert!(!format!("{config:?}").contains("c2VjcmV0"));
+        assert_eq!(config.database_url(), "sqlite://./data/kenali.db");
     }
 
     #[test]
