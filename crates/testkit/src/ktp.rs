@@ -126,7 +126,7 @@ impl KtpFields {
     }
 }
 
-const INK: Rgb<u8> = Rgb([20, 20, 30]);
+pub(crate) const INK: Rgb<u8> = Rgb([20, 20, 30]);
 /// Where the NIK's digits are printed (top-left of the text) and at what size, in Liberation
 /// Sans Bold.
 const NIK_LEFT: u32 = 272;
@@ -232,7 +232,7 @@ impl ForgedTypeface {
 }
 
 /// Height in pixels of the digit 8 in `face` at `size`, and the face's ascent there.
-fn digit_metrics(face: &FontVec, size: f32) -> (f32, f32) {
+pub(crate) fn digit_metrics(face: &FontVec, size: f32) -> (f32, f32) {
     let scaled = face.as_scaled(PxScale::from(size));
     let height = face.outline_glyph(scaled.scaled_glyph('8')).map(|g| g.px_bounds().height()).unwrap_or(size * 0.7);
     (height, scaled.ascent())

@@ -16,7 +16,7 @@ pub const FRAME_HEIGHT: u32 = 720;
 
 /// The camera exposes for the whole scene, so the pale card sits this far below its printed
 /// brightness and the flash light added to it is not clipped away.
-const CARD_EXPOSURE: f32 = 0.8;
+pub(crate) const CARD_EXPOSURE: f32 = 0.8;
 
 /// How the presented card was produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub enum Handling {
 }
 
 /// The camera's focal length in frame pixels (about 65° across the frame, a phone's main camera).
-const FOCAL_LENGTH: f32 = FRAME_WIDTH as f32;
+pub(crate) const FOCAL_LENGTH: f32 = FRAME_WIDTH as f32;
 
 /// Where the card lies in a frame (its centre, frame pixels per card pixel, its turn in and out
 /// of the picture plane) and, on a laminated card, where on it the flash glints (card pixels).
@@ -87,8 +87,8 @@ struct Pose {
 
 /// The template's hologram (kenali_core's `HOLOGRAM_BOX`): a disc of rainbow rings, in card
 /// pixels of the 1012×638 template.
-const FOIL_CENTER: (f32, f32) = (875.5, 574.5);
-const FOIL_RADIUS: f32 = 42.0;
+pub(crate) const FOIL_CENTER: (f32, f32) = (875.5, 574.5);
+pub(crate) const FOIL_RADIUS: f32 = 42.0;
 
 /// The foil's colour and opacity at card point (u, v) when its rainbow stands at `phase`
 /// (turns): two rings of hue from the centre out, shifted as the viewing angle changes.
@@ -359,14 +359,14 @@ fn card_to_frame(pose: &Pose, card: &RgbImage, u: f32, v: f32) -> (f32, f32) {
 }
 
 /// Distance from (u, v) to a `width`×`height` rectangle with rounded corners; negative inside.
-fn rounded_rect_distance(u: f32, v: f32, width: f32, height: f32, radius: f32) -> f32 {
+pub(crate) fn rounded_rect_distance(u: f32, v: f32, width: f32, height: f32, radius: f32) -> f32 {
     let qx = (u - width / 2.0).abs() - (width / 2.0 - radius);
     let qy = (v - height / 2.0).abs() - (height / 2.0 - radius);
     qx.max(0.0).hypot(qy.max(0.0)) + qx.max(qy).min(0.0) - radius
 }
 
 /// `image` at the real-valued pixel position (x, y), edges extended.
-fn bilinear(image: &RgbImage, x: f32, y: f32) -> [f32; 3] {
+pub(crate) fn bilinear(image: &RgbImage, x: f32, y: f32) -> [f32; 3] {
     let (width, height) = (image.width() as usize, image.height() as usize);
     let (x, y) = (x.clamp(0.0, (width - 1) as f32), y.clamp(0.0, (height - 1) as f32));
     let (x0, y0) = (x as usize, y as usize);
@@ -386,7 +386,7 @@ fn bilinear(image: &RgbImage, x: f32, y: f32) -> [f32; 3] {
 }
 
 /// A brownish-grey wooden desk: wavy grain, rings of denser wood, fibre streaks and speckle.
-fn desk_texture(rng: &mut StdRng) -> RgbImage {
+pub(crate) fn desk_texture(rng: &mut StdRng) -> RgbImage {
     let phases: [f32; 6] = std::array::from_fn(|_| rng.gen_range(0.0..std::f32::consts::TAU));
     let base = rng.gen_range(78.0..92.0);
     // The grain line through (x, y) is y + wobble(x) · bend(y), so lines waver and are not all

@@ -6,6 +6,7 @@
 
 pub mod ktp;
 pub mod ktp_scene;
+pub mod ktp_styled;
 
 use std::path::PathBuf;
 
