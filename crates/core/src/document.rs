@@ -31,6 +31,12 @@ pub struct CardFrameMeasure {
     pub mean_rgb: [f32; 3],
     /// Centre of the saturated highlight in card fractions, when there is one.
     pub highlight: Option<[f32; 2]>,
+    /// Mean grey level of each cell of the rectified card, [`thresholds::BRIGHTNESS_COLUMNS`] ×
+    /// [`thresholds::BRIGHTNESS_ROWS`], row by row.
+    pub brightness: Vec<f32>,
+    /// How far the lighter pixels' chromaticities spread (99th percentile of the distance from
+    /// the card's median (r, g) chromaticity): an original's portrait is in colour.
+    pub colour_spread: f32,
     pub moire_ratio: Option<f32>,
     /// A small zero-mean, unit-norm edge map of the rectified card.
     pub thumbnail: Vec<f32>,
@@ -108,10 +114,11 @@ impl AssuranceTier {
 }
 
 pub const SPECULAR_CHECK: Seat = Seat::new("specular_check", Role::Attack);
+pub const PRINT_COLOUR: Seat = Seat::new("print_colour", Role::Attack);
 
 /// Every anti-spoof voter of the KTP judge, with its role (fusion reads only the roles).
-pub const ANTI_SPOOF_VOTERS: [Seat; 5] =
-    [CAPTURE_QUALITY, FLASH_REFLECTANCE, SPECULAR_CHECK, SCREEN_MOIRE, MULTI_FRAME_CONSISTENCY];
+pub const ANTI_SPOOF_VOTERS: [Seat; 6] =
+    [CAPTURE_QUALITY, FLASH_REFLECTANCE, SPECULAR_CHECK, PRINT_COLOUR, SCREEN_MOIRE, MULTI_FRAME_CONSISTENCY];
 
 /// The NIK against the card: authentic needs it to have run.
 pub const NIK_CONSISTENCY: Seat = Seat::required("nik_consistency", Role::Contradiction);
@@ -144,10 +151,24 @@ fn frame_problems(f: &CardFrameMeasure) -> Vec<&'static str> {
     problems
 }
 
-/// The card fills the frame, is in focus and is not washed out by glare, in every frame.
-pub fn capture_quality(frames: &[CardFrameMeasure]) -> Voter {
+/// The best frame decides: the card fills it, is in focus and is not washed out by glare (the
+/// card is read from its best frame). When no frame is that good but every field was read
+/// with high confidence anyway, the voter abstains: a poor capture that was read well is no
+/// reason for review by itself. Otherwise it fails, saying what to fix for a retake.
+pub fn capture_quality(frames: &[CardFrameMeasure], reading: &KtpReading) -> Voter {
     let per_frame: Vec<Vec<&str>> = frames.iter().map(frame_problems).collect();
-    crate::vote::quality_vote(&per_frame, "a sharp card filling the frame, without glare")
+    let voter = crate::vote::quality_vote(
+        &per_frame,
+        "a sharp card filling the frame, without glare",
+        crate::vote::FramesNeeded::Best,
+    );
+    if voter.failed() && frames.iter().any(|f| f.card_found) && reading.read_confidently(READING_CONFIDENCE_MIN) {
+        return CAPTURE_QUALITY.abstain(
+            format!("no frame meets the quality bar, but every field was read with high confidence ({})", voter.reason),
+            voter.score,
+        );
+    }
+    voter
 }
 
 /// The laminate reflects the challenge colours in the frames the samples name.
@@ -166,30 +187,97 @@ pub fn flash_reflectance(frames: &[CardFrameMeasure], samples: &[FlashSample]) -
     crate::vote::flash_vote(&pairs, &rule)
 }
 
-/// A laminated original shows a specular highlight that travels as the card tilts; a
-/// photocopy or print shows none, a screen at most a fixed one.
+/// A laminated original shows a highlight (of any shape, anywhere) that moves or changes as
+/// the card and the light move; a photocopy, a print or a screen shows none, or one that stays
+/// put. Each frame's cells are compared with the same cells in the other frames
+/// ([`moving_highlight`]): passes when some frame shows a highlight the others do not; fails
+/// when a saturated highlight stays in one place through every frame (a picture of a glint);
+/// abstains otherwise, since a matte laminate or a steady light gives no chance to see one.
 pub fn specular_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
     let with_card: Vec<&CardFrameMeasure> = frames.iter().filter(|f| f.card_found).collect();
     if with_card.len() < 2 {
         return None;
     }
-    let highlights: Vec<[f32; 2]> = with_card.iter().filter_map(|f| f.highlight).collect();
-    if highlights.len() < 2 {
-        return Some(SPECULAR_CHECK.vote(false, "no specular highlight: a photocopy or print, not a laminate", None));
+    let strength = moving_highlight(&with_card);
+    if strength.is_some_and(|s| s >= 1.0) {
+        return Some(SPECULAR_CHECK.vote(true, "a highlight moves across the laminate between frames", strength));
     }
-    let mut travel = 0f32;
-    for (i, a) in highlights.iter().enumerate() {
-        for b in &highlights[i + 1..] {
-            travel = travel.max(((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt());
+    let highlights: Vec<[f32; 2]> = with_card.iter().filter_map(|f| f.highlight).collect();
+    if highlights.len() == with_card.len() {
+        let mut travel = 0f32;
+        for (i, a) in highlights.iter().enumerate() {
+            for b in &highlights[i + 1..] {
+                travel = travel.max(((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt());
+            }
+        }
+        if travel < HIGHLIGHT_TRAVEL_MIN {
+            return Some(SPECULAR_CHECK.vote(
+                false,
+                "a saturated highlight stays in one place on the card in every frame: a picture of a glint",
+                Some(travel),
+            ));
         }
     }
-    let passed = travel >= HIGHLIGHT_TRAVEL_MIN;
-    let reason = if passed {
-        "a specular highlight travels across the laminate"
+    Some(SPECULAR_CHECK.abstain(
+        "no highlight moved between frames: a matte laminate or a steady light gives no chance to judge",
+        strength,
+    ))
+}
+
+/// Whether a cell lies in the hologram's search box, whose foil changes colour of its own.
+fn in_hologram_box(column: usize, row: usize) -> bool {
+    let (u, v) = ((column as f32 + 0.5) / BRIGHTNESS_COLUMNS as f32, (row as f32 + 0.5) / BRIGHTNESS_ROWS as f32);
+    let b = HOLOGRAM_BOX;
+    (b[0]..=b[2]).contains(&u) && (b[1]..=b[3]).contains(&v)
+}
+
+/// The strongest moving highlight of the frames, as its peak rise over the threshold (at least
+/// 1: a highlight), or `None` when the brightness grids are missing. For each frame, every
+/// cell's rise above its dimmest frame (each frame's median taken away) is compared with the
+/// threshold of [`HIGHLIGHT_RISE_MIN`], [`HIGHLIGHT_RISE_HEADROOM`] and
+/// [`HIGHLIGHT_RISE_FLASH`]; a frame counts when the cells above it cover between
+/// [`HIGHLIGHT_AREA_MIN`] and [`HIGHLIGHT_AREA_MAX`] of the card.
+fn moving_highlight(frames: &[&CardFrameMeasure]) -> Option<f32> {
+    let cells = BRIGHTNESS_COLUMNS * BRIGHTNESS_ROWS;
+    if frames.iter().any(|f| f.brightness.len() != cells) {
+        return None;
+    }
+    let medians: Vec<f32> = frames.iter().map(|f| median(&f.brightness)).collect();
+    let levelled: Vec<Vec<f32>> =
+        frames.iter().zip(&medians).map(|(f, m)| f.brightness.iter().map(|b| b - m).collect()).collect();
+    let dimmest: Vec<f32> = (0..cells).map(|c| levelled.iter().map(|l| l[c]).fold(f32::MAX, f32::min)).collect();
+    let swing = medians.iter().copied().fold(f32::MIN, f32::max) - medians.iter().copied().fold(f32::MAX, f32::min);
+    let mut strongest = 0f32;
+    for (frame, median) in levelled.iter().zip(&medians) {
+        let threshold =
+            HIGHLIGHT_RISE_MIN.max(HIGHLIGHT_RISE_HEADROOM * (255.0 - median)).max(HIGHLIGHT_RISE_FLASH * swing);
+        let rises: Vec<f32> = (0..cells)
+            .filter(|c| !in_hologram_box(c % BRIGHTNESS_COLUMNS, c / BRIGHTNESS_COLUMNS))
+            .map(|c| frame[c] - dimmest[c])
+            .collect();
+        let lit = rises.iter().filter(|r| **r >= threshold).count() as f32 / cells as f32;
+        if (HIGHLIGHT_AREA_MIN..=HIGHLIGHT_AREA_MAX).contains(&lit) {
+            strongest = strongest.max(rises.iter().copied().fold(0.0, f32::max) / threshold);
+        }
+    }
+    Some(strongest)
+}
+
+fn median(values: &[f32]) -> f32 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// An original is printed in colour (the portrait above all); a monochrome photocopy shows one
+/// tint throughout. Judged on the frame the flash tinted least (the least spread).
+pub fn print_colour(frames: &[CardFrameMeasure]) -> Option<Voter> {
+    let least = frames.iter().filter(|f| f.card_found).map(|f| f.colour_spread).reduce(f32::min)?;
+    if least >= COLOUR_SPREAD_MIN {
+        Some(PRINT_COLOUR.vote(true, "the card is printed in colour", Some(least)))
     } else {
-        "the highlight does not move with the card"
-    };
-    Some(SPECULAR_CHECK.vote(passed, reason, Some(travel)))
+        Some(PRINT_COLOUR.vote(false, "the card shows one tint throughout: a monochrome copy", Some(least)))
+    }
 }
 
 /// The median peak ratio over the portrait: a card re-filmed off a display carries its grid.
@@ -246,9 +334,9 @@ fn rms(values: impl Iterator<Item = f32>) -> f32 {
     (sum / count.max(1) as f32).sqrt()
 }
 
-/// Whether the hologram where the template puts it changes colour as the card moves (a tamper
-/// voter: a reprinted or copied card has no working foil). Absent with fewer than two frames of
-/// the card.
+/// Whether the hologram where the template puts it changes colour as the card moves (a reprint
+/// or a screen shows a fixed pattern). Fails when glare hides it (seed 001); abstains when no
+/// foil colour shows at all; absent with fewer than two frames of the card.
 pub fn hologram_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
     let seat = HOLOGRAM_CHECK;
     let with_card: Vec<&CardFrameMeasure> = frames.iter().filter(|f| f.card_found && !f.hologram.is_empty()).collect();
@@ -262,7 +350,11 @@ pub fn hologram_check(frames: &[CardFrameMeasure]) -> Option<Voter> {
     }
     let colour = readable.iter().map(|p| rms(p.iter().copied())).sum::<f32>() / readable.len() as f32;
     if colour < HOLOGRAM_COLOR_MIN {
-        return Some(seat.vote(false, "no hologram colours where the template puts them", Some(colour)));
+        // Foils differ by print batch and some show no colour under a phone's light: no foil
+        // seen is no evidence either way (a copy is judged by the anti-spoof voters).
+        return Some(
+            seat.abstain("no hologram colours visible where the card carries its foil: cannot judge", Some(colour)),
+        );
     }
     let mut shift = 0f32;
     for (i, a) in readable.iter().enumerate() {
@@ -467,7 +559,7 @@ pub fn assurance(anti_spoof: AntiSpoof, tamper: Tamper, anti_spoof_voters: &[Vot
         return AssuranceTier::Low;
     }
     match anti_spoof_voters.iter().find(|v| v.name == FLASH_REFLECTANCE.name) {
-        Some(v) if v.passed => AssuranceTier::High,
+        Some(v) if v.succeeded() => AssuranceTier::High,
         Some(_) => AssuranceTier::Low,
         None => AssuranceTier::Standard,
     }
@@ -521,9 +613,10 @@ pub struct Evidence<'a> {
 /// Runs every voter and fuses them (seed 001's table).
 pub fn judge(e: &Evidence<'_>) -> Judgement {
     let anti_spoof_voters: Vec<Voter> = [
-        Some(capture_quality(e.frames)),
+        Some(capture_quality(e.frames, e.reading)),
         flash_reflectance(e.frames, e.samples),
         specular_check(e.frames),
+        print_colour(e.frames),
         screen_moire(e.frames),
         multi_frame_consistency(e.frames),
     ]

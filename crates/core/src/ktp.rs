@@ -62,8 +62,14 @@ pub struct KtpReading {
 }
 
 impl KtpReading {
-    /// How many fields were read.
-    pub fn fields_read(&self) -> usize {
+    /// Whether every field was read, each with at least `confidence`.
+    pub fn read_confidently(&self, confidence: f32) -> bool {
+        let fields = self.fields();
+        fields.iter().all(|f| f.as_ref().is_some_and(|r| r.confidence >= confidence))
+    }
+
+    /// Every field, in the card's order.
+    fn fields(&self) -> [&Option<Reading>; 18] {
         [
             &self.province,
             &self.regency,
@@ -84,9 +90,11 @@ impl KtpReading {
             &self.valid_until,
             &self.issue_date,
         ]
-        .iter()
-        .filter(|f| f.is_some())
-        .count()
+    }
+
+    /// How many fields were read.
+    pub fn fields_read(&self) -> usize {
+        self.fields().iter().filter(|f| f.is_some()).count()
     }
 }
 

@@ -140,7 +140,11 @@ fn frame_problems(f: &FrameMeasure) -> Vec<&'static str> {
 
 pub fn capture_quality(frames: &[FrameMeasure]) -> Voter {
     let per_frame: Vec<Vec<&str>> = frames.iter().map(frame_problems).collect();
-    crate::vote::quality_vote(&per_frame, "one sharp, well-exposed face in every frame")
+    crate::vote::quality_vote(
+        &per_frame,
+        "one sharp, well-exposed face in every frame",
+        crate::vote::FramesNeeded::Every,
+    )
 }
 
 pub fn passive_liveness(frames: &[FrameMeasure]) -> Option<Voter> {
@@ -302,9 +306,9 @@ mod tests {
         let samples: Vec<_> =
             COLORS.iter().enumerate().map(|(i, c)| FlashSample { frame_index: i, color: *c }).collect();
         let voter = flash_reflectance(&lit, &samples).unwrap_or_else(|| unreachable!());
-        assert!(voter.passed, "{voter:?}");
+        assert!(voter.succeeded(), "{voter:?}");
         let still: Vec<_> = (0..4).map(|i| frame(i, [120.0, 100.0, 90.0], 0.0)).collect();
-        assert!(!flash_reflectance(&still, &samples).is_some_and(|v| v.passed));
+        assert!(!flash_reflectance(&still, &samples).is_some_and(|v| v.succeeded()));
         // Colours that move against the challenge fail.
         let inverted: Vec<_> = COLORS
             .iter()
@@ -317,27 +321,27 @@ mod tests {
                 )
             })
             .collect();
-        assert!(!flash_reflectance(&inverted, &samples).is_some_and(|v| v.passed));
+        assert!(!flash_reflectance(&inverted, &samples).is_some_and(|v| v.succeeded()));
         assert!(flash_reflectance(&lit, &[]).is_none());
-        assert!(!flash_reflectance(&lit, &samples[..2]).is_some_and(|v| v.passed));
+        assert!(!flash_reflectance(&lit, &samples[..2]).is_some_and(|v| v.succeeded()));
     }
 
     #[test]
     fn frames_must_be_distinct_the_same_face_and_gently_moving() {
         let moving: Vec<_> = (0..3).map(|i| frame(i, [0.0; 3], i as f32 * 2.0)).collect();
-        assert!(multi_frame_consistency(&moving).is_some_and(|v| v.passed));
+        assert!(multi_frame_consistency(&moving).is_some_and(|v| v.succeeded()));
         let frozen: Vec<_> = (0..3).map(|i| frame(i, [0.0; 3], 0.0)).collect();
-        assert!(!multi_frame_consistency(&frozen).is_some_and(|v| v.passed));
+        assert!(!multi_frame_consistency(&frozen).is_some_and(|v| v.succeeded()));
         let mut copies = moving.clone();
         copies[2].sha256 = copies[0].sha256.clone();
-        assert!(!multi_frame_consistency(&copies).is_some_and(|v| v.passed));
+        assert!(!multi_frame_consistency(&copies).is_some_and(|v| v.succeeded()));
         // Another face in one frame: its appearance gives it away.
         let mut mixed = moving.clone();
         mixed[2].appearance = vec![1.0, 1.0, -1.0, -1.0];
-        assert!(!multi_frame_consistency(&mixed).is_some_and(|v| v.passed));
+        assert!(!multi_frame_consistency(&mixed).is_some_and(|v| v.succeeded()));
         let mut jumping = moving.clone();
         jumping[2].landmarks.iter_mut().for_each(|point| point[0] += 200.0);
-        assert!(!multi_frame_consistency(&jumping).is_some_and(|v| v.passed));
+        assert!(!multi_frame_consistency(&jumping).is_some_and(|v| v.succeeded()));
         assert!(multi_frame_consistency(&moving[..1]).is_none());
     }
 
@@ -366,19 +370,22 @@ mod tests {
     #[test]
     fn quality_names_each_problem() {
         let good = vec![frame(0, [0.0; 3], 0.0)];
-        assert!(capture_quality(&good).passed);
+        assert!(capture_quality(&good).succeeded());
         let mut bad = good[0].clone();
         bad.sharpness = 2.0;
         bad.luminance = 10.0;
         let voter = capture_quality(&[bad]);
-        assert!(!voter.passed);
-        assert_eq!(voter.reason, "frame 0: blurred, underexposed");
+        assert!(!voter.succeeded());
+        assert_eq!(voter.reason, "frame 0: blurred, underexposed (retake: hold still, find more light)");
         let none = FrameMeasure { faces: 0, ..good[0].clone() };
-        assert!(!capture_quality(&[none]).passed);
+        assert!(!capture_quality(&[none]).succeeded());
         // On its side (the eyes-to-mouth line horizontal), and tilted just past the limit.
         let mut sideways = good[0].clone();
         sideways.landmarks = [[90.0, 110.0], [90.0, 90.0], [100.0, 100.0], [110.0, 108.0], [110.0, 92.0]];
-        assert_eq!(capture_quality(&[sideways.clone()]).reason, "frame 0: face not upright");
+        assert_eq!(
+            capture_quality(&[sideways.clone()]).reason,
+            "frame 0: face not upright (retake: hold the phone upright)"
+        );
         assert!(multi_frame_consistency(&[sideways.clone(), sideways]).is_none());
         let tilt = |degrees: f32| {
             let (sin, cos) = degrees.to_radians().sin_cos();
@@ -457,11 +464,11 @@ mod tests {
     #[test]
     fn a_display_pattern_on_most_frames_fails_screen_moire() {
         let mut frames: Vec<_> = (0..3).map(|i| frame(i, [0.0; 3], 0.0)).collect();
-        assert!(screen_moire(&frames).is_some_and(|v| v.passed));
+        assert!(screen_moire(&frames).is_some_and(|v| v.succeeded()));
         frames[0].moire_ratio = Some(30.0);
-        assert!(screen_moire(&frames).is_some_and(|v| v.passed), "one noisy frame does not decide");
+        assert!(screen_moire(&frames).is_some_and(|v| v.succeeded()), "one noisy frame does not decide");
         frames[1].moire_ratio = Some(25.0);
-        assert!(screen_moire(&frames).is_some_and(|v| !v.passed));
+        assert!(screen_moire(&frames).is_some_and(|v| !v.succeeded()));
         frames.iter_mut().for_each(|f| f.moire_ratio = None);
         assert!(screen_moire(&frames).is_none());
     }
@@ -472,7 +479,7 @@ mod tests {
         frames[1].live_probability = Some(0.0);
         let voter = passive_liveness(&frames).unwrap_or_else(|| unreachable!());
         assert!((voter.score.unwrap_or_default() - 0.45).abs() < 1e-6);
-        assert!(!voter.passed);
+        assert!(!voter.succeeded());
         frames.iter_mut().for_each(|f| f.live_probability = None);
         assert!(passive_liveness(&frames).is_none());
     }

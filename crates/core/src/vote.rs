@@ -32,7 +32,9 @@ pub enum Role {
 pub struct Voter {
     pub name: &'static str,
     pub role: Role,
-    pub passed: bool,
+    /// `None` when the voter abstained: the capture gave it no chance to judge (its reason says
+    /// why). Fusion counts an abstaining voter as absent, never as a failure.
+    pub passed: Option<bool>,
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f32>,
@@ -46,7 +48,20 @@ impl Voter {
         reason: impl Into<String>,
         score: Option<f32>,
     ) -> Self {
-        Self { name, role, passed, reason: reason.into(), score }
+        Self { name, role, passed: Some(passed), reason: reason.into(), score }
+    }
+
+    /// Whether the voter judged (passed or failed) rather than abstained.
+    pub fn judged(&self) -> bool {
+        self.passed.is_some()
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.passed == Some(true)
+    }
+
+    pub fn failed(&self) -> bool {
+        self.passed == Some(false)
     }
 }
 
@@ -73,6 +88,11 @@ impl Seat {
     pub(crate) fn vote(&self, passed: bool, reason: impl Into<String>, score: Option<f32>) -> Voter {
         Voter::new(self.name, self.role, passed, reason, score)
     }
+
+    /// The seat's voter abstaining: it could not judge this capture, for `reason`.
+    pub(crate) fn abstain(&self, reason: impl Into<String>, score: Option<f32>) -> Voter {
+        Voter { passed: None, ..self.vote(false, reason, score) }
+    }
 }
 
 /// The seats both judges fill, each over its own measurements.
@@ -83,38 +103,80 @@ pub const MULTI_FRAME_CONSISTENCY: Seat = Seat::new("multi_frame_consistency", R
 
 /// The voters of `role` that failed.
 pub fn failed(voters: &[Voter], role: Role) -> impl Iterator<Item = &Voter> {
-    voters.iter().filter(move |v| v.role == role && !v.passed)
+    voters.iter().filter(move |v| v.role == role && v.failed())
 }
 
-/// How many voters of `role` ran.
+/// How many voters of `role` judged (an abstaining voter did not).
 pub fn ran(voters: &[Voter], role: Role) -> usize {
-    voters.iter().filter(|v| v.role == role).count()
+    voters.iter().filter(|v| v.role == role && v.judged()).count()
 }
 
+/// Whether no voter failed (abstaining voters are absent, not failures).
 pub fn all_passed(voters: &[Voter]) -> bool {
-    voters.iter().all(|v| v.passed)
+    !voters.iter().any(Voter::failed)
 }
 
-/// Whether every required seat of the judge's `table` has a voter among `voters`.
+/// Whether every required seat of the judge's `table` has a voter among `voters` that judged.
 pub fn required_ran(voters: &[Voter], table: &[Seat]) -> bool {
-    table.iter().filter(|s| s.required).all(|s| voters.iter().any(|v| v.name == s.name))
+    table.iter().filter(|s| s.required).all(|s| voters.iter().any(|v| v.name == s.name && v.judged()))
 }
 
-/// `capture_quality` from each frame's problems (empty: a good frame): passes when every frame
-/// is good, and otherwise names each problem frame by frame.
-pub(crate) fn quality_vote(per_frame: &[Vec<&str>], ok_reason: &str) -> Voter {
+/// How many frames `capture_quality` needs good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FramesNeeded {
+    /// Every frame (liveness: each frame is a probe and a motion sample).
+    Every,
+    /// The best frame (a card is read from its best frame; the other voters need the rest
+    /// only to see the card).
+    Best,
+}
+
+/// What the person capturing can do about a frame problem, for the SDK's retake prompt.
+fn fix_for(problem: &str) -> &'static str {
+    match problem {
+        "blurred" => "hold still",
+        "face too small" | "card too small in the frame" => "move closer",
+        "glare" => "tilt away from the light to avoid glare",
+        "underexposed" => "find more light",
+        "overexposed" => "avoid strong light behind or on the subject",
+        "face not upright" => "hold the phone upright",
+        "several faces" => "only one face in view",
+        "no card" => "keep the whole card inside the guide",
+        _ => "keep the face inside the guide",
+    }
+}
+
+/// `capture_quality` from each frame's problems (empty: a good frame). Passes when the frames
+/// `needed` are good; otherwise names each problem frame by frame, then what to fix.
+pub(crate) fn quality_vote(per_frame: &[Vec<&str>], ok_reason: &str, needed: FramesNeeded) -> Voter {
     let good = per_frame.iter().filter(|p| p.is_empty()).count();
     let score = Some(good as f32 / per_frame.len().max(1) as f32);
-    if good == per_frame.len() && !per_frame.is_empty() {
+    let enough = match needed {
+        FramesNeeded::Every => good == per_frame.len(),
+        FramesNeeded::Best => good > 0,
+    };
+    if enough && !per_frame.is_empty() {
         return CAPTURE_QUALITY.vote(true, ok_reason, score);
     }
-    let reason = per_frame
+    let problems = per_frame
         .iter()
         .enumerate()
         .filter(|(_, p)| !p.is_empty())
         .map(|(i, p)| format!("frame {i}: {}", p.join(", ")))
         .collect::<Vec<_>>()
         .join("; ");
+    let mut fixes: Vec<&str> = per_frame.iter().flatten().map(|p| fix_for(p)).collect();
+    fixes.dedup();
+    let mut seen = Vec::new();
+    fixes.retain(|f| {
+        if seen.contains(f) {
+            false
+        } else {
+            seen.push(*f);
+            true
+        }
+    });
+    let reason = if fixes.is_empty() { problems } else { format!("{problems} (retake: {})", fixes.join(", ")) };
     CAPTURE_QUALITY.vote(false, reason, score)
 }
 
@@ -239,6 +301,19 @@ mod tests {
     }
 
     #[test]
+    fn an_abstaining_voter_is_absent_not_failed() {
+        let abstained = FLASH_REFLECTANCE.abstain("no chance to judge", None);
+        assert!(!abstained.judged() && !abstained.failed() && !abstained.succeeded());
+        let voters = [voter("a", Role::Attack, true), abstained.clone()];
+        assert_eq!(failed(&voters, Role::Attack).count(), 0);
+        assert_eq!(ran(&voters, Role::Attack), 1, "an abstention does not count as a check made");
+        assert!(all_passed(&voters));
+        assert!(!required_ran(&voters, &[Seat::required("flash_reflectance", Role::Attack)]));
+        let json = serde_json::to_value(&abstained).unwrap_or_default();
+        assert_eq!((json["passed"].is_null(), json["reason"].as_str()), (true, Some("no chance to judge")));
+    }
+
+    #[test]
     fn a_voter_serialises_its_role_in_lower_case() {
         let json = serde_json::to_value(voter("screen_moire", Role::Attack, true)).unwrap_or_default();
         assert_eq!(json, serde_json::json!({"name": "screen_moire", "role": "attack", "passed": true, "reason": ""}));
@@ -248,14 +323,14 @@ mod tests {
 
     #[test]
     fn no_frames_fails_quality_and_no_ratio_gives_no_moire_vote() {
-        let voter = quality_vote(&[], "ok");
-        assert_eq!((voter.passed, voter.reason.as_str(), voter.score), (false, "", Some(0.0)));
+        let voter = quality_vote(&[], "ok", FramesNeeded::Every);
+        assert_eq!((voter.passed, voter.reason.as_str(), voter.score), (Some(false), "", Some(0.0)));
         assert!(moire_vote(Vec::new(), 1.0, "face").is_none());
         let rule =
             FlashRule { surface: "card", samples_min: 3, colors_min: 2, response_min: 1.0, correlation_min: 0.5 };
         assert!(flash_vote(&[], &rule).is_none());
         let same = [([1.0; 3], [255, 0, 0]); 4];
         let voter = flash_vote(&same, &rule).unwrap_or_else(|| unreachable!());
-        assert_eq!((voter.passed, voter.reason.as_str()), (false, "too few flash samples to test the challenge"));
+        assert_eq!((voter.passed, voter.reason.as_str()), (Some(false), "too few flash samples to test the challenge"));
     }
 }

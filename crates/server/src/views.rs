@@ -126,7 +126,9 @@ pub struct VoterSchema {
     /// attack), `contradiction` (tampering) or `suspicion` (for an analyst to weigh).
     #[schema(example = "attack")]
     pub role: String,
-    pub passed: bool,
+    /// `null` when the voter abstained: the capture gave it nothing to judge (`reason` says
+    /// why); fusion counts it as absent.
+    pub passed: Option<bool>,
     pub reason: String,
     pub score: Option<f32>,
 }

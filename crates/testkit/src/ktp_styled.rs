@@ -872,13 +872,13 @@ fn foil_at(foil: &Foil, u: f32, v: f32, phase: f32) -> Option<([f32; 3], f32)> {
     let turns = match foil.pattern {
         FoilPattern::Rings => {
             let distance = du.hypot(dv) / foil.radius;
-            (distance <= 1.0).then(|| 2.0 * distance + phase)
+            (distance <= 1.0).then_some(2.0 * distance + phase)
         }
         FoilPattern::Ellipse => {
             let (sin, cos) = 0.5f32.sin_cos();
             let (a, b) = (du * cos + dv * sin, -du * sin + dv * cos);
             let distance = (a / 1.3).hypot(b * 1.3) / foil.radius;
-            (distance <= 1.0).then(|| 2.0 * distance + phase)
+            (distance <= 1.0).then_some(2.0 * distance + phase)
         }
         FoilPattern::Star => {
             let theta = dv.atan2(du);
@@ -958,7 +958,7 @@ fn background(style: &SceneStyle, rng: &mut StdRng) -> RgbImage {
             let mut image = RgbImage::new(FRAME_WIDTH, FRAME_HEIGHT);
             for (i, pixel) in image.as_mut().chunks_exact_mut(3).enumerate() {
                 let (x, y) = (i % w, i / w);
-                let over = ((x as f32 / period) as usize + (y as f32 / period) as usize) % 2 == 0;
+                let over = ((x as f32 / period) as usize + (y as f32 / period) as usize).is_multiple_of(2);
                 let thread = 0.78 + 0.32 * if over { cols[x] } else { rows[y] };
                 let fold = 1.0 + 0.14 * fold_x[x] * fold_y[y] + 0.05 * fold_z[x];
                 let grit = (f32::from(speckle[i]) - 127.5) / 24.0;
@@ -1293,9 +1293,9 @@ mod tests {
     #[test]
     fn the_families_share_no_value_on_any_axis() {
         use nominal as n;
+        type Styles = Vec<(CardStyle, SceneStyle)>;
         let draws = |family| (0..200u64).map(|s| (CardStyle::draw(family, s), SceneStyle::draw(family, s))).collect();
-        let (calibration, held_out): (Vec<(CardStyle, SceneStyle)>, Vec<(CardStyle, SceneStyle)>) =
-            (draws(Family::Calibration), draws(Family::HeldOut));
+        let (calibration, held_out): (Styles, Styles) = (draws(Family::Calibration), draws(Family::HeldOut));
         type CardAxis = (&'static str, fn(&CardStyle) -> f32);
         let card_axes: [CardAxis; 17] = [
             ("header size", |c| (c.header_size - n::HEADER_SIZE).abs()),

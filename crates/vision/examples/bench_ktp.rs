@@ -132,7 +132,7 @@ fn run_held(engines: &Engines, card: &RgbImage, presentation: Presentation, hand
         .anti_spoof_voters
         .iter()
         .chain(&judgement.tamper_voters)
-        .filter(|v| !v.passed)
+        .filter(|v| v.failed())
         .map(|v| format!("{} ({}; {:?})", v.name, v.reason, v.score))
         .collect();
     Outcome { analysis: Some(analysis), assurance: judgement.assurance, failed, seconds }
@@ -366,6 +366,8 @@ struct Tally {
     verdicts: BTreeMap<&'static str, usize>,
     /// Voters that failed, by name, and how often.
     failed: BTreeMap<&'static str, usize>,
+    /// Voters that abstained (could not judge), by name, and how often.
+    abstained: BTreeMap<&'static str, usize>,
     /// Each voter's scores, by name, and how often it ran without one.
     scores: BTreeMap<&'static str, (Vec<f32>, usize)>,
     /// Genuine cards: exact NIKs and fields over the cards whose fields were read.
@@ -396,11 +398,14 @@ impl Tally {
                 Some(score) => scores.push(score),
                 None => *unscored += 1,
             }
-            if !voter.passed {
+            if voter.failed() {
                 *self.failed.entry(voter.name).or_default() += 1;
             }
+            if !voter.judged() {
+                *self.abstained.entry(voter.name).or_default() += 1;
+            }
         }
-        (name, voters.into_iter().filter(|v| !v.passed).collect())
+        (name, voters.into_iter().filter(|v| v.failed()).collect())
     }
 
     fn count(&self, verdict: &str) -> usize {
@@ -548,15 +553,15 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize)
         );
         println!("  caught by: {}", tally.voters_line());
     }
-    println!("voter scores: min / p5 / median / p95 / max over the captures it scored; n scored, none (ran, no score), absent (did not run), failed");
+    println!("voter scores: min / p5 / median / p95 / max over the captures it scored; n scored, none (ran, no score), absent (did not run), abstained, failed");
     let groups: Vec<(&str, &Tally)> =
         std::iter::once(("genuine", &genuine)).chain(tallies.iter().map(|(a, t)| (*a, t))).collect();
     let mut voters: Vec<&str> = groups.iter().flat_map(|(_, t)| t.scores.keys().copied()).collect();
     voters.sort_unstable();
     voters.dedup();
     println!(
-        "  {:<26} {:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>4} {:>4} {:>6} {:>6}",
-        "voter", "group", "min", "p5", "median", "p95", "max", "n", "none", "absent", "failed"
+        "  {:<26} {:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>4} {:>4} {:>6} {:>9} {:>6}",
+        "voter", "group", "min", "p5", "median", "p95", "max", "n", "none", "absent", "abstained", "failed"
     );
     for voter in voters {
         for (group, tally) in &groups {
@@ -564,12 +569,16 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize)
             scores.sort_by(f32::total_cmp);
             let absent = tally.captures - scores.len() - unscored;
             let failed = tally.failed.get(voter).copied().unwrap_or(0);
+            let abstained = tally.abstained.get(voter).copied().unwrap_or(0);
             let stats = if scores.is_empty() {
                 format!("{:>9} {:>9} {:>9} {:>9} {:>9}", "-", "-", "-", "-", "-")
             } else {
                 [0.0, 0.05, 0.5, 0.95, 1.0].map(|p| format!("{:>9.4}", quantile(&scores, p))).join(" ")
             };
-            println!("  {voter:<26} {group:<16} {stats} {:>4} {unscored:>4} {absent:>6} {failed:>6}", scores.len());
+            println!(
+                "  {voter:<26} {group:<16} {stats} {:>4} {unscored:>4} {absent:>6} {abstained:>9} {failed:>6}",
+                scores.len()
+            );
         }
     }
 }

@@ -14,7 +14,9 @@
 
 use image::{GrayImage, Rgb, RgbImage};
 use imageproc::geometric_transformations::Projection;
-use kenali_core::document::thresholds::{HIGHLIGHT_FRACTION_MIN, HOLOGRAM_BOX, PORTRAIT_BOX};
+use kenali_core::document::thresholds::{
+    BRIGHTNESS_COLUMNS, BRIGHTNESS_ROWS, HIGHLIGHT_FRACTION_MIN, HOLOGRAM_BOX, PORTRAIT_BOX,
+};
 use kenali_core::document::{CardFrameMeasure, PortraitMeasure};
 
 use crate::align::sample;
@@ -467,6 +469,8 @@ pub fn measure_card(image: &RgbImage, quad: &CardQuad, card: &RgbImage, sha256: 
     let max = |k: usize| portrait_corners.iter().map(|c| c[k]).fold(f32::MIN, f32::max);
     let moire_ratio = crate::moire::region_peak_ratio(image, [min(0), min(1), max(0) - min(0), max(1) - min(1)]);
     let grey = image::imageops::grayscale(card);
+    let brightness = brightness_grid(&grey);
+    let colour_spread = colour_spread(card);
     let thumbnail = structure_thumbnail(card);
     let (hologram, hologram_glare) = hologram_pattern(card);
     CardFrameMeasure {
@@ -479,11 +483,61 @@ pub fn measure_card(image: &RgbImage, quad: &CardQuad, card: &RgbImage, sha256: 
         glare_fraction,
         mean_rgb: [(sum[0] / lit) as f32, (sum[1] / lit) as f32, (sum[2] / lit) as f32],
         highlight,
+        brightness,
+        colour_spread,
         moire_ratio,
         thumbnail,
         hologram,
         hologram_glare,
     }
+}
+
+/// Mean grey level of each cell of the rectified card, [`BRIGHTNESS_COLUMNS`] ×
+/// [`BRIGHTNESS_ROWS`], row by row (`specular_check` compares them across frames).
+fn brightness_grid(grey: &GrayImage) -> Vec<f32> {
+    let (w, h) = grey.dimensions();
+    let (columns, rows) = (BRIGHTNESS_COLUMNS as u32, BRIGHTNESS_ROWS as u32);
+    let mut sums = vec![0f64; (columns * rows) as usize];
+    let mut counts = vec![0u32; sums.len()];
+    for (x, y, p) in grey.enumerate_pixels() {
+        let cell = ((y * rows / h) * columns + x * columns / w) as usize;
+        sums[cell] += f64::from(p[0]);
+        counts[cell] += 1;
+    }
+    sums.iter().zip(&counts).map(|(s, n)| (*s / f64::from((*n).max(1))) as f32).collect()
+}
+
+/// How colourful the card's print is: over its lighter pixels (the paper, the portrait's skin
+/// and backdrop; dark ink takes the flash's tint more than anything else), the 99th percentile
+/// of each pixel's (r, g) chromaticity distance from the card's median. An original's portrait
+/// is in colour; a monochrome copy has one tint throughout. Every second pixel is read.
+fn colour_spread(card: &RgbImage) -> f32 {
+    let luminance = |p: &Rgb<u8>| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]);
+    let sampled: Vec<&Rgb<u8>> = card.pixels().step_by(2).collect();
+    let mut levels: Vec<f32> = sampled.iter().map(|p| luminance(p)).collect();
+    let bright = {
+        let at = ((levels.len() as f32 - 1.0) * 0.9) as usize;
+        *levels.select_nth_unstable_by(at, f32::total_cmp).1
+    };
+    let chroma: Vec<[f32; 2]> = sampled
+        .iter()
+        .filter(|p| luminance(p) >= 0.6 * bright)
+        .map(|p| {
+            let sum = (f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])).max(1.0);
+            [f32::from(p[0]) / sum, f32::from(p[1]) / sum]
+        })
+        .collect();
+    if chroma.is_empty() {
+        return 0.0;
+    }
+    let median = [0, 1].map(|k| {
+        let mut values: Vec<f32> = chroma.iter().map(|c| c[k]).collect();
+        let at = values.len() / 2;
+        *values.select_nth_unstable_by(at, f32::total_cmp).1
+    });
+    let mut distances: Vec<f32> = chroma.iter().map(|c| (c[0] - median[0]).hypot(c[1] - median[1])).collect();
+    let at = ((distances.len() as f32 - 1.0) * 0.99) as usize;
+    *distances.select_nth_unstable_by(at, f32::total_cmp).1
 }
 
 /// Cells per side of the hologram's colour pattern.

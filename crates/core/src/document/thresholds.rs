@@ -7,17 +7,43 @@ pub const CARD_AREA_FRACTION_MIN: f32 = 0.25;
 pub const CARD_SHARPNESS_MIN: f32 = 60.0;
 /// `capture_quality`: fraction of the card that is saturated glare; above hides fields.
 pub const GLARE_FRACTION_MAX: f32 = 0.06;
+/// `capture_quality`: the least OCR confidence of every one of the 18 fields for a capture
+/// with no good frame to count as read well anyway (the voter then abstains). PP-OCR's line
+/// confidences on clean synthetic cards sit at 0.95–1.0; a misread line rarely passes 0.9.
+/// Provisional: to be set on the calibration family of the randomised renderer.
+pub const READING_CONFIDENCE_MIN: f32 = 0.9;
 /// `flash_reflectance`: as for faces, correlation of the card's colour change with the
 /// challenge colours, and the least RMS colour movement (grey levels).
 pub const CARD_FLASH_CORRELATION_MIN: f32 = 0.5;
 pub const CARD_FLASH_RESPONSE_MIN: f32 = 2.0;
 pub const CARD_FLASH_SAMPLES_MIN: usize = 3;
 pub const CARD_FLASH_COLORS_MIN: usize = 2;
-/// `specular_check`: a highlight is this fraction of the card or more, saturated in every
-/// channel; a laminate shows one, and it travels (fraction of the card's width) as the
-/// hand tilts the card. Paper and screens show none, or a fixed one.
+/// `specular_check`, the fixed-highlight case: a saturated highlight is this fraction of the
+/// card or more; one that stays within `HIGHLIGHT_TRAVEL_MIN` (fraction of the card's width)
+/// in every frame is a picture of a glint, not a laminate's.
 pub const HIGHLIGHT_FRACTION_MIN: f32 = 0.0005;
 pub const HIGHLIGHT_TRAVEL_MIN: f32 = 0.04;
+/// `specular_check`: the rectified card's grey levels are averaged over this grid of cells
+/// (`CardFrameMeasure::brightness`), about 32 card pixels square.
+pub const BRIGHTNESS_COLUMNS: usize = 32;
+pub const BRIGHTNESS_ROWS: usize = 20;
+/// `specular_check`: a cell is lit by a moving highlight in a frame when, each frame's median
+/// taken away (the flash and the exposure lift the whole card alike), it stands above its
+/// dimmest frame by the largest of: `HIGHLIGHT_RISE_MIN` grey levels (noise and print moving by
+/// a pixel), `HIGHLIGHT_RISE_HEADROOM` of the headroom between the frame's median and white (a
+/// bright card has little room to show a glint), and `HIGHLIGHT_RISE_FLASH` of the flash's
+/// swing (how far the frames' medians move: a flash that lights the card unevenly).
+pub const HIGHLIGHT_RISE_MIN: f32 = 12.0;
+pub const HIGHLIGHT_RISE_HEADROOM: f32 = 0.25;
+pub const HIGHLIGHT_RISE_FLASH: f32 = 0.5;
+/// `specular_check`: a highlight covers at least this fraction of the card's cells (outside the
+/// hologram's search box, whose foil changes colour of its own), and at most this (beyond, the
+/// light changed over the whole card).
+pub const HIGHLIGHT_AREA_MIN: f32 = 0.004;
+pub const HIGHLIGHT_AREA_MAX: f32 = 0.35;
+/// `print_colour`: the least `CardFrameMeasure::colour_spread` over the frames (the frame the
+/// flash tinted least) for a card printed in colour; a monochrome copy shows one tint.
+pub const COLOUR_SPREAD_MIN: f32 = 0.03;
 /// `screen_moire`: spectral peak ratio over the portrait (kenali_vision::moire). Synthetic
 /// captures of clean cards measure 4.3–5.4, the same cards re-filmed off a display 9.7–9.9
 /// (kenali-vision's capture tests); not yet calibrated on real replays.
@@ -47,7 +73,7 @@ pub const PORTRAIT_EDGE_TOLERANCE: f32 = 0.012;
 /// captures (kenali_testkit::ktp_scene, kenali-vision's capture tests): an original's
 /// frames show colour 0.006–0.011 and shift 0.016; a photocopy's colour is ≤ 0.001; a
 /// screen replay's shift 0.0004. Not yet calibrated on real cards.
-pub const HOLOGRAM_BOX: [f32; 4] = [0.82, 0.83, 0.91, 0.97];
+pub const HOLOGRAM_BOX: [f32; 4] = [0.79, 0.78, 0.94, 0.99];
 pub const HOLOGRAM_GLARE_MAX: f32 = 0.25;
 pub const HOLOGRAM_COLOR_MIN: f32 = 0.004;
 pub const HOLOGRAM_SHIFT_MIN: f32 = 0.004;

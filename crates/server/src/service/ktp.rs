@@ -78,7 +78,8 @@ async fn analyze(state: &AppState, checked: &mut CheckedBundle) -> Result<Option
 
 /// The voters of one fused check, as the response shows them.
 fn check_view(voters: &[Voter]) -> Value {
-    json!({"voters": voters, "passed": voters.iter().filter(|v| v.passed).count(), "present": voters.len()})
+    json!({"voters": voters, "passed": voters.iter().filter(|v| v.succeeded()).count(),
+           "present": voters.iter().filter(|v| v.judged()).count()})
 }
 
 fn decide(state: &AppState, customer: &CustomerRow, analysis: &CaptureAnalysis, checked: &CheckedBundle) -> Judgement {
@@ -114,7 +115,7 @@ fn review_reasons(decision: &Judgement) -> Vec<String> {
     if reasons.is_empty() {
         reasons.push("flash_challenge_not_met".into());
     }
-    let failed = decision.anti_spoof_voters.iter().chain(&decision.tamper_voters).filter(|v| !v.passed);
+    let failed = decision.anti_spoof_voters.iter().chain(&decision.tamper_voters).filter(|v| v.failed());
     reasons.extend(failed.map(|v| v.name.to_string()));
     reasons
 }
@@ -168,7 +169,9 @@ async fn record(
     let verdict = document::verdict(decision, analysis.reading.fields_read());
     let passed = verdict == KtpVerdict::Passed;
     let all_voters: Vec<&Voter> = decision.anti_spoof_voters.iter().chain(&decision.tamper_voters).collect();
-    let score = (100 * all_voters.iter().filter(|v| v.passed).count()).checked_div(all_voters.len()).unwrap_or(0);
+    // The share of the checks made (abstentions are none) that passed.
+    let judged = all_voters.iter().filter(|v| v.judged()).count();
+    let score = (100 * all_voters.iter().filter(|v| v.succeeded()).count()).checked_div(judged).unwrap_or(0);
     let reasons = match verdict {
         KtpVerdict::Passed => vec![format!("assurance_{}", decision.assurance.as_str())],
         KtpVerdict::Failed if analysis.reading.fields_read() == 0 => {
@@ -198,8 +201,8 @@ async fn record(
             actor,
             customer,
             NewVerification {
-                passed: nik_voter.passed,
-                reasons: vec![if nik_voter.passed { "nik_valid" } else { "nik_inconsistent" }.to_string()],
+                passed: nik_voter.succeeded(),
+                reasons: vec![if nik_voter.succeeded() { "nik_valid" } else { "nik_inconsistent" }.to_string()],
                 details: Details::NikFormat(NikFormatDetails {
                     source: NikSource::KtpOcr,
                     ktp_bundle_id: Some(bundle_id.clone()),

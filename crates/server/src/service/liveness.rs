@@ -133,8 +133,8 @@ async fn run_liveness(state: &AppState, checked: Box<CheckedBundle>) -> Result<L
     voters.extend(liveness::flash_reflectance(&measures, &samples));
     voters.extend(liveness::screen_moire(&measures));
     let fused = liveness::fuse(&voters);
-    let passed = voters.iter().filter(|v| v.passed).count();
-    let present = voters.len();
+    let passed = voters.iter().filter(|v| v.succeeded()).count();
+    let present = voters.iter().filter(|v| v.judged()).count();
     Ok(LivenessRun {
         view: LivenessView { fused, voters, passed, present },
         frames,
