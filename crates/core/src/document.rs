@@ -231,13 +231,24 @@ fn in_hologram_box(column: usize, row: usize) -> bool {
     (b[0]..=b[2]).contains(&u) && (b[1]..=b[3]).contains(&v)
 }
 
-/// The strongest moving highlight of the frames, as its peak rise over the threshold (at least
-/// 1: a highlight), or `None` when the brightness grids are missing. For each frame, every
-/// cell's rise above its dimmest frame (each frame's median taken away) is compared with the
-/// threshold of [`HIGHLIGHT_RISE_MIN`], [`HIGHLIGHT_RISE_HEADROOM`] and
-/// [`HIGHLIGHT_RISE_FLASH`]; a frame counts when the cells above it cover between
-/// [`HIGHLIGHT_AREA_MIN`] and [`HIGHLIGHT_AREA_MAX`] of the card.
-fn moving_highlight(frames: &[&CardFrameMeasure]) -> Option<f32> {
+/// One frame's rise of every brightness cell over its dimmest frame, each frame's median taken
+/// away (the flash and the exposure lift the whole card alike), and the rise that makes a cell
+/// lit by a highlight in that frame: the largest of [`HIGHLIGHT_RISE_MIN`],
+/// [`HIGHLIGHT_RISE_HEADROOM`] of the headroom to white and [`HIGHLIGHT_RISE_FLASH`] of the
+/// flash's swing of the frames' medians.
+struct Rise {
+    cells: Vec<f32>,
+    threshold: f32,
+}
+
+impl Rise {
+    fn lit(&self, cell: usize) -> bool {
+        self.cells[cell] >= self.threshold
+    }
+}
+
+/// Each frame's [`Rise`], or `None` when the brightness grids are missing.
+fn highlight_rises(frames: &[&CardFrameMeasure]) -> Option<Vec<Rise>> {
     let cells = BRIGHTNESS_COLUMNS * BRIGHTNESS_ROWS;
     if frames.iter().any(|f| f.brightness.len() != cells) {
         return None;
@@ -247,20 +258,76 @@ fn moving_highlight(frames: &[&CardFrameMeasure]) -> Option<f32> {
         frames.iter().zip(&medians).map(|(f, m)| f.brightness.iter().map(|b| b - m).collect()).collect();
     let dimmest: Vec<f32> = (0..cells).map(|c| levelled.iter().map(|l| l[c]).fold(f32::MAX, f32::min)).collect();
     let swing = medians.iter().copied().fold(f32::MIN, f32::max) - medians.iter().copied().fold(f32::MAX, f32::min);
+    let rises = levelled
+        .iter()
+        .zip(&medians)
+        .map(|(frame, median)| Rise {
+            cells: (0..cells).map(|c| frame[c] - dimmest[c]).collect(),
+            threshold: HIGHLIGHT_RISE_MIN
+                .max(HIGHLIGHT_RISE_HEADROOM * (255.0 - median))
+                .max(HIGHLIGHT_RISE_FLASH * swing),
+        })
+        .collect();
+    Some(rises)
+}
+
+/// The strongest moving highlight of the frames, as its peak rise over its [`Rise`] threshold
+/// (at least 1: a highlight), or `None` when the brightness grids are missing. A frame counts
+/// when its lit cells cover between [`HIGHLIGHT_AREA_MIN`] and [`HIGHLIGHT_AREA_MAX`] of the
+/// card outside the hologram's box.
+fn moving_highlight(frames: &[&CardFrameMeasure]) -> Option<f32> {
+    let cells = BRIGHTNESS_COLUMNS * BRIGHTNESS_ROWS;
     let mut strongest = 0f32;
-    for (frame, median) in levelled.iter().zip(&medians) {
-        let threshold =
-            HIGHLIGHT_RISE_MIN.max(HIGHLIGHT_RISE_HEADROOM * (255.0 - median)).max(HIGHLIGHT_RISE_FLASH * swing);
-        let rises: Vec<f32> = (0..cells)
-            .filter(|c| !in_hologram_box(c % BRIGHTNESS_COLUMNS, c / BRIGHTNESS_COLUMNS))
-            .map(|c| frame[c] - dimmest[c])
-            .collect();
-        let lit = rises.iter().filter(|r| **r >= threshold).count() as f32 / cells as f32;
+    for rise in highlight_rises(frames)? {
+        let outside: Vec<usize> =
+            (0..cells).filter(|c| !in_hologram_box(c % BRIGHTNESS_COLUMNS, c / BRIGHTNESS_COLUMNS)).collect();
+        let lit = outside.iter().filter(|c| rise.lit(**c)).count() as f32 / cells as f32;
         if (HIGHLIGHT_AREA_MIN..=HIGHLIGHT_AREA_MAX).contains(&lit) {
-            strongest = strongest.max(rises.iter().copied().fold(0.0, f32::max) / threshold);
+            let peak = outside.iter().map(|c| rise.cells[*c]).fold(0.0, f32::max);
+            strongest = strongest.max(peak / rise.threshold);
         }
     }
     Some(strongest)
+}
+
+/// Whether each cell of the structure thumbnails lies under a highlight in any frame (the
+/// glare washes the print out there), judged on the brightness grid it falls in; empty when
+/// the grids or the thumbnails are not of the expected sizes.
+fn glared_thumbnail_cells(frames: &[&CardFrameMeasure]) -> Vec<bool> {
+    let thumbnail_cells = THUMBNAIL_COLUMNS * THUMBNAIL_ROWS;
+    let Some(rises) = highlight_rises(frames) else { return Vec::new() };
+    if frames.iter().any(|f| f.thumbnail.len() != thumbnail_cells) {
+        return Vec::new();
+    }
+    (0..thumbnail_cells)
+        .map(|t| {
+            let (column, row) = (t % THUMBNAIL_COLUMNS, t / THUMBNAIL_COLUMNS);
+            let cell = (row * BRIGHTNESS_ROWS / THUMBNAIL_ROWS) * BRIGHTNESS_COLUMNS
+                + column * BRIGHTNESS_COLUMNS / THUMBNAIL_COLUMNS;
+            rises.iter().any(|r| r.lit(cell))
+        })
+        .collect()
+}
+
+/// The correlation of two structure thumbnails over the cells not `glared` (all when empty).
+fn print_similarity(a: &[f32], b: &[f32], glared: &[bool]) -> f32 {
+    let kept: Vec<(f32, f32)> = a
+        .iter()
+        .zip(b)
+        .enumerate()
+        .filter(|(t, _)| !glared.get(*t).copied().unwrap_or(false))
+        .map(|(_, (x, y))| (*x, *y))
+        .collect();
+    let n = kept.len().max(1) as f32;
+    let (mean_a, mean_b) = (kept.iter().map(|k| k.0).sum::<f32>() / n, kept.iter().map(|k| k.1).sum::<f32>() / n);
+    let (mut ab, mut aa, mut bb) = (0f32, 0f32, 0f32);
+    for (x, y) in &kept {
+        let (x, y) = (x - mean_a, y - mean_b);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    ab / (aa * bb).sqrt().max(f32::EPSILON)
 }
 
 fn median(values: &[f32]) -> f32 {
@@ -298,9 +365,10 @@ pub fn multi_frame_consistency(frames: &[CardFrameMeasure]) -> Option<Voter> {
         return Some(MULTI_FRAME_CONSISTENCY.vote(false, "frames are byte-identical copies", Some(0.0)));
     }
     let first = with_card[0];
+    let glared = glared_thumbnail_cells(&with_card);
     let least_similar = with_card[1..]
         .iter()
-        .map(|f| f.thumbnail.iter().zip(&first.thumbnail).map(|(a, b)| a * b).sum::<f32>())
+        .map(|f| print_similarity(&f.thumbnail, &first.thumbnail, &glared))
         .fold(f32::MAX, f32::min);
     if least_similar < SAME_CARD_MIN {
         return Some(MULTI_FRAME_CONSISTENCY.vote(false, "the card changes between frames", Some(least_similar)));

@@ -192,6 +192,51 @@ fn a_replayed_still_fails_flash_motion_and_copies() {
     assert!(!multi_frame_consistency(&swapped).unwrap().succeeded());
 }
 
+/// A card's print as a zero-mean, unit-norm structure thumbnail; `card` picks which card.
+fn print_map(card: f32) -> Vec<f32> {
+    let raw: Vec<f32> = (0..THUMBNAIL_COLUMNS * THUMBNAIL_ROWS)
+        .map(|t| (t as f32 * 0.37 * card).sin() + (t as f32 * 0.011 * card).cos())
+        .collect();
+    let mean = raw.iter().sum::<f32>() / raw.len() as f32;
+    let norm = raw.iter().map(|v| (v - mean).powi(2)).sum::<f32>().sqrt();
+    raw.iter().map(|v| (v - mean) / norm).collect()
+}
+
+#[test]
+fn glare_washing_out_part_of_the_print_is_not_another_card() {
+    // Frame 1 under a broad glare over the card's top-left quarter: the print is washed out
+    // there (flat), and the brightness grid shows the light.
+    let glared = |frames: &mut Vec<CardFrameMeasure>| {
+        let f = &mut frames[1];
+        for row in 0..THUMBNAIL_ROWS / 2 {
+            for column in 0..THUMBNAIL_COLUMNS / 2 {
+                f.thumbnail[row * THUMBNAIL_COLUMNS + column] = 0.0;
+            }
+        }
+        for row in 0..BRIGHTNESS_ROWS / 2 {
+            for column in 0..BRIGHTNESS_COLUMNS / 2 {
+                f.brightness[row * BRIGHTNESS_COLUMNS + column] += 80.0;
+            }
+        }
+    };
+    let mut frames = original();
+    frames
+        .iter_mut()
+        .for_each(|f| (f.thumbnail, f.brightness) = (print_map(1.0), brightness_with_glint(None, 150.0, 0.0)));
+    glared(&mut frames);
+    let voter = multi_frame_consistency(&frames).unwrap();
+    assert!(voter.succeeded(), "{voter:?}");
+    // Without the brightness grids to show where the light fell, the washed-out print looks
+    // like another card.
+    let mut blind = frames.clone();
+    blind.iter_mut().for_each(|f| f.brightness.clear());
+    let voter = multi_frame_consistency(&blind).unwrap();
+    assert!(voter.failed() && voter.score.is_some_and(|s| s < SAME_CARD_MIN), "{voter:?}");
+    // Another card in one frame is still another card, glare or not.
+    frames[2].thumbnail = print_map(2.3);
+    assert!(multi_frame_consistency(&frames).unwrap().failed());
+}
+
 #[test]
 fn moire_and_quality_thresholds_hold_on_both_sides() {
     let mut frames = original();

@@ -165,17 +165,13 @@ pub(crate) fn quality_vote(per_frame: &[Vec<&str>], ok_reason: &str, needed: Fra
         .map(|(i, p)| format!("frame {i}: {}", p.join(", ")))
         .collect::<Vec<_>>()
         .join("; ");
-    let mut fixes: Vec<&str> = per_frame.iter().flatten().map(|p| fix_for(p)).collect();
-    fixes.dedup();
-    let mut seen = Vec::new();
-    fixes.retain(|f| {
-        if seen.contains(f) {
-            false
-        } else {
-            seen.push(*f);
-            true
+    // What to fix, each once, in the order the frames first show it.
+    let mut fixes: Vec<&str> = Vec::new();
+    for fix in per_frame.iter().flatten().map(|p| fix_for(p)) {
+        if !fixes.contains(&fix) {
+            fixes.push(fix);
         }
-    });
+    }
     let reason = if fixes.is_empty() { problems } else { format!("{problems} (retake: {})", fixes.join(", ")) };
     CAPTURE_QUALITY.vote(false, reason, score)
 }

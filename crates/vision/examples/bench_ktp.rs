@@ -21,7 +21,8 @@
 //! them, the APCER of each attack (verdict `passed`) and the voters that caught it, and each
 //! voter's score distribution per group, so that thresholds can be chosen on the calibration
 //! family and reported on the held-out one. Each failing genuine card and each accepted attack
-//! is logged on stderr.
+//! is logged on stderr. With `--only ATTACK` (repeatable) only the attacks named run, e.g.
+//! `--only "pasted portrait"`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -201,6 +202,13 @@ fn handling(i: usize) -> Handling {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let families = args.iter().position(|a| a == "--families").map(|at| args.remove(at)).is_some();
+    let mut only = Vec::new();
+    while let Some(at) = args.iter().position(|a| a == "--only") {
+        args.remove(at);
+        if at < args.len() {
+            only.push(args.remove(at));
+        }
+    }
     let mut args = args.into_iter();
     let dir = args.next().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/test-models"));
     let cards: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(if families { 40 } else { 200 });
@@ -213,7 +221,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     run(&engines, &render_card(&KtpFields::sample(0), PORTRAITS[0]), Presentation::Original, 0);
     if families {
         for family in Family::ALL {
-            bench_family(&engines, family, cards, attacks);
+            bench_family(&engines, family, cards, attacks, &only);
         }
         return Ok(());
     }
@@ -443,7 +451,7 @@ fn percent(part: usize, whole: usize) -> f64 {
 const ATTACKS: [&str; 4] = ["photocopy", "screen replay", "pasted portrait", "re-typed NIK"];
 
 /// `--families`: genuine cards and attacks drawn in `family`'s styles, judged and reported.
-fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize) {
+fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize, only: &[String]) {
     let base = match family {
         Family::Calibration => 100_000u64,
         Family::HeldOut => 200_000,
@@ -494,6 +502,9 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize)
     }
     let mut tallies: Vec<(&str, Tally)> = Vec::new();
     for (k, attack) in ATTACKS.iter().enumerate() {
+        if !only.is_empty() && !only.iter().any(|o| o == attack) {
+            continue;
+        }
         let mut tally = Tally::default();
         for j in 0..attacks {
             let seed = base + 10_000 * (k as u64 + 1) + j as u64;

@@ -15,7 +15,8 @@
 use image::{GrayImage, Rgb, RgbImage};
 use imageproc::geometric_transformations::Projection;
 use kenali_core::document::thresholds::{
-    BRIGHTNESS_COLUMNS, BRIGHTNESS_ROWS, HIGHLIGHT_FRACTION_MIN, HOLOGRAM_BOX, PORTRAIT_BOX,
+    BRIGHTNESS_COLUMNS, BRIGHTNESS_ROWS, HIGHLIGHT_FRACTION_MIN, HOLOGRAM_BOX, PORTRAIT_BOX, THUMBNAIL_COLUMNS,
+    THUMBNAIL_ROWS,
 };
 use kenali_core::document::{CardFrameMeasure, PortraitMeasure};
 
@@ -37,8 +38,8 @@ const DISTANCE_FLOOR: f32 = 24.0;
 /// A pixel is glare when every channel is at least this.
 const GLARE_LEVEL: u8 = 250;
 /// Edge map compared across frames (`multi_frame_consistency`): cells, and pixels per cell.
-const THUMB_W: u32 = 64;
-const THUMB_H: u32 = 40;
+const THUMB_W: u32 = THUMBNAIL_COLUMNS as u32;
+const THUMB_H: u32 = THUMBNAIL_ROWS as u32;
 const THUMB_CELL: u32 = 4;
 /// How far from the template's portrait edge a photo's border is searched (card pixels); a
 /// border steps by at least this much (summed over R, G, B, across four pixels) along at least
