@@ -277,10 +277,11 @@ fn highlight_rises(frames: &[&CardFrameMeasure]) -> Option<Vec<Rise>> {
 /// card outside the hologram's box.
 fn moving_highlight(frames: &[&CardFrameMeasure]) -> Option<f32> {
     let cells = BRIGHTNESS_COLUMNS * BRIGHTNESS_ROWS;
+    let rises = highlight_rises(frames)?;
+    let outside: Vec<usize> =
+        (0..cells).filter(|c| !in_hologram_box(c % BRIGHTNESS_COLUMNS, c / BRIGHTNESS_COLUMNS)).collect();
     let mut strongest = 0f32;
-    for rise in highlight_rises(frames)? {
-        let outside: Vec<usize> =
-            (0..cells).filter(|c| !in_hologram_box(c % BRIGHTNESS_COLUMNS, c / BRIGHTNESS_COLUMNS)).collect();
+    for rise in rises {
         let lit = outside.iter().filter(|c| rise.lit(**c)).count() as f32 / cells as f32;
         if (HIGHLIGHT_AREA_MIN..=HIGHLIGHT_AREA_MAX).contains(&lit) {
             let peak = outside.iter().map(|c| rise.cells[*c]).fold(0.0, f32::max);

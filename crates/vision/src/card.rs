@@ -513,17 +513,16 @@ fn brightness_grid(grey: &GrayImage) -> Vec<f32> {
 /// of each pixel's (r, g) chromaticity distance from the card's median. An original's portrait
 /// is in colour; a monochrome copy has one tint throughout. Every second pixel is read.
 fn colour_spread(card: &RgbImage) -> f32 {
-    let luminance = |p: &Rgb<u8>| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]);
-    let sampled: Vec<&Rgb<u8>> = card.pixels().step_by(2).collect();
-    let mut levels: Vec<f32> = sampled.iter().map(|p| luminance(p)).collect();
+    let sampled: Vec<(&Rgb<u8>, f32)> = card.pixels().step_by(2).map(|p| (p, crate::measure::luminance(p))).collect();
     let bright = {
+        let mut levels: Vec<f32> = sampled.iter().map(|(_, level)| *level).collect();
         let at = ((levels.len() as f32 - 1.0) * 0.9) as usize;
         *levels.select_nth_unstable_by(at, f32::total_cmp).1
     };
     let chroma: Vec<[f32; 2]> = sampled
         .iter()
-        .filter(|p| luminance(p) >= 0.6 * bright)
-        .map(|p| {
+        .filter(|(_, level)| *level >= 0.6 * bright)
+        .map(|(p, _)| {
             let sum = (f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])).max(1.0);
             [f32::from(p[0]) / sum, f32::from(p[1]) / sum]
         })

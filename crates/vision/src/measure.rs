@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use image::imageops::FilterType;
-use image::RgbImage;
+use image::{Rgb, RgbImage};
 use kenali_core::liveness::thresholds::{ANTISPOOF_FRAMES, EMBEDDED_FRAMES};
 use kenali_core::liveness::{frames_for_models, FrameMeasure};
 
@@ -64,14 +64,18 @@ pub fn face_photometry(image: &RgbImage, face: &Face) -> Option<(f32, f32, [f32;
 /// enough that small motion and JPEG noise do not matter, fine enough to tell people apart.
 pub const APPEARANCE_SIDE: u32 = 28;
 
+/// A pixel's luminance (ITU-R BT.601 weights), in grey levels.
+pub(crate) fn luminance(p: &Rgb<u8>) -> f32 {
+    0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+}
+
 /// The face aligned onto the ArcFace template by its landmarks, scaled to
 /// [`APPEARANCE_SIDE`]², grey, standardised to zero mean and unit variance (so that the flash's
 /// tint and brightness do not count). Empty when the landmarks do not align.
 pub fn face_appearance(image: &RgbImage, landmarks: &[[f32; 2]; 5]) -> Vec<f32> {
     let Some(aligned) = align_arcface(image, landmarks) else { return Vec::new() };
     let Some(small) = crate::resample::resize(&aligned, APPEARANCE_SIDE, APPEARANCE_SIDE) else { return Vec::new() };
-    let grey: Vec<f32> =
-        small.pixels().map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])).collect();
+    let grey: Vec<f32> = small.pixels().map(luminance).collect();
     let n = grey.len() as f32;
     let mean = grey.iter().sum::<f32>() / n;
     let deviation = (grey.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();

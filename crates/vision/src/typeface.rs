@@ -22,7 +22,7 @@ const MIN_DIGIT_HEIGHT: usize = 12;
 const PITCH_SEARCH: (f32, f32) = (0.45, 1.3);
 
 fn luma(image: &RgbImage) -> Vec<f32> {
-    image.pixels().map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])).collect()
+    image.pixels().map(crate::measure::luminance).collect()
 }
 
 /// The mean grey levels of the dark (ink) and light (paper) classes that Otsu's threshold
