@@ -54,9 +54,33 @@ pub struct PortraitMeasure {
     pub faces: usize,
     /// The face's box in card fractions (left, top, right, bottom), when there is one.
     pub face_box: Option<[f32; 4]>,
-    /// The photo's printed frame edges in card fractions (left, top, right, bottom), each
-    /// `None` where no clear edge was found near the template's.
-    pub edges: [Option<f32>; 4],
+    /// The photo's own rectangle around the face in card fractions (left, top, right, bottom),
+    /// each `None` where no straight edge was found.
+    pub frame: [Option<f32>; 4],
+    /// The place and date of issue printed under the portrait.
+    pub caption: Caption,
+}
+
+/// The place and date of issue that an e-KTP prints centred under its portrait, measured
+/// against the photo: a photo glued over the card is rarely cut and laid to the print.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Caption {
+    /// No date of issue was read under the portrait.
+    #[default]
+    Unread,
+    /// A date of issue was read under the portrait, with no line of text just above it where
+    /// the place of issue belongs.
+    PlaceMissing,
+    Read {
+        /// How far the caption's centre (the place's and the date's, averaged) sits from the
+        /// photo's, as a fraction of the photo's width; `None` when the photo's sides were not
+        /// found.
+        offset: Option<f32>,
+        /// The blank between the photo's lower edge and the place of issue's ink, over the date
+        /// line's height (negative where the photo covers it); `None` when the photo's lower
+        /// edge was not found.
+        gap: Option<f32>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -526,31 +550,45 @@ pub fn ocr_consistency(reading: &KtpReading, sdk_fields: Option<&Value>) -> Opti
     Some(OCR_CONSISTENCY.vote(false, format!("the SDK read differently: {}", differing.join(", ")), score))
 }
 
-/// One face, where the template puts the portrait, inside a photo frame at the template's edges
-/// (a glued-on photo is never cut to the exact size and place).
+/// One face, in a photo whose place and date of issue are printed centred under it and clear of
+/// its edge: a photo glued over the card is neither cut to the exact size nor laid to the card's
+/// print, so it covers the place of issue, runs into it, or sits off its centre. Relative to
+/// the card's own print, not to template coordinates; abstains when the caption or the photo's
+/// sides could not be read.
 pub fn photo_substitution(portrait: &PortraitMeasure) -> Voter {
     let seat = PHOTO_SUBSTITUTION;
     if portrait.faces != 1 {
-        return seat.vote(false, format!("{} faces on the card; the template has one portrait", portrait.faces), None);
+        return seat.vote(false, format!("{} faces on the card; a KTP has one portrait", portrait.faces), None);
     }
-    let Some(face) = portrait.face_box else {
-        return seat.vote(false, "no portrait found", None);
+    let (offset, gap) = match portrait.caption {
+        Caption::Unread => return seat.abstain("no date of issue was read under the portrait", None),
+        Caption::PlaceMissing => {
+            return seat.vote(
+                false,
+                "the place of issue under the portrait is covered: a photo laid over the card",
+                None,
+            )
+        }
+        Caption::Read { offset, gap } => (offset, gap),
     };
-    let center = [(face[0] + face[2]) / 2.0, (face[1] + face[3]) / 2.0];
-    let b = PORTRAIT_BOX;
-    if !(b[0]..=b[2]).contains(&center[0]) || !(b[1]..=b[3]).contains(&center[1]) {
-        return seat.vote(false, "the face is not where the KTP template puts the portrait", None);
+    if let Some(gap) = gap.filter(|g| *g < CAPTION_GAP_MIN) {
+        return seat.vote(
+            false,
+            "the portrait's lower edge runs into the place of issue: a photo laid over the card",
+            Some(gap),
+        );
     }
-    let offsets: Vec<f32> =
-        portrait.edges.iter().zip(b).filter_map(|(edge, want)| edge.map(|e| (e - want).abs())).collect();
-    let worst = offsets.iter().copied().fold(0.0, f32::max);
-    if offsets.len() < 2 {
-        return seat.vote(false, "the portrait's frame does not sit at the template's edges", None);
+    let Some(offset) = offset else {
+        return seat.abstain("the portrait's sides could not be found", None);
+    };
+    if offset.abs() > CAPTION_OFFSET_MAX {
+        return seat.vote(
+            false,
+            "the place and date of issue are not centred under the portrait: a photo laid over the card",
+            Some(offset),
+        );
     }
-    if worst > PORTRAIT_EDGE_TOLERANCE {
-        return seat.vote(false, "the portrait's edges are off the template: a pasted photo", Some(worst));
-    }
-    seat.vote(true, "one portrait in the template's frame", Some(worst))
+    seat.vote(true, "one portrait, with the place and date of issue centred under it", Some(offset))
 }
 
 /// The labels' layout against the KTP template (left-aligned in one column at the template's

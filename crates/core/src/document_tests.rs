@@ -330,31 +330,46 @@ fn ocr_consistency_compares_field_by_field_with_tolerance_for_free_text() {
     assert_eq!(voter.score, Some(0.0));
 }
 
-#[test]
-fn a_portrait_must_sit_in_the_template_frame() {
-    let b = PORTRAIT_BOX;
-    let genuine = PortraitMeasure {
+/// One face in a photo with the place and date of issue centred under it and clear of it.
+fn printed_portrait() -> PortraitMeasure {
+    PortraitMeasure {
         faces: 1,
-        face_box: Some([b[0] + 0.03, b[1] + 0.05, b[2] - 0.03, b[3] - 0.1]),
-        edges: [Some(b[0] + 0.002), Some(b[1]), Some(b[2] - 0.003), Some(b[3])],
-    };
+        face_box: Some([0.8, 0.25, 0.92, 0.45]),
+        frame: [Some(0.76), Some(0.19), Some(0.97), Some(0.63)],
+        caption: Caption::Read { offset: Some(0.004), gap: Some(0.4) },
+    }
+}
+
+#[test]
+fn a_portrait_must_sit_over_its_own_caption() {
+    let genuine = printed_portrait();
     assert!(photo_substitution(&genuine).succeeded());
-    let pasted = PortraitMeasure {
-        edges: [Some(b[0] - 0.015), Some(b[1] - 0.02), Some(b[2] + 0.01), Some(b[3] + 0.02)],
-        ..genuine.clone()
-    };
-    assert!(!photo_substitution(&pasted).succeeded());
-    // Each side of the tolerance on one edge.
-    let off_by =
-        |d: f32| PortraitMeasure { edges: [Some(b[0] + d), Some(b[1]), Some(b[2]), Some(b[3])], ..genuine.clone() };
-    assert!(photo_substitution(&off_by(PORTRAIT_EDGE_TOLERANCE * 0.9)).succeeded());
-    assert!(!photo_substitution(&off_by(PORTRAIT_EDGE_TOLERANCE * 1.1)).succeeded());
-    assert!(!photo_substitution(&PortraitMeasure { faces: 2, ..genuine.clone() }).succeeded());
-    assert!(!photo_substitution(&PortraitMeasure { faces: 0, face_box: None, ..genuine.clone() }).succeeded());
-    let elsewhere = PortraitMeasure { face_box: Some([0.1, 0.3, 0.25, 0.6]), ..genuine.clone() };
-    assert!(!photo_substitution(&elsewhere).succeeded());
-    let frameless = PortraitMeasure { edges: [None, None, None, Some(b[3])], ..genuine };
-    assert!(!photo_substitution(&frameless).succeeded());
+    let with_caption = |offset, gap| PortraitMeasure { caption: Caption::Read { offset, gap }, ..printed_portrait() };
+    // Each side of the centring tolerance, either way.
+    for sign in [1.0, -1.0] {
+        assert!(photo_substitution(&with_caption(Some(sign * CAPTION_OFFSET_MAX * 0.9), Some(0.4))).succeeded());
+        let off = photo_substitution(&with_caption(Some(sign * CAPTION_OFFSET_MAX * 1.1), Some(0.4)));
+        assert!(off.failed() && off.reason.contains("not centred"), "{off:?}");
+    }
+    // Each side of the least gap to the photo's lower edge, and a photo over the line.
+    assert!(photo_substitution(&with_caption(Some(0.0), Some(CAPTION_GAP_MIN * 1.1))).succeeded());
+    for gap in [CAPTION_GAP_MIN * 0.9, -0.3] {
+        let touching = photo_substitution(&with_caption(Some(0.0), Some(gap)));
+        assert!(touching.failed() && touching.reason.contains("runs into"), "{touching:?}");
+    }
+    // A lower edge not found leaves the centring to judge.
+    assert!(photo_substitution(&with_caption(Some(0.0), None)).succeeded());
+    // The place of issue covered: failed whatever else was measured.
+    let covered = photo_substitution(&PortraitMeasure { caption: Caption::PlaceMissing, ..printed_portrait() });
+    assert!(covered.failed() && covered.reason.contains("covered"), "{covered:?}");
+    // Nothing to judge the photo against: abstains rather than failing a genuine card.
+    let unread = photo_substitution(&PortraitMeasure { caption: Caption::Unread, ..printed_portrait() });
+    assert_eq!(unread.passed, None, "{unread:?}");
+    let sideless = photo_substitution(&with_caption(None, Some(0.4)));
+    assert_eq!(sideless.passed, None, "{sideless:?}");
+    // But the wrong number of faces always fails.
+    assert!(photo_substitution(&PortraitMeasure { faces: 2, ..genuine.clone() }).failed());
+    assert!(photo_substitution(&PortraitMeasure { faces: 0, face_box: None, ..genuine }).failed());
 }
 
 #[test]
@@ -557,12 +572,7 @@ fn fusion_reads_the_role_not_the_name() {
 #[test]
 fn every_voter_the_judge_emits_sits_in_its_table() {
     let labels = template_labels();
-    let b = PORTRAIT_BOX;
-    let portrait = PortraitMeasure {
-        faces: 1,
-        face_box: Some([b[0] + 0.03, b[1] + 0.05, b[2] - 0.03, b[3] - 0.1]),
-        edges: [Some(b[0]), Some(b[1]), Some(b[2]), Some(b[3])],
-    };
+    let portrait = printed_portrait();
     let sdk = json!({"nik": "3273016204830001"});
     let (good_frames, good_reading) = (original(), reading());
     let mut bad_frames = original();

@@ -9,11 +9,12 @@ use kenali_core::document::{CardFrameMeasure, PortraitMeasure};
 use kenali_core::ktp::{parse_card, KtpReading, OcrLine};
 use kenali_core::typeface::TypefaceMeasure;
 
-use crate::card::{locate_card, measure_card, measure_portrait, rectify, Portrait, CARD_WIDTH};
+use crate::card::{locate_card, measure_card, rectify, CARD_WIDTH};
 use crate::decode::{decode_image, DecodeError, DecodeLimits};
 use crate::engine::{FaceEngine, FaceError};
 use crate::measure::parallel_indexed;
 use crate::ocr::{level_lines, OcrEngine, OcrError};
+use crate::portrait::{measure_portrait, Portrait};
 use crate::typeface::measure_typeface;
 
 /// The detector reads the rectified card (1012×638) scaled to a short side of 480, not the
@@ -49,6 +50,8 @@ pub struct CaptureAnalysis {
     pub portrait_face: Option<Portrait>,
     /// The NIK's type, measured on the line it was read from.
     pub nik_type: Option<TypefaceMeasure>,
+    /// The rectified card the fields were read from.
+    pub card: RgbImage,
     pub times: CaptureTimes,
 }
 
@@ -134,7 +137,7 @@ pub fn analyze_capture(
         return Err(CaptureError::NoCard);
     }
     let started = Instant::now();
-    let (portrait, usable) = measure_portrait(faces, &card)?;
+    let (portrait, usable) = measure_portrait(faces, &card, &lines)?;
     times.portrait = started.elapsed();
     Ok(CaptureAnalysis {
         frames: measures,
@@ -144,6 +147,7 @@ pub fn analyze_capture(
         portrait,
         portrait_face: usable,
         nik_type,
+        card,
         times,
     })
 }

@@ -18,11 +18,9 @@ use kenali_core::document::thresholds::{
     BRIGHTNESS_COLUMNS, BRIGHTNESS_ROWS, HIGHLIGHT_FRACTION_MIN, HOLOGRAM_BOX, PORTRAIT_BOX, THUMBNAIL_COLUMNS,
     THUMBNAIL_ROWS,
 };
-use kenali_core::document::{CardFrameMeasure, PortraitMeasure};
+use kenali_core::document::CardFrameMeasure;
 
 use crate::align::sample;
-use crate::detect::Face;
-use crate::engine::{FaceEngine, FaceError};
 
 /// The rectified card: ID-1 (85.60 × 53.98 mm) at about 11.8 px/mm, the OCR's working size.
 pub const CARD_WIDTH: u32 = 1012;
@@ -41,14 +39,6 @@ const GLARE_LEVEL: u8 = 250;
 const THUMB_W: u32 = THUMBNAIL_COLUMNS as u32;
 const THUMB_H: u32 = THUMBNAIL_ROWS as u32;
 const THUMB_CELL: u32 = 4;
-/// How far from the template's portrait edge a photo's border is searched (card pixels); a
-/// border steps by at least this much (summed over R, G, B, across four pixels) along at least
-/// this fraction of its length.
-const EDGE_SEARCH: i32 = 40;
-const EDGE_STEP_MIN: f32 = 30.0;
-const EDGE_COVERAGE_MIN: f32 = 0.6;
-/// Card pixels along the rectified card's border where no portrait edge is looked for.
-const CARD_MARGIN: i32 = 16;
 /// Refining the sides: how far across each side the border is looked for, as a fraction of the
 /// card's width, in a first pass from the fitted rectangle and a second from the first pass's
 /// lines (frame pixels at least `EDGE_REACH_MIN`).
@@ -610,67 +600,6 @@ fn structure_thumbnail(card: &RgbImage) -> Vec<f32> {
     let centred: Vec<f32> = cells.iter().map(|v| v - mean).collect();
     let norm = centred.iter().map(|v| v * v).sum::<f32>().sqrt().max(f32::EPSILON);
     centred.iter().map(|v| v / norm).collect()
-}
-
-/// Position (card fraction) of the straightest edge near `expected` along one axis, where
-/// `coverage(i)` is the fraction of the edge's length that steps sharply at offset `i`: a photo's
-/// cut border steps all along, the outline of a face or a jacket only in part.
-fn straightest_edge(expected: f32, length: u32, coverage: impl Fn(u32) -> f32) -> Option<f32> {
-    let centre = (expected * length as f32).round() as i32;
-    let (at, best) = (centre - EDGE_SEARCH..=centre + EDGE_SEARCH)
-        // Away from the card's own border, which is a straight edge too.
-        .filter(|i| *i >= CARD_MARGIN && *i + CARD_MARGIN < length as i32)
-        .map(|i| (i as u32, coverage(i as u32)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))?;
-    (best >= EDGE_COVERAGE_MIN).then_some(at as f32 / length as f32)
-}
-
-/// The photo's frame edges near the template's portrait box (left, top, right, bottom).
-fn portrait_edges(card: &RgbImage) -> [Option<f32>; 4] {
-    let (w, h) = card.dimensions();
-    // Colour, not grey: a light photo background on the pale blue card differs in hue more
-    // than in brightness.
-    let at = |x: u32, y: u32| card.get_pixel(x.min(w - 1), y.min(h - 1)).0.map(f32::from);
-    let b = PORTRAIT_BOX;
-    // Sum across the middle of each edge, away from the corners.
-    let rows = ((b[1] + 0.1 * (b[3] - b[1])) * h as f32) as u32..((b[3] - 0.1 * (b[3] - b[1])) * h as f32) as u32;
-    let cols = ((b[0] + 0.1 * (b[2] - b[0])) * w as f32) as u32..((b[2] - 0.1 * (b[2] - b[0])) * w as f32) as u32;
-    let steps = |a: [f32; 3], b: [f32; 3]| (0..3).map(|c| (a[c] - b[c]).abs()).sum::<f32>() >= EDGE_STEP_MIN;
-    let span = |range: &std::ops::Range<u32>| range.len().max(1) as f32;
-    // Across four pixels: the capture's blur and the rectification spread a cut edge.
-    let vertical = |x: u32| rows.clone().filter(|&y| steps(at(x + 2, y), at(x - 2, y))).count() as f32 / span(&rows);
-    let horizontal = |y: u32| cols.clone().filter(|&x| steps(at(x, y + 2), at(x, y - 2))).count() as f32 / span(&cols);
-    [
-        straightest_edge(b[0], w, vertical),
-        straightest_edge(b[1], h, horizontal),
-        straightest_edge(b[2], w, vertical),
-        straightest_edge(b[3], h, horizontal),
-    ]
-}
-
-/// The card's portrait, usable as a face reference.
-#[derive(Debug, Clone)]
-pub struct Portrait {
-    pub face: Face,
-    pub embedding: Vec<f32>,
-}
-
-/// The portrait on a rectified card, with its embedding when exactly one usable face is there.
-pub fn measure_portrait(
-    engine: &FaceEngine,
-    card: &RgbImage,
-) -> Result<(PortraitMeasure, Option<Portrait>), FaceError> {
-    let faces = engine.detector.detect(card)?;
-    let (w, h) = (card.width() as f32, card.height() as f32);
-    let face_box = faces.first().map(|f| [f.bbox[0] / w, f.bbox[1] / h, f.bbox[2] / w, f.bbox[3] / h]);
-    let measure = PortraitMeasure { faces: faces.len(), face_box, edges: portrait_edges(card) };
-    let usable = match faces.as_slice() {
-        [face] if face.width().min(face.height()) >= crate::engine::MIN_FACE_SIDE => {
-            Some(Portrait { face: face.clone(), embedding: engine.embed_face(card, face)? })
-        }
-        _ => None,
-    };
-    Ok((measure, usable))
 }
 
 #[cfg(test)]

@@ -44,6 +44,12 @@ fn analyze_held(
 ) -> (CaptureAnalysis, Vec<Voter>, Vec<Voter>) {
     let colors: Vec<String> = COLORS.iter().map(|c| c.to_string()).collect();
     let frames = capture_frames_held(card, &colors, presentation, handling, 3);
+    judge_frames(&frames, &format!("{presentation:?}"))
+}
+
+/// The capture's analysis and its anti-spoof and tamper voters, for frames filmed under
+/// [`COLORS`].
+fn judge_frames(frames: &[Vec<u8>], label: &str) -> (CaptureAnalysis, Vec<Voter>, Vec<Voter>) {
     let hashes: Vec<String> = (0..frames.len()).map(|i| format!("frame{i}")).collect();
     let inputs: Vec<(&[u8], &str)> = frames.iter().zip(&hashes).map(|(f, h)| (f.as_slice(), h.as_str())).collect();
     let (faces, ocr) = engines();
@@ -69,7 +75,7 @@ fn analyze_held(
     let f = &analysis.frames;
     for m in f {
         eprintln!(
-            "{presentation:?}: area {:.2} sharp {:.0} glare {:.4} rgb {:?} highlight {:?} colour {:.4} moire {:?} foil colour {:.4} glare {:.3}",
+            "{label}: area {:.2} sharp {:.0} glare {:.4} rgb {:?} highlight {:?} colour {:.4} moire {:?} foil colour {:.4} glare {:.3}",
             m.area_fraction,
             m.sharpness,
             m.glare_fraction,
@@ -81,7 +87,7 @@ fn analyze_held(
             m.hologram_glare
         );
     }
-    eprintln!("{presentation:?}: portrait {:?}\n anti {anti:#?}\n tamper {tamper:#?}", analysis.portrait);
+    eprintln!("{label}: portrait {:?}\n anti {anti:#?}\n tamper {tamper:#?}", analysis.portrait);
     (analysis, anti, tamper)
 }
 
@@ -126,6 +132,36 @@ fn a_pasted_portrait_is_tampering() {
     let (_, _, tamper) = analyze(&card, Presentation::Original);
     assert!(tamper.iter().any(|v| v.name == "photo_substitution" && v.failed()), "{tamper:?}");
     assert_eq!(document::fuse_tamper(&tamper), Tamper::Tampered);
+}
+
+/// `photo_substitution` judges the card's own print, not the template's coordinates: cards of
+/// the held-out family (portraits of other sizes and places, framed, in other typefaces) pass
+/// it, and photos glued over them fail it.
+#[test]
+fn a_pasted_portrait_is_found_on_cards_unlike_the_template() {
+    use kenali_testkit::ktp_styled::{
+        capture_frames_styled, render_card_styled, render_card_styled_with_pasted_portrait, CardStyle, Family,
+        SceneStyle,
+    };
+    let colors: Vec<String> = COLORS.iter().map(|c| c.to_string()).collect();
+    let film = |card: &image::RgbImage, seed: u64| {
+        capture_frames_styled(card, &colors, Presentation::Original, &SceneStyle::draw(Family::HeldOut, seed), seed)
+    };
+    let portrait_voter = |tamper: &[Voter]| tamper.iter().find(|v| v.name == "photo_substitution").unwrap().clone();
+    for seed in [200_000, 200_003] {
+        let (truth, style) = (KtpFields::sample(seed), CardStyle::draw(Family::HeldOut, seed));
+        let card = render_card_styled(&truth, "faces/obama_2.jpg", &style);
+        let (_, _, tamper) = judge_frames(&film(&card, seed), "held-out genuine");
+        let voter = portrait_voter(&tamper);
+        assert!(voter.succeeded(), "{seed}: {voter:?}");
+    }
+    for seed in [230_000, 230_004] {
+        let (truth, style) = (KtpFields::sample(seed), CardStyle::draw(Family::HeldOut, seed));
+        let card = render_card_styled_with_pasted_portrait(&truth, "faces/obama_2.jpg", "faces/biden_1.jpg", &style);
+        let (_, _, tamper) = judge_frames(&film(&card, seed), "held-out pasted");
+        let voter = portrait_voter(&tamper);
+        assert!(voter.failed(), "{seed}: {voter:?}");
+    }
 }
 
 #[test]
