@@ -166,6 +166,55 @@ async fn a_photocopy_goes_to_review_and_an_analyst_decides_once() {
     assert_eq!(decided_items["data"].as_array().unwrap().len(), 1);
 }
 
+/// `photo_substitution` reads the portrait against the place and date of issue printed under it
+/// (the template card's photo spans x 770–980, y 120–400; the place is printed from y 410, the
+/// date from y 436): a photo reaching over the place of issue is tampering, and a card with no
+/// caption under its portrait gives it nothing to judge, so it abstains and the card passes on
+/// the other voters.
+#[tokio::test]
+async fn the_portrait_is_judged_against_the_caption_under_it() {
+    for server in servers().await {
+        let id = customer(&server, "Caption").await;
+        let truth = KtpFields::sample(14);
+        let card = render_card(&truth, "faces/obama_2.jpg");
+
+        // The photo's last rows carried down over the place of issue, as a taller photo would be.
+        let mut covered = card.clone();
+        for y in 400..434 {
+            for x in 770..980 {
+                covered.put_pixel(x, y, *card.get_pixel(x, 396));
+            }
+        }
+        let challenge = ktp_challenge(&server, &id).await;
+        let (status, answer) =
+            capture(&server, &id, signed_bundle(&challenge, filmed(&covered, &challenge, Presentation::Original)))
+                .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let portrait = voter(&answer, "tamper", "photo_substitution");
+        assert_eq!(portrait["passed"], false, "{answer}");
+        assert!(portrait["reason"].as_str().unwrap().contains("covered"), "{portrait}");
+        assert_eq!(answer["tamper"]["fused"], "tampered");
+        assert_eq!(answer["ktpBundle"]["verdict"], "requires_review", "{answer}");
+
+        // The caption painted out with the paper beside it: nothing to judge the photo against.
+        let mut bare = card.clone();
+        for y in 404..470 {
+            for x in 740..1005 {
+                bare.put_pixel(x, y, *card.get_pixel(x, 480));
+            }
+        }
+        let challenge = ktp_challenge(&server, &id).await;
+        let (status, answer) =
+            capture(&server, &id, signed_bundle(&challenge, filmed(&bare, &challenge, Presentation::Original))).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let portrait = voter(&answer, "tamper", "photo_substitution");
+        assert_eq!(portrait["passed"], Value::Null, "{answer}");
+        assert!(portrait["reason"].as_str().unwrap().contains("no date of issue"), "{portrait}");
+        assert_eq!(answer["tamper"]["fused"], "authentic", "{answer}");
+        assert_eq!(answer["ktpBundle"]["verdict"], "passed", "{answer}");
+    }
+}
+
 #[tokio::test]
 async fn forged_and_replayed_cards_are_caught() {
     for server in servers().await {
