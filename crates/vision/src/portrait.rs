@@ -223,14 +223,14 @@ fn ink_top(card: &RgbImage, line: &OcrLine, floor: f32) -> Option<f32> {
     // Halfway between the ink's core and the paper: blur and uneven light (a glint on the
     // laminate) move both.
     let threshold = (ink_level + paper) / 2.0;
-    let ink = |y: i32| fraction((x0..x1).map(|x| grey(x, y) < threshold));
-    let (inkiest, _) =
-        (y0..y1).map(|y| (y, ink(y))).filter(|(_, f)| *f < INK_ROW_MAX).max_by(|a, b| a.1.total_cmp(&b.1))?;
+    // Each row's share of ink, row `y0 + i` at `i`.
+    let ink: Vec<f32> = (y0..y1).map(|y| fraction((x0..x1).map(|x| grey(x, y) < threshold))).collect();
+    let (inkiest, _) = ink.iter().enumerate().filter(|(_, f)| **f < INK_ROW_MAX).max_by(|a, b| a.1.total_cmp(b.1))?;
     let mut top = inkiest;
-    while top > y0 && (INK_ROW_MIN..INK_ROW_MAX).contains(&ink(top - 1)) {
+    while top > 0 && (INK_ROW_MIN..INK_ROW_MAX).contains(&ink[top - 1]) {
         top -= 1;
     }
-    Some(top as f32)
+    Some((y0 + top as i32) as f32)
 }
 
 #[cfg(test)]

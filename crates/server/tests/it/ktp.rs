@@ -166,6 +166,22 @@ async fn a_photocopy_goes_to_review_and_an_analyst_decides_once() {
     assert_eq!(decided_items["data"].as_array().unwrap().len(), 1);
 }
 
+/// `card` with the pixels of row `source` copied down over `rows`, across `columns`.
+fn carry_row(
+    card: &image::RgbImage,
+    source: u32,
+    columns: std::ops::Range<u32>,
+    rows: std::ops::Range<u32>,
+) -> image::RgbImage {
+    let mut carried = card.clone();
+    for y in rows {
+        for x in columns.clone() {
+            carried.put_pixel(x, y, *card.get_pixel(x, source));
+        }
+    }
+    carried
+}
+
 /// `photo_substitution` reads the portrait against the place and date of issue printed under it
 /// (the template card's photo spans x 770–980, y 120–400; the place is printed from y 410, the
 /// date from y 436): a photo reaching over the place of issue is tampering, and a card with no
@@ -179,12 +195,7 @@ async fn the_portrait_is_judged_against_the_caption_under_it() {
         let card = render_card(&truth, "faces/obama_2.jpg");
 
         // The photo's last rows carried down over the place of issue, as a taller photo would be.
-        let mut covered = card.clone();
-        for y in 400..434 {
-            for x in 770..980 {
-                covered.put_pixel(x, y, *card.get_pixel(x, 396));
-            }
-        }
+        let covered = carry_row(&card, 396, 770..980, 400..434);
         let challenge = ktp_challenge(&server, &id).await;
         let (status, answer) =
             capture(&server, &id, signed_bundle(&challenge, filmed(&covered, &challenge, Presentation::Original)))
@@ -197,12 +208,7 @@ async fn the_portrait_is_judged_against_the_caption_under_it() {
         assert_eq!(answer["ktpBundle"]["verdict"], "requires_review", "{answer}");
 
         // The caption painted out with the paper beside it: nothing to judge the photo against.
-        let mut bare = card.clone();
-        for y in 404..470 {
-            for x in 740..1005 {
-                bare.put_pixel(x, y, *card.get_pixel(x, 480));
-            }
-        }
+        let bare = carry_row(&card, 480, 740..1005, 404..470);
         let challenge = ktp_challenge(&server, &id).await;
         let (status, answer) =
             capture(&server, &id, signed_bundle(&challenge, filmed(&bare, &challenge, Presentation::Original))).await;
