@@ -593,9 +593,9 @@ pub fn photo_substitution(portrait: &PortraitMeasure) -> Voter {
 
 /// The labels' layout against the KTP template (left-aligned in one column at the template's
 /// margin, on rows the template's pitch apart), then the NIK's type (`nik_type`,
-/// [`crate::typeface`]): the template's larger size, face and weight. Cards re-typed on a
-/// generic template, fields pasted in, or a NIK printed again in another face or weight break
-/// one of these.
+/// [`crate::typeface`]): larger than the labels, in a bold grotesque's pitch and weight or in
+/// OCR-A's shapes. Cards re-typed on a generic template, fields pasted in, or a NIK printed
+/// again in another face or weight break one of these.
 pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32, nik_type: Option<&TypefaceMeasure>) -> Voter {
     let seat = FONT_MATCH;
     let mut labels: Vec<(usize, &OcrLine)> = lines.iter().filter_map(|l| Some((label_row(&l.text)?, l))).collect();
@@ -621,7 +621,10 @@ pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32, nik_type
     let Some(nik_type) = nik_type else {
         return seat.vote(false, "the NIK's typeface could not be measured", None);
     };
-    if let Some((reason, score)) = crate::typeface::mismatch(nik_type, card_height) {
+    let mut heights: Vec<f32> = labels.iter().map(|(_, l)| l.bottom - l.top).collect();
+    heights.sort_by(f32::total_cmp);
+    let label_height = heights[heights.len() / 2];
+    if let Some((reason, score)) = crate::typeface::mismatch(nik_type, label_height) {
         return seat.vote(false, reason, Some(score));
     }
     seat.vote(true, format!("{} labels in the KTP template's layout", labels.len()), Some(worst_pitch))

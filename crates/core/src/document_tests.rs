@@ -405,14 +405,15 @@ fn template_labels() -> Vec<OcrLine> {
             left: 29.0,
             top,
             right: 200.0,
-            bottom: top + 20.0,
+            bottom: top + 32.0,
         });
     }
     lines
 }
 
 /// The template's NIK type as the capture pipeline measures it.
-const NIK_TYPE: TypefaceMeasure = TypefaceMeasure { digit_height: 25.3, pitch: 0.79, stem: 0.26, bar: 0.24 };
+const NIK_TYPE: TypefaceMeasure =
+    TypefaceMeasure { digit_height: 25.3, pitch: 0.79, stem: 0.26, bar: 0.24, ocr_a: Some(0.4) };
 
 #[test]
 fn font_match_holds_the_template_layout_on_both_sides() {
@@ -427,7 +428,7 @@ fn font_match_holds_the_template_layout_on_both_sides() {
         line.top += 8.0 * i as f32;
     }
     assert!(!font_match(&spread, 1012.0, 638.0, Some(&NIK_TYPE)).succeeded());
-    let small_nik = TypefaceMeasure { digit_height: 18.0, ..NIK_TYPE };
+    let small_nik = TypefaceMeasure { digit_height: 16.5, ..NIK_TYPE };
     let voter = font_match(&good, 1012.0, 638.0, Some(&small_nik));
     assert_eq!(
         (voter.passed, voter.reason.as_str()),
@@ -435,7 +436,7 @@ fn font_match_holds_the_template_layout_on_both_sides() {
     );
     assert!(!font_match(&good[..5], 1012.0, 638.0, Some(&NIK_TYPE)).succeeded());
     // The layout right, the NIK's type not: a NIK printed again in another face.
-    let thin = TypefaceMeasure { stem: 0.18, bar: 0.17, ..NIK_TYPE };
+    let thin = TypefaceMeasure { stem: 0.13, bar: 0.125, ..NIK_TYPE };
     let voter = font_match(&good, 1012.0, 638.0, Some(&thin));
     assert_eq!((voter.passed, voter.reason.as_str()), (Some(false), "the NIK's strokes are not the template's weight"));
     let voter = font_match(&good, 1012.0, 638.0, None);

@@ -42,7 +42,7 @@ use kenali_testkit::ktp::{
 };
 use kenali_testkit::ktp_scene::{capture_frames_held, render_card_with_pasted_portrait, Handling, Presentation};
 use kenali_testkit::ktp_styled::{
-    capture_frames_styled, render_card_styled, render_card_styled_with_pasted_portrait,
+    capture_frames_styled, forged_face, render_card_styled, render_card_styled_with_pasted_portrait,
     render_card_styled_with_retyped_nik, CardStyle, Family, SceneStyle,
 };
 use kenali_vision::capture::{analyze_capture, CaptureAnalysis, CaptureTimes};
@@ -91,12 +91,13 @@ impl std::fmt::Display for TypeRanges {
             let values = self.measured.iter().map(pick);
             (values.clone().fold(f32::MAX, f32::min), values.fold(f32::MIN, f32::max))
         };
-        let measures: [(&str, Pick); 5] = [
+        let measures: [(&str, Pick); 6] = [
             ("height", |m| m.digit_height),
             ("pitch", |m| m.pitch),
             ("stem", |m| m.stem),
             ("bar", |m| m.bar),
             ("bar/stem", |m| m.bar / m.stem),
+            ("OCR-A likeness", |m| m.ocr_a.unwrap_or(f32::NAN)),
         ];
         for (name, pick) in measures {
             let (low, high) = range(pick);
@@ -384,6 +385,16 @@ struct Tally {
     field_misses: BTreeMap<&'static str, usize>,
 }
 
+/// The NIK's typeface measures by the face it was printed in (genuine cards and re-typed NIKs).
+#[derive(Default)]
+struct TypesByFace(BTreeMap<String, TypeRanges>);
+
+impl TypesByFace {
+    fn add(&mut self, face: &str, judged: Option<&(CaptureAnalysis, Judgement)>) {
+        self.0.entry(face.to_string()).or_default().add(judged.and_then(|(a, _)| a.nik_type));
+    }
+}
+
 impl Tally {
     /// Adds one capture; returns its verdict and the voters that failed it.
     fn add<'a>(&mut self, judged: Option<&'a (CaptureAnalysis, Judgement)>) -> (&'static str, Vec<&'a Voter>) {
@@ -463,6 +474,7 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize,
     };
     let name = family.name();
     let mut genuine = Tally::default();
+    let mut types = TypesByFace::default();
     for i in 0..cards {
         let seed = base + i as u64;
         let truth = KtpFields::sample(seed);
@@ -470,6 +482,7 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize,
         let judged =
             film(&render_card_styled(&truth, PORTRAITS[i % PORTRAITS.len()], &style), Presentation::Original, seed);
         let (verdict, failed) = genuine.add(judged.as_ref());
+        types.add(&format!("genuine {}", style.nik_face.name), judged.as_ref());
         let reading: Option<&KtpReading> = judged.as_ref().map(|(a, _)| &a.reading);
         if let Some(reading) = reading {
             let misses = field_mismatches(reading, &truth);
@@ -511,6 +524,7 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize,
             let truth = KtpFields::sample(seed);
             let style = CardStyle::draw(family, seed);
             let portrait = PORTRAITS[j % PORTRAITS.len()];
+            let mut forged = None;
             let (card, presentation) = match *attack {
                 "photocopy" => (render_card_styled(&truth, portrait, &style), Presentation::Photocopy),
                 "screen replay" => (render_card_styled(&truth, portrait, &style), Presentation::ScreenReplay),
@@ -520,11 +534,15 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize,
                 }
                 _ => {
                     let typeface = ForgedTypeface::ALL[j % ForgedTypeface::ALL.len()];
+                    forged = Some(forged_face(&style, typeface).name);
                     (render_card_styled_with_retyped_nik(&truth, portrait, &style, typeface), Presentation::Original)
                 }
             };
             let judged = film(&card, presentation, seed);
             let (verdict, _) = tally.add(judged.as_ref());
+            if let Some(face) = forged {
+                types.add(&format!("re-typed in {face}"), judged.as_ref());
+            }
             if verdict == "passed" {
                 eprintln!(
                     "{name} {attack} {seed} accepted (NIK face {}, text {})",
@@ -563,6 +581,10 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize,
             tally.verdicts_line()
         );
         println!("  caught by: {}", tally.voters_line());
+    }
+    println!("NIK type by face (ratios to the digits' height; font_match: kenali_core::typeface::template):");
+    for (face, ranges) in &types.0 {
+        println!("  {face}: {ranges}");
     }
     println!("voter scores: min / p5 / median / p95 / max over the captures it scored; n scored, none (ran, no score), absent (did not run), abstained, failed");
     let groups: Vec<(&str, &Tally)> =

@@ -13,9 +13,9 @@ use crate::card::{locate_card, measure_card, rectify, CARD_WIDTH};
 use crate::decode::{decode_image, DecodeError, DecodeLimits};
 use crate::engine::{FaceEngine, FaceError};
 use crate::measure::parallel_indexed;
-use crate::ocr::{level_lines, OcrEngine, OcrError};
+use crate::ocr::{level_lines, OcrEngine, OcrError, TextLine};
 use crate::portrait::{measure_portrait, Portrait};
-use crate::typeface::measure_typeface;
+use crate::typeface::{measure_typeface, print_ink_level};
 
 /// The detector reads the rectified card (1012×638) scaled to a short side of 480, not the
 /// default 736: its smallest type (the 21 px place and date of issue) is still 16 px high
@@ -128,7 +128,13 @@ pub fn analyze_capture(
             let digits: String = line.text.chars().filter(char::is_ascii_digit).collect();
             digits.contains(&nik.value)
         })?;
-        measure_typeface(&printed.bounds.crop(&card)?)
+        let digits = printed.bounds.crop(&card)?;
+        // The card's heaviest print: the NIK and the header's two lines (the topmost).
+        let mut by_top: Vec<&TextLine> = read.iter().collect();
+        by_top.sort_by(|a, b| a.bounds.top().total_cmp(&b.bounds.top()));
+        let mut heavy: Vec<RgbImage> = by_top.iter().take(2).filter_map(|line| line.bounds.crop(&card)).collect();
+        heavy.push(digits.clone());
+        measure_typeface(&digits, print_ink_level(&heavy)?, &nik.value)
     });
     times.ocr = started.elapsed();
     // A region shaped like a card that carries none of a KTP's labelled fields is something

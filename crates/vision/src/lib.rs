@@ -9,6 +9,7 @@ pub mod decode;
 pub mod detect;
 pub mod embed;
 pub mod engine;
+pub mod glyphs;
 pub mod liveness;
 pub mod measure;
 pub mod models;

@@ -5,7 +5,12 @@
 //! template's (`kenali_core::typeface::template`). A NIK re-typed in another face or weight
 //! moves at least one of them: a regular weight thins the strokes, a serif face narrows the
 //! pitch, a monospaced face widens it. Stroke thickness is summed darkness, not a count of
-//! pixels, so it keeps to a fraction of a pixel and a blur leaves it as it was.
+//! pixels, so it keeps to a fraction of a pixel and a blur leaves it as it was, provided
+//! darkness is measured against the ink's true level: a thin stroke blurred by the camera never
+//! reaches it, so the line's own darkest pixels would make a regular weight look bold. The
+//! caller gives the level of the card's heaviest print ([`print_ink_level`]), whose strokes are
+//! wide enough to keep their core through the blur. The digits' shapes are compared with
+//! OCR-A's ([`crate::glyphs`]), a NIK face whose weight alone would pass for a regular one.
 
 use image::RgbImage;
 use kenali_core::typeface::TypefaceMeasure;
@@ -21,8 +26,23 @@ const MIN_DIGIT_HEIGHT: usize = 12;
 /// The pitch is searched between these multiples of the digit height.
 const PITCH_SEARCH: (f32, f32) = (0.45, 1.3);
 
+/// Share of the darkest pixels of the heaviest print taken as the ink's level: a low
+/// percentile rather than the minimum, so that sensor noise does not set it.
+const INK_PERCENTILE: f32 = 0.01;
+
 fn luma(image: &RgbImage) -> Vec<f32> {
     image.pixels().map(crate::measure::luminance).collect()
+}
+
+/// The grey level (0–255) of the card's ink: the darkest percentile over `crops` of its
+/// heaviest print (the header and the NIK), or `None` when they hold no pixels.
+pub fn print_ink_level(crops: &[RgbImage]) -> Option<f32> {
+    let levels = crops.iter().filter(|c| c.width() > 0 && c.height() > 0).map(|crop| {
+        let mut grey = luma(crop);
+        grey.sort_by(f32::total_cmp);
+        grey[((grey.len() - 1) as f32 * INK_PERCENTILE) as usize]
+    });
+    levels.min_by(f32::total_cmp)
 }
 
 /// The mean grey levels of the dark (ink) and light (paper) classes that Otsu's threshold
@@ -127,20 +147,25 @@ fn period(profile: &[f32], min: usize, max: usize) -> Option<f32> {
     Some((min.saturating_sub(1) + best) as f32 + shift)
 }
 
-/// Measures the digits on an upright crop of the NIK line, or `None` when there is too little
-/// contrast or height to measure.
-pub fn measure_typeface(line: &RgbImage) -> Option<TypefaceMeasure> {
+/// Measures the `digits` on an upright crop of the NIK line against the card's ink level
+/// (`ink`, grey 0–255, [`print_ink_level`]), or `None` when there is too little contrast or
+/// height to measure.
+pub fn measure_typeface(line: &RgbImage, ink: f32, digits: &str) -> Option<TypefaceMeasure> {
     let (w, h) = (line.width() as usize, line.height() as usize);
     if w < 32 || h < MIN_DIGIT_HEIGHT {
         return None;
     }
     let grey = luma(line);
     let (ink_mean, paper_mean) = class_means(&grey);
+    let ink = ink.min(ink_mean);
     if paper_mean - ink_mean < MIN_CONTRAST {
         return None;
     }
-    let darkness: Vec<f32> =
-        grey.iter().map(|&g| ((paper_mean - g) / (paper_mean - ink_mean)).clamp(0.0, 1.0)).collect();
+    // Linear in the grey level (clamped only far outside it), so that summed over a stroke the
+    // paper's noise cancels and a blur's spread is counted whole; the band is found on the
+    // clamped darkness.
+    let linear: Vec<f32> = grey.iter().map(|&g| ((paper_mean - g) / (paper_mean - ink)).clamp(-0.5, 1.5)).collect();
+    let darkness: Vec<f32> = linear.iter().map(|d| d.clamp(0.0, 1.0)).collect();
     // The digits' band: the rows around the fullest one with a fair share of ink.
     let row_ink: Vec<f32> = darkness.chunks(w).map(|row| row.iter().sum()).collect();
     let (fullest, &most) = row_ink.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
@@ -163,12 +188,12 @@ pub fn measure_typeface(line: &RgbImage) -> Option<TypefaceMeasure> {
     let pitch = period(&profile, (height * PITCH_SEARCH.0) as usize, ((height * PITCH_SEARCH.1) as usize).min(w / 3))?;
     let (mut stems, mut bars) = (Vec::new(), Vec::new());
     for y in top..=bottom {
-        stroke_widths(&darkness[y * w..(y + 1) * w], &mut stems);
+        stroke_widths(&linear[y * w..(y + 1) * w], &mut stems);
     }
     // Columns run a little past the band, so that a bar on its edge is crossed whole.
     let (from, to) = (top.saturating_sub(2), (bottom + 3).min(h));
     for x in 0..w {
-        let column: Vec<f32> = (from..to).map(|y| at(x, y)).collect();
+        let column: Vec<f32> = (from..to).map(|y| linear[y * w + x]).collect();
         stroke_widths(&column, &mut bars);
     }
     Some(TypefaceMeasure {
@@ -176,6 +201,7 @@ pub fn measure_typeface(line: &RgbImage) -> Option<TypefaceMeasure> {
         pitch: pitch / height,
         stem: middle_mean(&mut stems)? / height,
         bar: middle_mean(&mut bars)? / height,
+        ocr_a: crate::glyphs::ocr_a_likeness(&darkness, w, (top, bottom), pitch, digits),
     })
 }
 
@@ -198,16 +224,40 @@ mod tests {
 
     #[test]
     fn the_pitch_and_stems_of_a_regular_pattern_are_found() {
-        let measured = measure_typeface(&bars(22, 5, 30)).unwrap();
+        let measured = measure_typeface(&bars(22, 5, 30), 20.0, "0000").unwrap();
         assert!((measured.digit_height - 30.0).abs() < 0.5, "{measured:?}");
         assert!((measured.pitch - 22.0 / 30.0).abs() < 0.02, "{measured:?}");
         assert!((measured.stem - 5.0 / 30.0).abs() < 0.01, "{measured:?}");
     }
 
     #[test]
+    fn a_blurred_thin_stroke_keeps_its_width_against_the_cards_ink() {
+        // 3 px stems under a blur that keeps them from reaching the ink's level: measured
+        // against the card's ink they keep their width; against their own darkest pixels
+        // (the line's class means) they would read near half as thick again.
+        let blurred = image::imageops::blur(&bars(22, 3, 30), 1.2);
+        let measured = measure_typeface(&blurred, 20.0, "1111").unwrap();
+        assert!((measured.stem * measured.digit_height - 3.0).abs() < 0.25, "{measured:?}");
+        let own_level = measure_typeface(&blurred, 255.0, "1111").unwrap();
+        assert!(own_level.stem > measured.stem * 1.15, "{own_level:?} vs {measured:?}");
+    }
+
+    #[test]
+    fn the_ink_level_is_the_heaviest_prints_darkest_percentile() {
+        let header = bars(22, 6, 30);
+        let faint = RgbImage::from_pixel(40, 20, image::Rgb([120, 120, 120]));
+        assert_eq!(
+            print_ink_level(&[faint.clone(), header]),
+            Some(crate::measure::luminance(&image::Rgb([20, 20, 30])))
+        );
+        assert_eq!(print_ink_level(&[]), None);
+        assert!(print_ink_level(&[faint]).is_some_and(|level| (level - 120.0).abs() < 0.01));
+    }
+
+    #[test]
     fn blank_or_faint_crops_are_not_measured() {
-        assert!(measure_typeface(&RgbImage::from_pixel(300, 40, image::Rgb([200, 200, 200]))).is_none());
+        assert!(measure_typeface(&RgbImage::from_pixel(300, 40, image::Rgb([200, 200, 200])), 0.0, "1").is_none());
         let faint = RgbImage::from_fn(300, 40, |x, _| image::Rgb(if x % 20 < 4 { [180; 3] } else { [200; 3] }));
-        assert!(measure_typeface(&faint).is_none());
+        assert!(measure_typeface(&faint, 0.0, "1").is_none());
     }
 }

@@ -203,7 +203,7 @@ fn a_nik_printed_again_in_another_typeface_is_not_accepted() {
     for (typeface, reason) in [
         (ForgedTypeface::SansRegular, "the NIK's strokes are not the template's weight"),
         (ForgedTypeface::SerifBold, "the NIK's digits are not spaced as the template's typeface spaces them"),
-        (ForgedTypeface::MonoBold, "the NIK's digits are not spaced as the template's typeface spaces them"),
+        (ForgedTypeface::MonoBold, "the NIK's digits are spaced as a monospaced face spaces them"),
     ] {
         let card = render_card_with_retyped_nik(&truth, "faces/obama_2.jpg", typeface);
         let (analysis, anti, tamper) = analyze(&card, Presentation::Original);
@@ -214,4 +214,52 @@ fn a_nik_printed_again_in_another_typeface_is_not_accepted() {
         let assurance = document::assurance(document::fuse_anti_spoof(&anti), document::fuse_tamper(&tamper), &anti);
         assert_eq!(assurance, document::AssuranceTier::Low, "{typeface:?}");
     }
+}
+
+/// A NIK printed in OCR-A (light and wide) passes by its digits' shapes; the same NIK
+/// re-typed in a typewriter face as wide does not.
+#[test]
+fn an_ocr_a_nik_is_known_by_its_shapes_and_a_typewriter_face_is_not() {
+    use kenali_testkit::ktp_styled::{
+        capture_frames_styled, render_card_styled, render_card_styled_with_retyped_nik, CardStyle, Family, SceneStyle,
+        OCR_A,
+    };
+    let colors: Vec<String> = COLORS.iter().map(|c| c.to_string()).collect();
+    let font_voter = |card: &image::RgbImage, seed: u64, label: &str| {
+        let frames = capture_frames_styled(
+            card,
+            &colors,
+            Presentation::Original,
+            &SceneStyle::draw(Family::HeldOut, seed),
+            seed,
+        );
+        let (analysis, _, tamper) = judge_frames(&frames, label);
+        (tamper.iter().find(|v| v.name == "font_match").unwrap().clone(), analysis.nik_type)
+    };
+    for seed in [600_002, 600_007] {
+        let (truth, style) = (KtpFields::sample(seed), CardStyle::draw(Family::HeldOut, seed));
+        assert_eq!(style.nik_face, OCR_A, "{seed}");
+        let card = render_card_styled(&truth, "faces/obama_2.jpg", &style);
+        let (voter, measure) = font_voter(&card, seed, "OCR-A genuine");
+        assert!(voter.succeeded(), "{seed}: {voter:?} {measure:?}");
+        let forged = render_card_styled_with_retyped_nik(&truth, "faces/obama_2.jpg", &style, ForgedTypeface::MonoBold);
+        let (voter, measure) = font_voter(&forged, seed, "typewriter forgery");
+        assert!(voter.failed(), "{seed}: {voter:?} {measure:?}");
+    }
+}
+
+/// The OCR-A reference that `kenali_vision::glyphs` embeds is the Debian font's digits, drawn
+/// by the test kit; `KENALI_BLESS=1` writes it again.
+#[test]
+fn the_embedded_ocr_a_digits_are_the_fonts() {
+    use kenali_testkit::ktp_styled::{digit_strip, OCR_A};
+    use kenali_vision::glyphs::{OCR_A_DIGITS, REFERENCE_HEIGHT};
+    let drawn = digit_strip(&OCR_A, REFERENCE_HEIGHT);
+    if std::env::var_os("KENALI_BLESS").is_some() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/ocr_a_digits.png");
+        drawn.save(&path).unwrap();
+    }
+    let embedded = image::load_from_memory(OCR_A_DIGITS).unwrap().to_luma8();
+    assert_eq!(embedded.dimensions(), drawn.dimensions());
+    assert!(embedded.as_raw() == drawn.as_raw(), "assets/ocr_a_digits.png differs from OCRA.ttf's digits");
 }

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use kenali_testkit::ktp::{render_card, KtpFields};
+use kenali_testkit::ktp::{render_card, render_card_with_retyped_nik, ForgedTypeface, KtpFields};
 use kenali_testkit::ktp_scene::{capture_frames, render_card_with_pasted_portrait, Presentation};
 use kenali_testkit::{b64, challenge_colors, lit_frames};
 
@@ -218,6 +218,34 @@ async fn the_portrait_is_judged_against_the_caption_under_it() {
         assert!(portrait["reason"].as_str().unwrap().contains("no date of issue"), "{portrait}");
         assert_eq!(answer["tamper"]["fused"], "authentic", "{answer}");
         assert_eq!(answer["ktpBundle"]["verdict"], "passed", "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_nik_printed_again_in_another_type_goes_to_review() {
+    for server in servers().await {
+        let id = customer(&server, "Retyped").await;
+        let truth = KtpFields::sample(15);
+        for (typeface, reason) in [
+            // The card's own face at its regular weight: only the strokes' thickness, measured
+            // against the card's ink, tells it from the bold NIK.
+            (ForgedTypeface::SansRegular, "strokes are not the template's weight"),
+            (ForgedTypeface::MonoBold, "spaced as a monospaced face"),
+        ] {
+            let card = render_card_with_retyped_nik(&truth, "faces/obama_2.jpg", typeface);
+            let challenge = ktp_challenge(&server, &id).await;
+            let (status, answer) =
+                capture(&server, &id, signed_bundle(&challenge, filmed(&card, &challenge, Presentation::Original)))
+                    .await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            assert_eq!(answer["ktpBundle"]["ocr"]["nik"], truth.nik.as_str(), "{typeface:?}: {answer}");
+            let font = voter(&answer, "tamper", "font_match");
+            assert_eq!(font["passed"], false, "{typeface:?}: {answer}");
+            assert!(font["reason"].as_str().unwrap().contains(reason), "{typeface:?}: {font}");
+            // A suspicion, not a contradiction: an analyst looks at the card.
+            assert_eq!(answer["tamper"]["fused"], "unclear", "{typeface:?}: {answer}");
+            assert_eq!(answer["ktpBundle"]["verdict"], "requires_review", "{typeface:?}: {answer}");
+        }
     }
 }
 

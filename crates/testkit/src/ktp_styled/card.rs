@@ -527,3 +527,34 @@ pub fn render_card_styled_with_retyped_nik(
     draw_text_mut(&mut card, INK, left, forged_top.round() as i32, PxScale::from(forged_size), &forged, &fields.nik);
     card
 }
+
+/// The digits 0–9 of `face` side by side, each in its advance (the faces a NIK is printed in
+/// set digits tabular), scaled so that the digit 8 stands `height` pixels, its top on the first
+/// row and the baseline under the last: white ink on black, as `kenali_vision::glyphs` keeps
+/// its reference faces.
+pub fn digit_strip(face: &FontFile, height: u32) -> image::GrayImage {
+    use ab_glyph::{point, Font, ScaleFont};
+    let font = face.load();
+    let (digit_height, _) = digit_metrics(&font, 100.0);
+    let scale = PxScale::from(100.0 * height as f32 / digit_height);
+    let scaled = font.as_scaled(scale);
+    let advance = scaled.h_advance(scaled.glyph_id('0')).round() as u32;
+    let eight = scaled.scaled_glyph('8');
+    let top = font.outline_glyph(eight).map_or(-(height as f32), |g| g.px_bounds().min.y);
+    let mut strip = image::GrayImage::new(advance * 10, height);
+    for (k, digit) in ('0'..='9').enumerate() {
+        let mut glyph = scaled.scaled_glyph(digit);
+        glyph.position = point(k as f32 * advance as f32, -top);
+        let Some(outlined) = font.outline_glyph(glyph) else { continue };
+        let bounds = outlined.px_bounds();
+        outlined.draw(|x, y, coverage| {
+            let (x, y) = (x as i64 + bounds.min.x as i64, y as i64 + bounds.min.y as i64);
+            if (0..i64::from(strip.width())).contains(&x) && (0..i64::from(height)).contains(&y) {
+                let value = (coverage.clamp(0.0, 1.0) * 255.0).round() as u8;
+                let pixel = strip.get_pixel_mut(x as u32, y as u32);
+                pixel[0] = pixel[0].max(value);
+            }
+        });
+    }
+    strip
+}
