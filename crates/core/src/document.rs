@@ -611,12 +611,19 @@ pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32, nik_type
     // Rows after the NIK's, which stands apart in its larger type.
     let rows: Vec<(usize, f32)> =
         labels.iter().filter(|(row, _)| *row > 0).map(|(row, l)| (*row, l.top / card_height)).collect();
-    let worst_pitch = rows
-        .windows(2)
-        .map(|w| ((w[1].1 - w[0].1) / (w[1].0 - w[0].0) as f32 / ROW_PITCH - 1.0).abs())
-        .fold(0.0, f32::max);
+    // The rows' own pitch (print batches and the rectification scale it a little), then each
+    // row against it: a field pasted in sits off the card's rhythm.
+    let mut pitches: Vec<f32> = rows.windows(2).map(|w| (w[1].1 - w[0].1) / (w[1].0 - w[0].0) as f32).collect();
+    pitches.sort_by(f32::total_cmp);
+    let Some(&card_pitch) = pitches.get(pitches.len() / 2) else {
+        return seat.vote(false, "the field rows could not be measured", None);
+    };
+    if (card_pitch / ROW_PITCH - 1.0).abs() > ROW_PITCH_SPREAD {
+        return seat.vote(false, "the field rows are not spaced as on a KTP", Some(card_pitch));
+    }
+    let worst_pitch = pitches.iter().map(|p| (p / card_pitch - 1.0).abs()).fold(0.0, f32::max);
     if worst_pitch > ROW_PITCH_TOLERANCE {
-        return seat.vote(false, "the field rows are not spaced as on a KTP", Some(worst_pitch));
+        return seat.vote(false, "the field rows are not evenly spaced as on a KTP", Some(worst_pitch));
     }
     let Some(nik_type) = nik_type else {
         return seat.vote(false, "the NIK's typeface could not be measured", None);

@@ -428,6 +428,14 @@ fn font_match_holds_the_template_layout_on_both_sides() {
         line.top += 8.0 * i as f32;
     }
     assert!(!font_match(&spread, 1012.0, 638.0, Some(&NIK_TYPE)).succeeded());
+    // Every row 18% further apart (a batch printed looser, or a rectification a little off):
+    // even, so the card's own pitch holds; 30% is not a KTP's.
+    let scaled = |factor: f32| -> Vec<OcrLine> {
+        good.iter().map(|l| OcrLine { top: 160.0 + (l.top - 160.0) * factor, ..l.clone() }).collect()
+    };
+    assert!(font_match(&scaled(1.18), 1012.0, 638.0, Some(&NIK_TYPE)).succeeded());
+    let voter = font_match(&scaled(1.3), 1012.0, 638.0, Some(&NIK_TYPE));
+    assert_eq!((voter.passed, voter.reason.as_str()), (Some(false), "the field rows are not spaced as on a KTP"));
     let small_nik = TypefaceMeasure { digit_height: 16.5, ..NIK_TYPE };
     let voter = font_match(&good, 1012.0, 638.0, Some(&small_nik));
     assert_eq!(

@@ -179,9 +179,15 @@ fn match_label(text: &str) -> Option<(Field, usize)> {
         .map(|(field, _)| (field, head.len()))
 }
 
-/// The value after its colon; the recogniser sometimes reads the colon as a semicolon.
+/// The value after its colon; the recogniser sometimes reads the colon as a semicolon, or
+/// reads a stroke before it (`1:KAWIN`): no KTP value holds a colon, so a stroke-like
+/// character just before one is dropped with it.
 fn strip_colon(text: &str) -> &str {
-    text.trim().trim_start_matches([':', ';']).trim()
+    let text = text.trim();
+    let stroke_then_colon = text.char_indices().nth(1).filter(|(_, c)| matches!(c, ':' | ';')).and_then(|(i, c)| {
+        text[..i].chars().all(|s| matches!(s, '1' | 'l' | 'I' | 'i' | '|' | '!')).then_some(i + c.len_utf8())
+    });
+    text[stroke_then_colon.unwrap_or(0)..].trim_start_matches([':', ';']).trim()
 }
 
 /// `DD-MM-YYYY` (separators `-`, `/` or `.`) as a date.
@@ -529,6 +535,11 @@ mod tests {
         let reading = parse_card(&lines, 1012.0);
         assert_eq!(reading.blood_type.unwrap().value, "O");
         assert_eq!(reading.kecamatan.unwrap().value, "SUKASARI");
+        // A stroke read before the colon goes with it; a value's own first character stays.
+        assert_eq!(strip_colon("1:KAWIN"), "KAWIN");
+        assert_eq!(strip_colon(": 1A"), "1A");
+        assert_eq!(strip_colon("l;ISLAM"), "ISLAM");
+        assert_eq!(strip_colon("IS:LAM"), "IS:LAM");
     }
 
     #[test]

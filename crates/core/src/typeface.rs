@@ -27,10 +27,10 @@ pub struct TypefaceMeasure {
 /// typewriter face (as wide as the wide grotesque but lighter). Chosen on the calibration
 /// family of `kenali_testkit::ktp_styled` through the capture pipeline (`bench_ktp
 /// --families` prints the measures by face), midway between the nearest genuine and forged
-/// cards where they do not overlap: genuine Liberation Sans Bold pitch 0.766–0.805, stem
-/// 0.195–0.211, bar 0.183–0.203; DejaVu Sans Bold pitch 0.925–0.961, stem 0.250–0.261;
-/// re-typed at a regular weight stem 0.127–0.139, bar 0.121–0.133; in Liberation Serif Bold
-/// pitch 0.707–0.772; in Liberation Mono Bold pitch 0.890–0.918, stem 0.206–0.226. The
+/// cards where they do not overlap: genuine Liberation Sans Bold pitch 0.766–0.821, stem
+/// 0.195–0.211, bar 0.177–0.203; DejaVu Sans Bold pitch 0.925–0.961, stem 0.250–0.267;
+/// re-typed at a regular weight stem 0.122–0.139, bar 0.118–0.133; in Liberation Serif Bold
+/// pitch 0.707–0.772; in Liberation Mono Bold pitch 0.889–0.927, stem 0.205–0.226. The
 /// held-out family's figures are in `docs/ktp.md`.
 pub mod template {
     use std::ops::RangeInclusive;
@@ -56,8 +56,8 @@ pub mod template {
     pub const WIDE_STEM_MIN: f32 = 0.238;
     /// At the wide pitch, digits whose shapes follow OCR-A's this closely (median correlation,
     /// `kenali_vision::glyphs`) are OCR-A, whatever their weight. The calibration family has
-    /// no OCR-A card; its cards in other faces reach 0.865 (a regular sans; DejaVu Sans Bold
-    /// 0.85, Liberation Mono Bold 0.81), and the bound is halfway from there to a perfect
+    /// no OCR-A card; its cards in other faces reach 0.87 (a regular sans; DejaVu Sans Bold
+    /// 0.85, Liberation Mono Bold 0.83), and the bound is halfway from there to a perfect
     /// match.
     pub const OCR_A_LIKENESS_MIN: f32 = 0.93;
 }

@@ -92,12 +92,15 @@ pub const HOLOGRAM_GLARE_MAX: f32 = 0.25;
 pub const HOLOGRAM_COLOR_MIN: f32 = 0.004;
 pub const HOLOGRAM_SHIFT_MIN: f32 = 0.004;
 /// `font_match`: the KTP template's layout, as fractions of the card: labels left-aligned
-/// at this x and field rows this far apart (each with its tolerance). Measured on the
-/// synthetic template (kenali_testkit::ktp); real cards may need the constants refined. The
-/// NIK's type is judged by [`crate::typeface::template`].
+/// at this x, and field rows this far apart. The card's own row pitch (the median of its
+/// rows') may differ from the template's by `ROW_PITCH_SPREAD` (print batches, the
+/// rectification's scale), and each row from the card's pitch by `ROW_PITCH_TOLERANCE`.
+/// Measured on the synthetic template (kenali_testkit::ktp); real cards may need the constants
+/// refined. The NIK's type is judged by [`crate::typeface::template`].
 pub const LABEL_LEFT: f32 = 0.028;
 pub const LABEL_LEFT_TOLERANCE: f32 = 0.02;
 pub const ROW_PITCH: f32 = 0.0564;
+pub const ROW_PITCH_SPREAD: f32 = 0.2;
 pub const ROW_PITCH_TOLERANCE: f32 = 0.15;
 /// `font_match`: labels that must be found to judge the layout.
 pub const LABELS_MIN: usize = 8;
