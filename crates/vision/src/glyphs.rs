@@ -8,8 +8,8 @@
 //! The reference is the digits of `fonts-ocr-a`'s OCRA.ttf (John Sauter's OCR-A, public
 //! domain), drawn by `kenali_testkit::ktp_styled::digit_strip` into `assets/ocr_a_digits.png`
 //! (`KENALI_BLESS=1 cargo test -p kenali-vision --test capture` draws it again; a test holds
-//! the file to the font). Also the digits' placement: from the line's last ink leftwards at
-//! the measured pitch, since summing rounded glyph widths drifts by pixels over 16 digits.
+//! the file to the font). The digits are placed from the line's last ink leftwards at the
+//! measured pitch: summing the scaled glyphs' rounded widths drifted by pixels over 16 digits.
 
 use std::sync::LazyLock;
 
