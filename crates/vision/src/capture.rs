@@ -132,9 +132,8 @@ pub fn analyze_capture(
         // The card's heaviest print: the NIK and the header's two lines (the topmost).
         let mut by_top: Vec<&TextLine> = read.iter().collect();
         by_top.sort_by(|a, b| a.bounds.top().total_cmp(&b.bounds.top()));
-        let mut heavy: Vec<RgbImage> = by_top.iter().take(2).filter_map(|line| line.bounds.crop(&card)).collect();
-        heavy.push(digits.clone());
-        measure_typeface(&digits, print_ink_level(&heavy)?, &nik.value)
+        let header: Vec<RgbImage> = by_top.iter().take(2).filter_map(|line| line.bounds.crop(&card)).collect();
+        measure_typeface(&digits, print_ink_level(header.iter().chain([&digits]))?, &nik.value)
     });
     times.ocr = started.elapsed();
     // A region shaped like a card that carries none of a KTP's labelled fields is something

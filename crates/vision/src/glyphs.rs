@@ -98,15 +98,18 @@ pub fn ocr_a_likeness(
     let mut best: Option<f32> = None;
     for scale in SCALES {
         let zoom = band_height * scale / REFERENCE_HEIGHT as f32;
-        let glyphs: Vec<GrayImage> = indices
+        // Each of the ten digits scaled (and below, blurred) once, however often the NIK
+        // repeats it.
+        let scaled: Vec<GrayImage> = reference
+            .digits
             .iter()
-            .map(|&d| {
-                let glyph = &reference.digits[d];
+            .map(|glyph| {
                 let w = ((glyph.width() as f32 * zoom).round() as u32).max(1);
                 let h = ((glyph.height() as f32 * zoom).round() as u32).max(1);
                 imageops::resize(glyph, w, h, imageops::FilterType::Triangle)
             })
             .collect();
+        let glyphs: Vec<&GrayImage> = indices.iter().map(|&d| &scaled[d]).collect();
         // Where the reference line's last ink falls within its last digit's cell.
         let last = glyphs.last()?;
         let trailing = (0..last.width())
@@ -118,16 +121,18 @@ pub fn ocr_a_likeness(
         let glyph_height = glyphs[0].height();
         let y0 = (top as f32 + band_height / 2.0 - glyph_height as f32 / 2.0).round() as i64;
         for sigma in BLURS {
+            let blurred: Vec<Vec<f32>> = scaled
+                .iter()
+                .map(|glyph| imageops::blur(glyph, sigma).pixels().map(|p| f32::from(p[0]) / 255.0).collect())
+                .collect();
             let mut scores = Vec::with_capacity(glyphs.len());
-            for (k, glyph) in glyphs.iter().enumerate() {
-                let cell = end - (glyphs.len() - k) as f32 * pitch;
-                let x = (cell + (pitch - glyph.width() as f32) / 2.0).round() as i64;
-                let blurred = imageops::blur(glyph, sigma);
-                let values: Vec<f32> = blurred.pixels().map(|p| f32::from(p[0]) / 255.0).collect();
-                let glyph_width = glyph.width() as usize;
+            for (k, &d) in indices.iter().enumerate() {
+                let glyph_width = scaled[d].width() as usize;
+                let cell = end - (indices.len() - k) as f32 * pitch;
+                let x = (cell + (pitch - glyph_width as f32) / 2.0).round() as i64;
                 let found = (-SHIFT_X..=SHIFT_X)
                     .flat_map(|dx| (-SHIFT_Y..=SHIFT_Y).map(move |dy| (dx, dy)))
-                    .filter_map(|(dx, dy)| correlation(darkness, width, &values, glyph_width, x + dx, y0 + dy))
+                    .filter_map(|(dx, dy)| correlation(darkness, width, &blurred[d], glyph_width, x + dx, y0 + dy))
                     .fold(None, |m: Option<f32>, c| Some(m.map_or(c, |m| m.max(c))));
                 if let Some(score) = found {
                     scores.push(score);

@@ -36,8 +36,8 @@ fn luma(image: &RgbImage) -> Vec<f32> {
 
 /// The grey level (0–255) of the card's ink: the darkest percentile over `crops` of its
 /// heaviest print (the header and the NIK), or `None` when they hold no pixels.
-pub fn print_ink_level(crops: &[RgbImage]) -> Option<f32> {
-    let levels = crops.iter().filter(|c| c.width() > 0 && c.height() > 0).map(|crop| {
+pub fn print_ink_level<'a>(crops: impl IntoIterator<Item = &'a RgbImage>) -> Option<f32> {
+    let levels = crops.into_iter().filter(|c| c.width() > 0 && c.height() > 0).map(|crop| {
         let mut grey = luma(crop);
         grey.sort_by(f32::total_cmp);
         grey[((grey.len() - 1) as f32 * INK_PERCENTILE) as usize]
@@ -246,12 +246,9 @@ mod tests {
     fn the_ink_level_is_the_heaviest_prints_darkest_percentile() {
         let header = bars(22, 6, 30);
         let faint = RgbImage::from_pixel(40, 20, image::Rgb([120, 120, 120]));
-        assert_eq!(
-            print_ink_level(&[faint.clone(), header]),
-            Some(crate::measure::luminance(&image::Rgb([20, 20, 30])))
-        );
-        assert_eq!(print_ink_level(&[]), None);
-        assert!(print_ink_level(&[faint]).is_some_and(|level| (level - 120.0).abs() < 0.01));
+        assert_eq!(print_ink_level([&faint, &header]), Some(crate::measure::luminance(&image::Rgb([20, 20, 30]))));
+        assert_eq!(print_ink_level([]), None);
+        assert!(print_ink_level([&faint]).is_some_and(|level| (level - 120.0).abs() < 0.01));
     }
 
     #[test]
