@@ -593,8 +593,8 @@ pub fn photo_substitution(portrait: &PortraitMeasure) -> Voter {
 
 /// The labels' layout against the KTP template (left-aligned in one column at the template's
 /// margin, on rows the template's pitch apart), then the NIK's type (`nik_type`,
-/// [`crate::typeface`]): larger than the labels, in a bold grotesque's pitch and weight or in
-/// OCR-A's shapes. Cards re-typed on a generic template, fields pasted in, or a NIK printed
+/// [`crate::typeface`]): larger than the labels, in a bold grotesque's shapes, pitch and weight
+/// or in OCR-A's shapes. Cards re-typed on a generic template, fields pasted in, or a NIK printed
 /// again in another face or weight break one of these.
 pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32, nik_type: Option<&TypefaceMeasure>) -> Voter {
     let seat = FONT_MATCH;

@@ -412,8 +412,15 @@ fn template_labels() -> Vec<OcrLine> {
 }
 
 /// The template's NIK type as the capture pipeline measures it.
-const NIK_TYPE: TypefaceMeasure =
-    TypefaceMeasure { digit_height: 25.3, pitch: 0.79, stem: 0.26, bar: 0.24, ocr_a: Some(0.4) };
+const NIK_TYPE: TypefaceMeasure = TypefaceMeasure {
+    digit_height: 25.3,
+    pitch: 0.79,
+    stem: 0.26,
+    bar: 0.24,
+    ocr_a: Some(0.4),
+    grotesque: Some(0.9),
+    serif: Some(0.8),
+};
 
 #[test]
 fn font_match_holds_the_template_layout_on_both_sides() {

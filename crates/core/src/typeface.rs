@@ -17,14 +17,19 @@ pub struct TypefaceMeasure {
     /// How closely the digits' shapes follow OCR-A's (median correlation, −1 to 1); `None`
     /// when they could not be compared.
     pub ocr_a: Option<f32>,
+    /// How closely they follow a grotesque bold's (Arial's), the e-KTP's own NIK face.
+    pub grotesque: Option<f32>,
+    /// How closely they follow a serif bold's (Times's), no e-KTP's.
+    pub serif: Option<f32>,
 }
 
 /// The NIK type genuine cards are printed in, as ranges of each measure. Genuine NIKs come in
 /// a grotesque bold face (Arial Bold, seed 001's "Arial"; its digits are tabular, about 0.78
 /// of their height apart), a wider grotesque bold (DejaVu Sans Bold, about 0.93) or OCR-A
 /// (ISO 1073-1: as wide, but light and monoline, so known by its digits' shapes); a NIK
-/// re-typed by a forger comes in a regular weight, a serif face (narrower) or a monospaced
-/// typewriter face (as wide as the wide grotesque but lighter). Chosen on the calibration
+/// re-typed by a forger comes in a regular weight, a serif face (narrower, and told by its
+/// digits' shapes) or a monospaced typewriter face (as wide as the wide grotesque but
+/// lighter). Chosen on the calibration
 /// family of `kenali_testkit::ktp_styled` through the capture pipeline (`bench_ktp
 /// --families` prints the measures by face), midway between the nearest genuine and forged
 /// cards where they do not overlap: genuine Liberation Sans Bold pitch 0.766–0.821, stem
@@ -43,9 +48,10 @@ pub mod template {
     /// NIK type is nearer the fields'). No attack prints the NIK smaller, so this only holds
     /// the measure to the NIK line: it fails a NIK smaller than the fields' type.
     pub const HEIGHT_OVER_LABELS_MIN: f32 = 0.55;
-    /// Advance from digit to digit of the grotesque bold face; below it a serif face. On
-    /// calibration cards the two overlap a little (genuine down to 0.766, serif up to 0.772):
-    /// the bound keeps every serif card of the calibration family out.
+    /// Advance from digit to digit of the grotesque bold face when its shapes could not be read;
+    /// below it a serif face. On calibration cards the two overlap a little (genuine down to
+    /// 0.766, serif up to 0.772): the bound keeps every serif card of the calibration family
+    /// out.
     pub const PITCH: RangeInclusive<f32> = 0.773..=0.85;
     /// Advance of the wide grotesque, which is also a monospaced face's.
     pub const WIDE_PITCH: RangeInclusive<f32> = 0.85..=1.0;
@@ -57,9 +63,34 @@ pub mod template {
     /// At the wide pitch, digits whose shapes follow OCR-A's this closely (median correlation,
     /// `kenali_vision::glyphs`) are OCR-A, whatever their weight. The calibration family has
     /// no OCR-A card; its cards in other faces reach 0.87 (a regular sans; DejaVu Sans Bold
-    /// 0.85, Liberation Mono Bold 0.83), and the bound is halfway from there to a perfect
+    /// 0.84, Liberation Mono Bold 0.83), and the bound is halfway from there to a perfect
     /// match.
     pub const OCR_A_LIKENESS_MIN: f32 = 0.93;
+    /// The digits' shapes were read when they follow the grotesque's or the serif's this
+    /// closely: every card of the calibration family, in any face, follows one of them at
+    /// 0.89 or more; a line the glyphs were laid on out of step (a pitch mis-measured, a band
+    /// taken too tall) follows neither, and its face is then judged by its pitch alone.
+    pub const SHAPES_READ_MIN: f32 = 0.8;
+    /// Digits whose shapes were read are a grotesque's when they follow the grotesque's at
+    /// least this much more closely than the serif's: the nearer template. On the calibration
+    /// family genuine cards stand 0.031 (DejaVu Sans Bold) to 0.12 above, serif re-typings
+    /// 0.064 to 0.107 below; 0 is about midway.
+    pub const GROTESQUE_OVER_SERIF_MIN: f32 = 0.0;
+    /// The advance of digits shaped as a grotesque's, kept generous since the shapes have
+    /// told it from a serif face: the grotesque's nominal 0.78 (Arial Bold, Helvetica Bold)
+    /// within 10 %, less the rectification's and the band's error.
+    pub const GROTESQUE_PITCH: RangeInclusive<f32> = 0.70..=0.85;
+}
+
+/// Whether the NIK's digits are shaped as a grotesque's (`Some(true)`) or a serif face's
+/// (`Some(false)`), or `None` when their shapes could not be read.
+pub fn grotesque_shapes(measure: &TypefaceMeasure) -> Option<bool> {
+    use template::*;
+    let (grotesque, serif) = (measure.grotesque?, measure.serif?);
+    if grotesque.max(serif) < SHAPES_READ_MIN {
+        return None;
+    }
+    Some(grotesque - serif >= GROTESQUE_OVER_SERIF_MIN)
 }
 
 /// Why the NIK's type is not a genuine card's, with the measure that gave it away; `None`
@@ -90,10 +121,21 @@ pub fn mismatch(measure: &TypefaceMeasure, label_height: f32) -> Option<(&'stati
         }
         return None;
     }
-    if !PITCH.contains(&measure.pitch) {
-        return Some(("the NIK's digits are not spaced as the template's typeface spaces them", measure.pitch));
+    // A grotesque or a serif face: told apart by the digits' shapes where they were read,
+    // else by the pitch alone (a serif face sets digits narrower).
+    match grotesque_shapes(measure) {
+        Some(false) => Some((
+            "the NIK's digits are shaped as a serif face's",
+            measure.grotesque.unwrap_or(0.0) - measure.serif.unwrap_or(0.0),
+        )),
+        Some(true) if !GROTESQUE_PITCH.contains(&measure.pitch) => {
+            Some(("the NIK's digits are not spaced as the template's typeface spaces them", measure.pitch))
+        }
+        None if !PITCH.contains(&measure.pitch) => {
+            Some(("the NIK's digits are not spaced as the template's typeface spaces them", measure.pitch))
+        }
+        _ => None,
     }
-    None
 }
 
 #[cfg(test)]
@@ -101,7 +143,15 @@ mod tests {
     use super::*;
 
     fn genuine() -> TypefaceMeasure {
-        TypefaceMeasure { digit_height: 25.3, pitch: 0.79, stem: 0.205, bar: 0.19, ocr_a: Some(0.4) }
+        TypefaceMeasure {
+            digit_height: 25.3,
+            pitch: 0.79,
+            stem: 0.205,
+            bar: 0.19,
+            ocr_a: Some(0.4),
+            grotesque: Some(0.9),
+            serif: Some(0.8),
+        }
     }
 
     #[test]
@@ -117,9 +167,27 @@ mod tests {
         assert!(off(TypefaceMeasure { stem: 0.135, bar: 0.13, ..genuine() }).is_some_and(|r| r.contains("weight")));
         assert!(off(TypefaceMeasure { stem: 0.165, ..genuine() }).is_some_and(|r| r.contains("weight")));
         assert!(off(TypefaceMeasure { bar: 0.155, ..genuine() }).is_some_and(|r| r.contains("horizontal")));
-        // A serif face's narrower pitch, either side of the threshold.
-        assert!(off(TypefaceMeasure { pitch: 0.77, ..genuine() }).is_some_and(|r| r.contains("spaced")));
-        assert_eq!(off(TypefaceMeasure { pitch: 0.776, ..genuine() }), None);
+        // A serif face's shapes, either side of the threshold, whatever the pitch.
+        let serif = |grotesque: f32, serif: f32, pitch: f32| TypefaceMeasure {
+            grotesque: Some(grotesque),
+            serif: Some(serif),
+            pitch,
+            ..genuine()
+        };
+        assert!(off(serif(0.85, 0.86, 0.79)).is_some_and(|r| r.contains("serif")));
+        assert!(off(serif(0.80, 0.95, 0.74)).is_some_and(|r| r.contains("serif")));
+        assert_eq!(off(serif(0.86, 0.85, 0.79)), None);
+        // Shaped as a grotesque: spaced within the grotesque's generous range.
+        assert_eq!(off(serif(0.95, 0.88, 0.72)), None);
+        assert!(off(serif(0.95, 0.88, 0.69)).is_some_and(|r| r.contains("spaced")));
+        // Shapes not read (neither face followed closely, or not compared): the pitch alone
+        // tells a serif face's narrower advance, either side of the threshold.
+        for unread in [serif(0.6, 0.7, 0.77), TypefaceMeasure { grotesque: None, pitch: 0.77, ..genuine() }] {
+            assert!(off(unread).is_some_and(|r| r.contains("spaced")), "{unread:?}");
+            assert_eq!(off(TypefaceMeasure { pitch: 0.776, ..unread }), None, "{unread:?}");
+        }
+        assert_eq!(grotesque_shapes(&serif(0.79, 0.7, 0.8)), None);
+        assert_eq!(grotesque_shapes(&serif(0.81, 0.7, 0.8)), Some(true));
         // The wide grotesque is heavy; a monospaced face at its pitch is lighter.
         assert_eq!(off(TypefaceMeasure { pitch: 0.94, stem: 0.255, ..genuine() }), None);
         assert!(off(TypefaceMeasure { pitch: 0.9, stem: 0.215, ..genuine() }).is_some_and(|r| r.contains("monospaced")));

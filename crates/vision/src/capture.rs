@@ -15,7 +15,7 @@ use crate::engine::{FaceEngine, FaceError};
 use crate::measure::parallel_indexed;
 use crate::ocr::{level_lines, OcrEngine, OcrError, TextLine};
 use crate::portrait::{measure_portrait, Portrait};
-use crate::typeface::{measure_typeface, print_ink_level};
+use crate::typeface::{measure_typeface, print_levels};
 
 /// The detector reads the rectified card (1012×638) scaled to a short side of 480, not the
 /// default 736: its smallest type (the 21 px place and date of issue) is still 16 px high
@@ -133,7 +133,7 @@ pub fn analyze_capture(
         let mut by_top: Vec<&TextLine> = read.iter().collect();
         by_top.sort_by(|a, b| a.bounds.top().total_cmp(&b.bounds.top()));
         let header: Vec<RgbImage> = by_top.iter().take(2).filter_map(|line| line.bounds.crop(&card)).collect();
-        measure_typeface(&digits, print_ink_level(header.iter().chain([&digits]))?, &nik.value)
+        measure_typeface(&digits, print_levels(header.iter().chain([&digits]))?, &nik.value)
     });
     times.ocr = started.elapsed();
     // A region shaped like a card that carries none of a KTP's labelled fields is something

@@ -1,24 +1,59 @@
-//! The NIK's digits against the glyphs of a face e-KTPs print it in. Pitch and stroke weight
-//! cannot tell OCR-A (ISO 1073-1, a light monoline face set wide) from a monospaced typewriter
-//! face a forger would reach for; the digits' shapes can. Each digit of the NIK line is
-//! compared with the reference face's glyph for that digit, scaled to the measured height and
-//! blurred as the camera blurred the card; the answer is the median correlation over the
-//! digits, the best over a few scales and blurs.
+//! The NIK's digits against the glyphs of the faces a NIK may be printed in. Pitch and stroke
+//! weight cannot tell OCR-A (ISO 1073-1, a light monoline face set wide) from a monospaced
+//! typewriter face a forger would reach for, nor a grotesque bold measured a little narrow
+//! from a serif bold; the digits' shapes can. Each digit of the NIK line is compared with the
+//! reference face's glyph for that digit, scaled to the measured height and blurred as the
+//! camera blurred the card; the answer is the median correlation over the digits, the best
+//! over a few scales and blurs.
 //!
-//! The reference is the digits of `fonts-ocr-a`'s OCRA.ttf (John Sauter's OCR-A, public
-//! domain), drawn by `kenali_testkit::ktp_styled::digit_strip` into `assets/ocr_a_digits.png`
-//! (`KENALI_BLESS=1 cargo test -p kenali-vision --test capture` draws it again; a test holds
-//! the file to the font). The digits are placed from the line's last ink leftwards at the
-//! measured pitch: summing the scaled glyphs' rounded widths drifted by pixels over 16 digits.
+//! The references are the digits of Debian's fonts drawn by
+//! `kenali_testkit::ktp_styled::digit_strip` into `assets/*_digits.png`
+//! (`KENALI_BLESS=1 cargo test -p kenali-vision --test capture` draws them again; a test holds
+//! each file to its font): `fonts-ocr-a`'s OCRA.ttf (John Sauter's OCR-A, public domain) and
+//! `fonts-liberation`'s Liberation Sans Bold (Arial's metrics, the e-KTP's grotesque) and
+//! Liberation Serif Bold (Times's, the serif a forger's word processor offers first), both
+//! under the SIL Open Font Licence. The digits are placed one measured pitch apart: summing
+//! the scaled glyphs' rounded widths drifted by pixels over 16 digits.
 
 use std::sync::LazyLock;
 
 use image::{imageops, GrayImage};
 
-/// The reference strip's digit height in pixels (the digit 8, top to baseline).
+/// The reference strips' digit height in pixels (the digit 8, top to baseline).
 pub const REFERENCE_HEIGHT: u32 = 48;
-/// OCR-A's digits, 0–9 in equal advances, white ink on black.
-pub const OCR_A_DIGITS: &[u8] = include_bytes!("../assets/ocr_a_digits.png");
+
+/// A face the NIK's digits are compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// OCR-A, one of the faces e-KTPs print the NIK in.
+    OcrA,
+    /// A grotesque bold (Liberation Sans Bold), the e-KTP's own NIK face.
+    GrotesqueBold,
+    /// A serif bold (Liberation Serif Bold), no e-KTP's.
+    SerifBold,
+}
+
+impl Face {
+    pub const ALL: [Face; 3] = [Face::OcrA, Face::GrotesqueBold, Face::SerifBold];
+
+    /// The reference strip's file under `assets/`.
+    pub fn asset(self) -> &'static str {
+        match self {
+            Face::OcrA => "ocr_a_digits.png",
+            Face::GrotesqueBold => "grotesque_bold_digits.png",
+            Face::SerifBold => "serif_bold_digits.png",
+        }
+    }
+
+    /// The face's ten digits, 0–9 in equal advances, white ink on black.
+    pub fn reference_png(self) -> &'static [u8] {
+        match self {
+            Face::OcrA => include_bytes!("../assets/ocr_a_digits.png"),
+            Face::GrotesqueBold => include_bytes!("../assets/grotesque_bold_digits.png"),
+            Face::SerifBold => include_bytes!("../assets/serif_bold_digits.png"),
+        }
+    }
+}
 
 /// Scales tried around the measured height (its band edges are within a few percent).
 const SCALES: [f32; 5] = [0.92, 0.96, 1.0, 1.04, 1.08];
@@ -28,6 +63,10 @@ const BLURS: [f32; 4] = [0.8, 1.4, 2.0, 2.8];
 /// Each digit is searched this far (pixels) either way from where the pitch puts it.
 const SHIFT_X: i64 = 3;
 const SHIFT_Y: i64 = 2;
+/// The reference line is laid only where at least this share of it falls inside the line.
+const MIN_OVERLAP: f32 = 0.85;
+/// How many of the best placements of the line are tried.
+const LINE_CANDIDATES: usize = 3;
 
 /// A reference face's ten digits as darkness (0 paper, 1 ink), each its advance wide.
 struct Reference {
@@ -46,7 +85,13 @@ impl Reference {
     }
 }
 
-static OCR_A: LazyLock<Option<Reference>> = LazyLock::new(|| Reference::decode(OCR_A_DIGITS));
+static REFERENCES: LazyLock<Vec<Option<Reference>>> =
+    LazyLock::new(|| Face::ALL.iter().map(|face| Reference::decode(face.reference_png())).collect());
+
+fn reference(face: Face) -> Option<&'static Reference> {
+    let index = Face::ALL.iter().position(|&f| f == face)?;
+    REFERENCES.get(index)?.as_ref()
+}
 
 /// Normalised cross-correlation of `glyph` with `darkness` (row-major, `width` wide) at
 /// (`x`, `y`); `None` where the glyph would leave the image or either side is flat.
@@ -74,28 +119,72 @@ fn correlation(darkness: &[f32], width: usize, glyph: &[f32], glyph_width: usize
     (spread > f32::EPSILON).then(|| covariance / spread)
 }
 
+/// The offsets (pixels) at which a line of glyphs whose column profile is `reference` lines up
+/// best with the `observed` profile, best first: the highest peaks of their normalised
+/// correlation over offsets that keep at least `MIN_OVERLAP` of the reference inside the line
+/// (the OCR's box may clip the last digit). Digits of one face have alike profiles, so a line
+/// laid a digit out of step can score nearly as well: the caller tries a few.
+fn line_offsets(observed: &[f32], reference: &[f32]) -> Vec<i64> {
+    let (n, m) = (observed.len() as i64, reference.len() as i64);
+    let least = (m as f32 * MIN_OVERLAP) as i64;
+    let mut scores: Vec<(i64, f32)> = Vec::new();
+    for offset in (least - m)..=(n - least) {
+        let (from, to) = (offset.max(0), (offset + m).min(n));
+        if to - from < least {
+            continue;
+        }
+        let pairs = (from..to).map(|x| (observed[x as usize], reference[(x - offset) as usize]));
+        let count = (to - from) as f32;
+        let (mut sa, mut sb, mut sab, mut saa, mut sbb) = (0f32, 0f32, 0f32, 0f32, 0f32);
+        for (a, b) in pairs {
+            sa += a;
+            sb += b;
+            sab += a * b;
+            saa += a * a;
+            sbb += b * b;
+        }
+        let spread = ((saa - sa * sa / count) * (sbb - sb * sb / count)).sqrt();
+        let score = if spread <= f32::EPSILON { f32::MIN } else { (sab - sa * sb / count) / spread };
+        scores.push((offset, score));
+    }
+    let mut peaks: Vec<(i64, f32)> = (0..scores.len())
+        .filter(|&i| {
+            let score = scores[i].1;
+            score > f32::MIN
+                && i.checked_sub(1).is_none_or(|j| scores[j].1 <= score)
+                && scores.get(i + 1).is_none_or(|next| next.1 < score)
+        })
+        .map(|i| scores[i])
+        .collect();
+    peaks.sort_by(|a, b| b.1.total_cmp(&a.1));
+    peaks.into_iter().take(LINE_CANDIDATES).map(|(offset, _)| offset).collect()
+}
+
 /// How closely the digits on a NIK line's darkness (`darkness`, row-major, `width` wide, 0
 /// paper to 1 ink; its digits' band on rows `top..=bottom`, `pitch` pixels apart) follow
-/// OCR-A's, for the printed `digits`: the median over the digits of each one's best
-/// correlation, the best over scales and blurs. The digits are laid from the line's last ink
-/// leftwards at the measured pitch (a line may begin with the label's colon). `None` when
-/// nothing could be compared.
-pub fn ocr_a_likeness(
+/// `face`'s, for the printed `digits`: the median over the digits of each one's best
+/// correlation, the best over scales and blurs. The line of reference digits is first laid
+/// where its column profile best matches the line's (a line may begin with the label's colon,
+/// end in a clipped digit or carry a highlight), then each digit is searched a few pixels
+/// around its place. `None` when nothing could be compared.
+pub fn likeness(
+    face: Face,
     darkness: &[f32],
     width: usize,
     (top, bottom): (usize, usize),
     pitch: f32,
     digits: &str,
 ) -> Option<f32> {
-    let reference = OCR_A.as_ref()?;
+    let reference = reference(face)?;
     let indices: Vec<usize> = digits.chars().filter_map(|c| c.to_digit(10)).map(|d| d as usize).collect();
-    if indices.is_empty() || width == 0 {
+    if indices.is_empty() || width == 0 || pitch <= 0.0 {
         return None;
     }
     let band_height = (bottom + 1).saturating_sub(top) as f32;
-    let column_ink = |x: usize| (top..=bottom).map(|y| darkness[y * width + x]).sum::<f32>();
-    let last_ink = (0..width).rev().find(|&x| column_ink(x) > 0.5)?;
-    let mut best: Option<f32> = None;
+    let observed: Vec<f32> = (0..width).map(|x| (top..=bottom).map(|y| darkness[y * width + x]).sum()).collect();
+    // Each scale's best placement, judged at a middling blur; then every blur at the best
+    // scale's.
+    let mut placed: Option<(f32, Placement)> = None;
     for scale in SCALES {
         let zoom = band_height * scale / REFERENCE_HEIGHT as f32;
         // Each of the ten digits scaled (and below, blurred) once, however often the NIK
@@ -109,44 +198,89 @@ pub fn ocr_a_likeness(
                 imageops::resize(glyph, w, h, imageops::FilterType::Triangle)
             })
             .collect();
-        let glyphs: Vec<&GrayImage> = indices.iter().map(|&d| &scaled[d]).collect();
-        // Where the reference line's last ink falls within its last digit's cell.
-        let last = glyphs.last()?;
-        let trailing = (0..last.width())
-            .rev()
-            .find(|&x| (0..last.height()).any(|y| last.get_pixel(x, y)[0] > 127))
-            .map_or(0, |x| last.width() - 1 - x);
-        // The last cell ends where its glyph's advance ends; each cell is `pitch` wide.
-        let end = (last_ink + 1) as f32 + trailing as f32 + (pitch - last.width() as f32) / 2.0;
-        let glyph_height = glyphs[0].height();
+        // Where each digit's glyph starts in a line of cells `pitch` wide, the glyph centred
+        // in its cell, and that line's column profile.
+        let starts: Vec<i64> = indices
+            .iter()
+            .enumerate()
+            .map(|(k, &d)| (k as f32 * pitch + (pitch - scaled[d].width() as f32) / 2.0).round() as i64)
+            .collect();
+        let span = starts.iter().zip(&indices).map(|(&x, &d)| x + i64::from(scaled[d].width())).max()?;
+        let lead = starts.iter().copied().min()?.min(0);
+        let mut profile = vec![0f32; (span - lead).max(1) as usize];
+        for (&x, &d) in starts.iter().zip(&indices) {
+            let glyph = &scaled[d];
+            for gx in 0..glyph.width() {
+                let ink: f32 = (0..glyph.height()).map(|gy| f32::from(glyph.get_pixel(gx, gy)[0]) / 255.0).sum();
+                profile[(x - lead + i64::from(gx)) as usize] += ink;
+            }
+        }
+        let glyph_height = scaled[indices[0]].height();
         let y0 = (top as f32 + band_height / 2.0 - glyph_height as f32 / 2.0).round() as i64;
-        for sigma in BLURS {
-            let blurred: Vec<Vec<f32>> = scaled
-                .iter()
-                .map(|glyph| imageops::blur(glyph, sigma).pixels().map(|p| f32::from(p[0]) / 255.0).collect())
-                .collect();
-            let mut scores = Vec::with_capacity(glyphs.len());
-            for (k, &d) in indices.iter().enumerate() {
-                let glyph_width = scaled[d].width() as usize;
-                let cell = end - (indices.len() - k) as f32 * pitch;
-                let x = (cell + (pitch - glyph_width as f32) / 2.0).round() as i64;
-                let found = (-SHIFT_X..=SHIFT_X)
-                    .flat_map(|dx| (-SHIFT_Y..=SHIFT_Y).map(move |dy| (dx, dy)))
-                    .filter_map(|(dx, dy)| correlation(darkness, width, &blurred[d], glyph_width, x + dx, y0 + dy))
-                    .fold(None, |m: Option<f32>, c| Some(m.map_or(c, |m| m.max(c))));
-                if let Some(score) = found {
-                    scores.push(score);
-                }
+        let mut placement = Placement { scaled, starts, origin: 0, y0 };
+        let middling = placement.blurred(BLURS[BLURS.len() / 2]);
+        let mut best_here: Option<(f32, i64)> = None;
+        for offset in line_offsets(&observed, &profile) {
+            placement.origin = offset + lead;
+            let Some(score) = placement.score(darkness, width, &indices, &middling) else { continue };
+            if best_here.is_none_or(|(best, _)| score > best) {
+                best_here = Some((score, placement.origin));
             }
-            if scores.len() * 2 < glyphs.len() {
-                continue;
+        }
+        if let Some((score, origin)) = best_here {
+            if placed.as_ref().is_none_or(|(best, _)| score > *best) {
+                placement.origin = origin;
+                placed = Some((score, placement));
             }
-            scores.sort_by(f32::total_cmp);
-            let median = scores[scores.len() / 2];
-            best = Some(best.map_or(median, |b: f32| b.max(median)));
         }
     }
-    best
+    let (_, placement) = placed?;
+    BLURS
+        .iter()
+        .filter_map(|&sigma| placement.score(darkness, width, &indices, &placement.blurred(sigma)))
+        .max_by(f32::total_cmp)
+}
+
+/// A line of reference digits scaled and laid on the NIK line.
+struct Placement {
+    /// The ten digits at the line's scale.
+    scaled: Vec<GrayImage>,
+    /// Where each of the NIK's digits starts from the line's origin.
+    starts: Vec<i64>,
+    /// The line's first column and the glyphs' top row on the NIK line.
+    origin: i64,
+    y0: i64,
+}
+
+impl Placement {
+    /// The ten digits blurred by `sigma`, as darkness.
+    fn blurred(&self, sigma: f32) -> Vec<Vec<f32>> {
+        self.scaled
+            .iter()
+            .map(|glyph| imageops::blur(glyph, sigma).pixels().map(|p| f32::from(p[0]) / 255.0).collect())
+            .collect()
+    }
+
+    /// The median over the NIK's `indices` of each digit's best correlation with its
+    /// `blurred` glyph, a few pixels around its place; `None` when fewer than half could be
+    /// compared.
+    fn score(&self, darkness: &[f32], width: usize, indices: &[usize], blurred: &[Vec<f32>]) -> Option<f32> {
+        let mut scores = Vec::with_capacity(indices.len());
+        for (&d, &start) in indices.iter().zip(&self.starts) {
+            let glyph_width = self.scaled[d].width() as usize;
+            let (x, y) = (self.origin + start, self.y0);
+            let found = (-SHIFT_X..=SHIFT_X)
+                .flat_map(|dx| (-SHIFT_Y..=SHIFT_Y).map(move |dy| (dx, dy)))
+                .filter_map(|(dx, dy)| correlation(darkness, width, &blurred[d], glyph_width, x + dx, y + dy))
+                .fold(None, |m: Option<f32>, c| Some(m.map_or(c, |m| m.max(c))));
+            scores.extend(found);
+        }
+        if scores.len() * 2 < indices.len() {
+            return None;
+        }
+        scores.sort_by(f32::total_cmp);
+        Some(scores[scores.len() / 2])
+    }
 }
 
 #[cfg(test)]
@@ -156,17 +290,19 @@ mod tests {
 
     #[test]
     fn the_reference_decodes_into_ten_digits() {
-        let reference = Reference::decode(OCR_A_DIGITS).unwrap();
-        assert_eq!(reference.digits.len(), 10);
-        // Every digit carries ink.
-        for glyph in &reference.digits {
-            assert!(glyph.pixels().filter(|p| p[0] > 127).count() > 50);
+        for face in Face::ALL {
+            let reference = reference(face).unwrap();
+            assert_eq!(reference.digits.len(), 10, "{face:?}");
+            // Every digit carries ink.
+            for glyph in &reference.digits {
+                assert!(glyph.pixels().filter(|p| p[0] > 127).count() > 50, "{face:?}");
+            }
         }
     }
 
     #[test]
     fn the_references_own_digits_match_and_blank_ones_do_not() {
-        let reference = Reference::decode(OCR_A_DIGITS).unwrap();
+        let reference = reference(Face::OcrA).unwrap();
         let digits = "3175";
         let strip: Vec<&GrayImage> =
             digits.chars().map(|c| &reference.digits[c.to_digit(10).unwrap() as usize]).collect();
@@ -181,9 +317,9 @@ mod tests {
         let darkness: Vec<f32> = line.pixels().map(|p| f32::from(p[0]) / 255.0).collect();
         let bottom = 10 + REFERENCE_HEIGHT as usize - 1;
         let pitch = reference.digits[0].width() as f32;
-        let score = ocr_a_likeness(&darkness, width as usize, (10, bottom), pitch, digits).unwrap();
+        let score = likeness(Face::OcrA, &darkness, width as usize, (10, bottom), pitch, digits).unwrap();
         assert!(score > 0.9, "{score}");
         let blank = vec![0.0; darkness.len()];
-        assert_eq!(ocr_a_likeness(&blank, width as usize, (10, bottom), pitch, digits), None);
+        assert_eq!(likeness(Face::OcrA, &blank, width as usize, (10, bottom), pitch, digits), None);
     }
 }

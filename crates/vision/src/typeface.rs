@@ -8,14 +8,17 @@
 //! pixels, so it keeps to a fraction of a pixel and a blur leaves it as it was, provided
 //! darkness is measured against the ink's true level: a thin stroke blurred by the camera never
 //! reaches it, so the line's own darkest pixels would make a regular weight look bold. The
-//! caller gives the level of the card's heaviest print ([`print_ink_level`]), whose strokes are
+//! caller gives the levels of the card's heaviest print ([`print_levels`]), whose strokes are
 //! wide enough to keep their core through the blur. The digits' shapes are compared with
-//! OCR-A's ([`crate::glyphs`]), a NIK face whose weight alone would pass for a regular one.
+//! OCR-A's (a NIK face whose weight alone would pass for a regular one), a grotesque bold's
+//! and a serif bold's ([`crate::glyphs`]: the two overlap in pitch).
 
 use image::RgbImage;
 use kenali_core::typeface::TypefaceMeasure;
 
 use crate::card::otsu;
+use crate::glyphs::{likeness, Face};
+use crate::measure::parallel_indexed;
 
 /// Ink must be at least this much darker than the paper (0–255 grey levels) to be measured.
 const MIN_CONTRAST: f32 = 40.0;
@@ -26,6 +29,10 @@ const MIN_DIGIT_HEIGHT: usize = 12;
 /// The pitch is searched between these multiples of the digit height.
 const PITCH_SEARCH: (f32, f32) = (0.45, 1.3);
 
+/// Paper this bright (grey level) is a highlight the sensor saturated: the ink's contrast
+/// under it cannot be known.
+const SATURATED_PAPER: f32 = 250.0;
+
 /// Share of the darkest pixels of the heaviest print taken as the ink's level: a low
 /// percentile rather than the minimum, so that sensor noise does not set it.
 const INK_PERCENTILE: f32 = 0.01;
@@ -34,20 +41,32 @@ fn luma(image: &RgbImage) -> Vec<f32> {
     image.pixels().map(crate::measure::luminance).collect()
 }
 
-/// The grey level (0–255) of the card's ink: the darkest percentile over `crops` of its
-/// heaviest print (the header and the NIK), or `None` when they hold no pixels.
-pub fn print_ink_level<'a>(crops: impl IntoIterator<Item = &'a RgbImage>) -> Option<f32> {
+/// The grey levels (0–255) of the card's heaviest print and of the paper around it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PrintLevels {
+    /// The ink: the darkest percentile of the print.
+    pub ink: f32,
+    /// The paper of the crop the ink was found in: the mean of its light class.
+    pub paper: f32,
+}
+
+/// The card's print levels over `crops` of its heaviest print (the header and the NIK): the
+/// ink of the crop whose darkest percentile is the darkest, with that crop's paper; `None`
+/// when they hold no pixels.
+pub fn print_levels<'a>(crops: impl IntoIterator<Item = &'a RgbImage>) -> Option<PrintLevels> {
     let levels = crops.into_iter().filter(|c| c.width() > 0 && c.height() > 0).map(|crop| {
         let mut grey = luma(crop);
+        let (_, paper, _) = class_means(&grey);
         grey.sort_by(f32::total_cmp);
-        grey[((grey.len() - 1) as f32 * INK_PERCENTILE) as usize]
+        PrintLevels { ink: grey[((grey.len() - 1) as f32 * INK_PERCENTILE) as usize], paper }
     });
-    levels.min_by(f32::total_cmp)
+    levels.min_by(|a, b| a.ink.total_cmp(&b.ink))
 }
 
 /// The mean grey levels of the dark (ink) and light (paper) classes that Otsu's threshold
-/// ([`crate::card::otsu`]) splits `grey` into, over whole grey levels as it counts them.
-fn class_means(grey: &[f32]) -> (f32, f32) {
+/// ([`crate::card::otsu`]) splits `grey` into, over whole grey levels as it counts them, and
+/// the threshold.
+fn class_means(grey: &[f32]) -> (f32, f32, f32) {
     let threshold = otsu(grey);
     let (mut dark, mut dark_n, mut light, mut light_n) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for &g in grey {
@@ -60,7 +79,40 @@ fn class_means(grey: &[f32]) -> (f32, f32) {
             light_n += 1.0;
         }
     }
-    ((dark / dark_n.max(1.0)) as f32, (light / light_n.max(1.0)) as f32)
+    ((dark / dark_n.max(1.0)) as f32, (light / light_n.max(1.0)) as f32, threshold)
+}
+
+/// The paper's grey level at each column of a line (`grey`, row-major, `width` wide): the
+/// mean of the paper-class pixels (at or above `threshold`) within `reach` columns either
+/// side, or `fallback` where there are none. A highlight or a shadow across the line lifts or
+/// dims the paper under some digits only; against one level for the whole line their ink
+/// would read lighter or their paper as ink.
+fn paper_levels(grey: &[f32], width: usize, threshold: f32, reach: usize, fallback: f32) -> Vec<f32> {
+    let (mut sums, mut counts) = (vec![0f64; width + 1], vec![0u32; width + 1]);
+    let mut column = vec![(0f64, 0u32); width];
+    for row in grey.chunks(width) {
+        for (x, &g) in row.iter().enumerate() {
+            if g >= threshold {
+                column[x].0 += f64::from(g);
+                column[x].1 += 1;
+            }
+        }
+    }
+    for (x, (sum, count)) in column.into_iter().enumerate() {
+        sums[x + 1] = sums[x] + sum;
+        counts[x + 1] = counts[x] + count;
+    }
+    (0..width)
+        .map(|x| {
+            let (from, to) = (x.saturating_sub(reach), (x + reach + 1).min(width));
+            let count = counts[to] - counts[from];
+            if count == 0 {
+                fallback
+            } else {
+                ((sums[to] - sums[from]) / f64::from(count)) as f32
+            }
+        })
+        .collect()
 }
 
 /// Thickness of each stroke a line of `darkness` (0 paper, 1 ink) crosses, to a fraction of
@@ -147,24 +199,34 @@ fn period(profile: &[f32], min: usize, max: usize) -> Option<f32> {
     Some((min.saturating_sub(1) + best) as f32 + shift)
 }
 
-/// Measures the `digits` on an upright crop of the NIK line against the card's ink level
-/// (`ink`, grey 0–255, [`print_ink_level`]), or `None` when there is too little contrast or
-/// height to measure.
-pub fn measure_typeface(line: &RgbImage, ink: f32, digits: &str) -> Option<TypefaceMeasure> {
+/// Measures the `digits` on an upright crop of the NIK line against the card's print
+/// ([`print_levels`]), or `None` when there is too little contrast or height to measure.
+pub fn measure_typeface(line: &RgbImage, print: PrintLevels, digits: &str) -> Option<TypefaceMeasure> {
     let (w, h) = (line.width() as usize, line.height() as usize);
     if w < 32 || h < MIN_DIGIT_HEIGHT {
         return None;
     }
     let grey = luma(line);
-    let (ink_mean, paper_mean) = class_means(&grey);
-    let ink = ink.min(ink_mean);
+    let (ink_mean, paper_mean, threshold) = class_means(&grey);
     if paper_mean - ink_mean < MIN_CONTRAST {
         return None;
     }
+    let ink = print.ink.min(ink_mean);
+    let print_paper = if print.ink < ink_mean { print.paper.max(ink + MIN_CONTRAST) } else { paper_mean };
+    // The paper's level column by column, over about a digit's height either side, and the
+    // ink's contrast against it: the print's, dimmed where the light on the line is dimmer
+    // (light scales paper and ink alike) but not raised where a highlight lifts it (a glint
+    // adds the same light to both). Where the highlight saturates the paper the ink's
+    // contrast is lost: those columns are left out of the strokes' measure.
+    let paper = paper_levels(&grey, w, threshold, h / 2, paper_mean);
+    let contrast: Vec<f32> =
+        paper.iter().map(|&p| ((print_paper - ink) * (p / print_paper).min(1.0)).max(MIN_CONTRAST)).collect();
+    let saturated: Vec<bool> = paper.iter().map(|&p| p >= SATURATED_PAPER).collect();
     // Linear in the grey level (clamped only far outside it), so that summed over a stroke the
     // paper's noise cancels and a blur's spread is counted whole; the band is found on the
     // clamped darkness.
-    let linear: Vec<f32> = grey.iter().map(|&g| ((paper_mean - g) / (paper_mean - ink)).clamp(-0.5, 1.5)).collect();
+    let linear: Vec<f32> =
+        grey.iter().enumerate().map(|(i, &g)| ((paper[i % w] - g) / contrast[i % w]).clamp(-0.5, 1.5)).collect();
     let darkness: Vec<f32> = linear.iter().map(|d| d.clamp(0.0, 1.0)).collect();
     // The digits' band: the rows around the fullest one with a fair share of ink.
     let row_ink: Vec<f32> = darkness.chunks(w).map(|row| row.iter().sum()).collect();
@@ -187,21 +249,42 @@ pub fn measure_typeface(line: &RgbImage, ink: f32, digits: &str) -> Option<Typef
     let profile: Vec<f32> = (0..w).map(|x| (top..=bottom).map(|y| at(x, y)).sum()).collect();
     let pitch = period(&profile, (height * PITCH_SEARCH.0) as usize, ((height * PITCH_SEARCH.1) as usize).min(w / 3))?;
     let (mut stems, mut bars) = (Vec::new(), Vec::new());
+    // Rows are crossed in the runs of columns whose paper is not saturated.
+    let mut runs = Vec::new();
+    let mut start = None;
+    for (x, &lost) in saturated.iter().chain([&true]).enumerate() {
+        match (lost, start) {
+            (false, None) => start = Some(x),
+            (true, Some(s)) => {
+                runs.push(s..x);
+                start = None;
+            }
+            _ => {}
+        }
+    }
     for y in top..=bottom {
-        stroke_widths(&linear[y * w..(y + 1) * w], &mut stems);
+        for run in &runs {
+            stroke_widths(&linear[y * w + run.start..y * w + run.end], &mut stems);
+        }
     }
     // Columns run a little past the band, so that a bar on its edge is crossed whole.
     let (from, to) = (top.saturating_sub(2), (bottom + 3).min(h));
-    for x in 0..w {
+    for x in (0..w).filter(|&x| !saturated[x]) {
         let column: Vec<f32> = (from..to).map(|y| linear[y * w + x]).collect();
         stroke_widths(&column, &mut bars);
     }
+    // The three faces' comparisons are independent: on the cores there are.
+    let faces = [Face::OcrA, Face::GrotesqueBold, Face::SerifBold];
+    let found = parallel_indexed(faces.len(), |i| likeness(faces[i], &darkness, w, (top, bottom), pitch, digits));
+    let (ocr_a, grotesque, serif) = (found[0], found[1], found[2]);
     Some(TypefaceMeasure {
         digit_height: height,
         pitch: pitch / height,
         stem: middle_mean(&mut stems)? / height,
         bar: middle_mean(&mut bars)? / height,
-        ocr_a: crate::glyphs::ocr_a_likeness(&darkness, w, (top, bottom), pitch, digits),
+        ocr_a,
+        grotesque,
+        serif,
     })
 }
 
@@ -222,9 +305,14 @@ mod tests {
         })
     }
 
+    /// The print levels of [`bars`]' ink (at `ink`) and paper.
+    fn print(ink: f32) -> PrintLevels {
+        PrintLevels { ink, paper: crate::measure::luminance(&image::Rgb([200, 225, 240])) }
+    }
+
     #[test]
     fn the_pitch_and_stems_of_a_regular_pattern_are_found() {
-        let measured = measure_typeface(&bars(22, 5, 30), 20.0, "0000").unwrap();
+        let measured = measure_typeface(&bars(22, 5, 30), print(20.0), "0000").unwrap();
         assert!((measured.digit_height - 30.0).abs() < 0.5, "{measured:?}");
         assert!((measured.pitch - 22.0 / 30.0).abs() < 0.02, "{measured:?}");
         assert!((measured.stem - 5.0 / 30.0).abs() < 0.01, "{measured:?}");
@@ -236,9 +324,9 @@ mod tests {
         // against the card's ink they keep their width; against their own darkest pixels
         // (the line's class means) they would read near half as thick again.
         let blurred = image::imageops::blur(&bars(22, 3, 30), 1.2);
-        let measured = measure_typeface(&blurred, 20.0, "1111").unwrap();
+        let measured = measure_typeface(&blurred, print(20.0), "1111").unwrap();
         assert!((measured.stem * measured.digit_height - 3.0).abs() < 0.25, "{measured:?}");
-        let own_level = measure_typeface(&blurred, 255.0, "1111").unwrap();
+        let own_level = measure_typeface(&blurred, print(255.0), "1111").unwrap();
         assert!(own_level.stem > measured.stem * 1.15, "{own_level:?} vs {measured:?}");
     }
 
@@ -246,15 +334,45 @@ mod tests {
     fn the_ink_level_is_the_heaviest_prints_darkest_percentile() {
         let header = bars(22, 6, 30);
         let faint = RgbImage::from_pixel(40, 20, image::Rgb([120, 120, 120]));
-        assert_eq!(print_ink_level([&faint, &header]), Some(crate::measure::luminance(&image::Rgb([20, 20, 30]))));
-        assert_eq!(print_ink_level([]), None);
-        assert!(print_ink_level([&faint]).is_some_and(|level| (level - 120.0).abs() < 0.01));
+        let levels = print_levels([&faint, &header]).unwrap();
+        assert_eq!(levels.ink, crate::measure::luminance(&image::Rgb([20, 20, 30])));
+        assert!((levels.paper - print(0.0).paper).abs() < 1.0, "{levels:?}");
+        assert_eq!(print_levels([]), None);
+        assert!(print_levels([&faint]).is_some_and(|level| (level.ink - 120.0).abs() < 0.01));
+    }
+
+    #[test]
+    fn light_across_the_line_leaves_its_strokes_as_they_were() {
+        let plain = bars(22, 5, 30);
+        let measured = measure_typeface(&plain, print(20.0), "0000").unwrap();
+        // Light that changes smoothly along the line, as a shadow or a glint does: a shadow
+        // dims paper and ink alike (to 0.7), a glint lifts both by as much (up to 40 grey
+        // levels), a stronger one saturates the paper of the line's last third.
+        let width = plain.width();
+        // Each light maps a grey level and the place along the line (0–1) to a grey level.
+        type Light = fn(f32, f32) -> f32;
+        let lights: [(&str, Light); 3] = [
+            ("shadow", |c, along| c * (1.0 - 0.3 * along)),
+            ("glint", |c, along| c + 40.0 * along),
+            ("saturating glint", |c, along| c + 150.0 * along),
+        ];
+        for (name, light) in lights {
+            let lit = RgbImage::from_fn(width, plain.height(), |x, y| {
+                let along = x as f32 / width as f32;
+                image::Rgb(plain.get_pixel(x, y).0.map(|c| light(f32::from(c), along).round().clamp(0.0, 255.0) as u8))
+            });
+            let under_light = measure_typeface(&lit, print(20.0), "0000").unwrap();
+            assert!((under_light.stem - measured.stem).abs() < 0.01, "{name}: {under_light:?} vs {measured:?}");
+            assert!((under_light.pitch - measured.pitch).abs() < 0.02, "{name}: {under_light:?} vs {measured:?}");
+        }
     }
 
     #[test]
     fn blank_or_faint_crops_are_not_measured() {
-        assert!(measure_typeface(&RgbImage::from_pixel(300, 40, image::Rgb([200, 200, 200])), 0.0, "1").is_none());
+        assert!(
+            measure_typeface(&RgbImage::from_pixel(300, 40, image::Rgb([200, 200, 200])), print(0.0), "1").is_none()
+        );
         let faint = RgbImage::from_fn(300, 40, |x, _| image::Rgb(if x % 20 < 4 { [180; 3] } else { [200; 3] }));
-        assert!(measure_typeface(&faint, 0.0, "1").is_none());
+        assert!(measure_typeface(&faint, print(0.0), "1").is_none());
     }
 }
