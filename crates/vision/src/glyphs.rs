@@ -126,25 +126,16 @@ fn correlation(darkness: &[f32], width: usize, glyph: &[f32], glyph_width: usize
 /// laid a digit out of step can score nearly as well: the caller tries a few.
 fn line_offsets(observed: &[f32], reference: &[f32]) -> Vec<i64> {
     let (n, m) = (observed.len() as i64, reference.len() as i64);
-    let least = (m as f32 * MIN_OVERLAP) as i64;
+    let least = ((m as f32 * MIN_OVERLAP) as i64).max(1);
     let mut scores: Vec<(i64, f32)> = Vec::new();
     for offset in (least - m)..=(n - least) {
         let (from, to) = (offset.max(0), (offset + m).min(n));
         if to - from < least {
             continue;
         }
-        let pairs = (from..to).map(|x| (observed[x as usize], reference[(x - offset) as usize]));
-        let count = (to - from) as f32;
-        let (mut sa, mut sb, mut sab, mut saa, mut sbb) = (0f32, 0f32, 0f32, 0f32, 0f32);
-        for (a, b) in pairs {
-            sa += a;
-            sb += b;
-            sab += a * b;
-            saa += a * a;
-            sbb += b * b;
-        }
-        let spread = ((saa - sa * sa / count) * (sbb - sb * sb / count)).sqrt();
-        let score = if spread <= f32::EPSILON { f32::MIN } else { (sab - sa * sb / count) / spread };
+        // The overlapping part of the reference, as a one-row glyph on the one-row profile.
+        let overlap = &reference[(from - offset) as usize..(to - offset) as usize];
+        let score = correlation(observed, observed.len(), overlap, overlap.len(), from, 0).unwrap_or(f32::MIN);
         scores.push((offset, score));
     }
     let mut peaks: Vec<(i64, f32)> = (0..scores.len())

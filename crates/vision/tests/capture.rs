@@ -216,26 +216,30 @@ fn a_nik_printed_again_in_another_typeface_is_not_accepted() {
     }
 }
 
+/// `font_match` on a card filmed in the held-out family's scene for `seed` under `colors`,
+/// with the NIK's measured type.
+fn held_out_font_match(
+    card: &image::RgbImage,
+    seed: u64,
+    colors: &[String],
+    label: &str,
+) -> (Voter, Option<kenali_core::typeface::TypefaceMeasure>) {
+    use kenali_testkit::ktp_styled::{capture_frames_styled, Family, SceneStyle};
+    let scene = SceneStyle::draw(Family::HeldOut, seed);
+    let frames = capture_frames_styled(card, colors, Presentation::Original, &scene, seed);
+    let (analysis, _, tamper) = judge_frames(&frames, label);
+    (tamper.iter().find(|v| v.name == "font_match").unwrap().clone(), analysis.nik_type)
+}
+
 /// A NIK printed in OCR-A (light and wide) passes by its digits' shapes; the same NIK
 /// re-typed in a typewriter face as wide does not.
 #[test]
 fn an_ocr_a_nik_is_known_by_its_shapes_and_a_typewriter_face_is_not() {
     use kenali_testkit::ktp_styled::{
-        capture_frames_styled, render_card_styled, render_card_styled_with_retyped_nik, CardStyle, Family, SceneStyle,
-        OCR_A,
+        render_card_styled, render_card_styled_with_retyped_nik, CardStyle, Family, OCR_A,
     };
     let colors: Vec<String> = COLORS.iter().map(|c| c.to_string()).collect();
-    let font_voter = |card: &image::RgbImage, seed: u64, label: &str| {
-        let frames = capture_frames_styled(
-            card,
-            &colors,
-            Presentation::Original,
-            &SceneStyle::draw(Family::HeldOut, seed),
-            seed,
-        );
-        let (analysis, _, tamper) = judge_frames(&frames, label);
-        (tamper.iter().find(|v| v.name == "font_match").unwrap().clone(), analysis.nik_type)
-    };
+    let font_voter = |card: &image::RgbImage, seed: u64, label: &str| held_out_font_match(card, seed, &colors, label);
     for seed in [600_002, 600_007] {
         let (truth, style) = (KtpFields::sample(seed), CardStyle::draw(Family::HeldOut, seed));
         assert_eq!(style.nik_face, OCR_A, "{seed}");
@@ -254,18 +258,14 @@ fn an_ocr_a_nik_is_known_by_its_shapes_and_a_typewriter_face_is_not() {
 #[test]
 fn a_narrow_grotesque_nik_is_known_from_a_serif_by_its_shapes() {
     use kenali_testkit::ktp_styled::{
-        capture_frames_styled, render_card_styled, render_card_styled_with_retyped_nik, CardStyle, Family, SceneStyle,
-        FREE_SANS_BOLD,
+        render_card_styled, render_card_styled_with_retyped_nik, CardStyle, Family, FREE_SANS_BOLD,
     };
     let font_voter = |card: &image::RgbImage, seed: u64, label: &str| {
         // Filmed under the bench's challenge for the seed (only `font_match` is looked at).
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
         let (colors, _) = kenali_core::challenge::draw_sequence(3, &mut rng);
         let colors: Vec<String> = colors.iter().map(|c| c.to_string()).collect();
-        let scene = SceneStyle::draw(Family::HeldOut, seed);
-        let frames = capture_frames_styled(card, &colors, Presentation::Original, &scene, seed);
-        let (analysis, _, tamper) = judge_frames(&frames, label);
-        (tamper.iter().find(|v| v.name == "font_match").unwrap().clone(), analysis.nik_type)
+        held_out_font_match(card, seed, &colors, label)
     };
     // A card of `bench_ktp --families`, with its portrait and challenge: pitch measured 0.766,
     // below the 0.773 that a NIK whose shapes were not read must reach.
