@@ -321,10 +321,12 @@ fn assign(reading: &mut KtpReading, field: Field, parts: Vec<(String, f32)>) {
                 let value =
                     blood.split_once(':').map(|(_, v)| v).unwrap_or(&blood[BLOOD_LABEL.len().min(blood.len())..]);
                 // Blood types are letters (A, B, AB, O) or `-`: a zero is the letter O misread.
+                // The card always prints a value; a label read with nothing after it held the
+                // `-` of an unknown type, a mark too small for the text detector once blurred
+                // (the letters are as large as the label's).
                 let value = value.trim().replace('0', "O");
-                if !value.is_empty() {
-                    reading.blood_type = Some(Reading { value, confidence });
-                }
+                let value = if value.is_empty() { "-".to_string() } else { value };
+                reading.blood_type = Some(Reading { value, confidence });
             }
         }
         Field::Address => reading.address = joined(&parts),
@@ -534,6 +536,14 @@ mod tests {
             .collect();
         let reading = parse_card(&lines, 1012.0);
         assert_eq!(reading.blood_type.unwrap().value, "O");
+        // An unknown type's `-` lost to blur: the label alone, with or without its colon.
+        for blank in ["Gol. Darah :", "Gol. Darah"] {
+            let lines: Vec<OcrLine> = card_lines()
+                .into_iter()
+                .map(|l| if l.text == "Gol. Darah : AB" { OcrLine { text: blank.into(), ..l } } else { l })
+                .collect();
+            assert_eq!(parse_card(&lines, 1012.0).blood_type.unwrap().value, "-", "{blank}");
+        }
         assert_eq!(reading.kecamatan.unwrap().value, "SUKASARI");
         // A stroke read before the colon goes with it; a value's own first character stays.
         assert_eq!(strip_colon("1:KAWIN"), "KAWIN");
