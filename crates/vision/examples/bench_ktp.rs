@@ -20,7 +20,9 @@
 //! cards, the BPCER (genuine cards whose verdict is not `passed`) and the voters that failed
 //! them, the APCER of each attack (verdict `passed`) and the voters that caught it, and each
 //! voter's score distribution per group, so that thresholds can be chosen on the calibration
-//! family and reported on the held-out one. Each failing genuine card and each accepted attack
+//! family and reported on the held-out one, and for each voter judged by a single threshold
+//! the threshold with its margins: the least over genuine cards and the largest over each
+//! attack. Each failing genuine card and each accepted attack
 //! is logged on stderr. With `--only ATTACK` (repeatable) only the attacks named run, e.g.
 //! `--only "pasted portrait"`.
 
@@ -382,6 +384,8 @@ struct Tally {
     abstained: BTreeMap<&'static str, usize>,
     /// Each voter's scores, by name, and how often it ran without one.
     scores: BTreeMap<&'static str, (Vec<f32>, usize)>,
+    /// Each voter's scores where it judged (passed or failed; not where it abstained).
+    judged: BTreeMap<&'static str, Vec<f32>>,
     /// Genuine cards: exact NIKs and fields over the cards whose fields were read.
     nik_exact: usize,
     fields_exact: usize,
@@ -420,6 +424,9 @@ impl Tally {
                 Some(score) => scores.push(score),
                 None => *unscored += 1,
             }
+            if let (Some(score), true) = (voter.score, voter.judged()) {
+                self.judged.entry(voter.name).or_default().push(score);
+            }
             if voter.failed() {
                 *self.failed.entry(voter.name).or_default() += 1;
             }
@@ -449,6 +456,70 @@ impl Tally {
         let mut failed: Vec<_> = self.failed.iter().collect();
         failed.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         failed.iter().map(|(name, n)| format!("{name} {n}/{}", self.captures)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Which side of its threshold a voter's score passes on.
+#[derive(Clone, Copy)]
+enum Passes {
+    AtLeast,
+    AtMost,
+    /// The score's magnitude at most (an offset either way).
+    WithinEither,
+}
+
+/// The voters whose score is the one measure their threshold applies to, with the threshold
+/// (`kenali_core::document::thresholds`). The others (`capture_quality`, `font_match`, the
+/// field checks) judge several measures, each against its own bound.
+fn single_thresholds() -> [(&'static str, f32, Passes); 7] {
+    use kenali_core::document::thresholds::*;
+    [
+        ("flash_reflectance", CARD_FLASH_CORRELATION_MIN, Passes::AtLeast),
+        ("hologram_check", HOLOGRAM_SHIFT_MIN, Passes::AtLeast),
+        ("multi_frame_consistency", SAME_CARD_MIN, Passes::AtLeast),
+        ("photo_substitution", CAPTION_OFFSET_MAX, Passes::WithinEither),
+        ("print_colour", COLOUR_SPREAD_MIN, Passes::AtLeast),
+        ("screen_moire", CARD_MOIRE_PEAK_MAX, Passes::AtMost),
+        // `specular_check` passes a highlight whose rise is at least its threshold (1 = the
+        // rise that lights a cell).
+        ("specular_check", 1.0, Passes::AtLeast),
+    ]
+}
+
+/// How far a group's scores stay on the passing side of `threshold` (negative: that far over
+/// it): for genuine cards the least margin of any, for an attack the most (its best-passing
+/// capture). `None` when the group has no judged score.
+fn margin(scores: &[f32], threshold: f32, passes: Passes, genuine: bool) -> Option<f32> {
+    let margins = scores.iter().map(|&s| match passes {
+        Passes::AtLeast => s - threshold,
+        Passes::AtMost => threshold - s,
+        Passes::WithinEither => threshold - s.abs(),
+    });
+    if genuine {
+        margins.reduce(f32::min)
+    } else {
+        margins.reduce(f32::max)
+    }
+}
+
+/// Each single-threshold voter's threshold and margins: the least margin over genuine cards
+/// (positive: every genuine card passed it) and, for each attack, the largest (negative: every
+/// attack failed it by at least that much), in ISO/IEC 30107-3 terms the room before a bona
+/// fide presentation is rejected and before an attack is accepted by this voter alone.
+fn print_margins(groups: &[(&str, &Tally)]) {
+    println!("margins (judged scores only; genuine: least margin, positive passes all; attack: largest, negative fails all):");
+    for (voter, threshold, passes) in single_thresholds() {
+        let cells: Vec<String> = groups
+            .iter()
+            .map(|(group, tally)| {
+                let scores = tally.judged.get(voter).map(Vec::as_slice).unwrap_or_default();
+                match margin(scores, threshold, passes, *group == "genuine") {
+                    Some(m) => format!("{group} {m:+.4} (n {})", scores.len()),
+                    None => format!("{group} -"),
+                }
+            })
+            .collect();
+        println!("  {voter:<26} threshold {threshold:<8} {}", cells.join(", "));
     }
 }
 
@@ -617,4 +688,5 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize,
             );
         }
     }
+    print_margins(&groups);
 }
