@@ -604,9 +604,16 @@ pub fn font_match(lines: &[OcrLine], card_width: f32, card_height: f32, nik_type
     if labels.len() < LABELS_MIN {
         return seat.vote(false, format!("only {} of the KTP's 13 labels were found", labels.len()), None);
     }
+    // The labels share one left edge (the card's own column, wherever its print batch put it),
+    // near the card's left edge.
     let lefts: Vec<f32> = labels.iter().map(|(_, l)| l.left / card_width).collect();
-    if let Some(off) = lefts.iter().find(|x| (**x - LABEL_LEFT).abs() > LABEL_LEFT_TOLERANCE) {
-        return seat.vote(false, "a label is not in the template's left column", Some(*off));
+    let column = median(&lefts);
+    if column > LABEL_COLUMN_MAX {
+        return seat.vote(false, "the labels are not printed along the card's left edge", Some(column));
+    }
+    let off_column = lefts.iter().map(|x| (x - column).abs()).fold(0.0, f32::max);
+    if off_column > LABEL_ALIGN_TOLERANCE {
+        return seat.vote(false, "a label is not aligned with the others", Some(off_column));
     }
     // Rows after the NIK's, which stands apart in its larger type.
     let rows: Vec<(usize, f32)> =

@@ -429,7 +429,23 @@ fn font_match_holds_the_template_layout_on_both_sides() {
     assert!(voter.succeeded(), "{voter:?}");
     let mut indented = good.clone();
     indented[4].left += 40.0;
-    assert!(!font_match(&indented, 1012.0, 638.0, Some(&NIK_TYPE)).succeeded());
+    let voter = font_match(&indented, 1012.0, 638.0, Some(&NIK_TYPE));
+    assert!(!voter.succeeded() && voter.reason.contains("not aligned"), "{voter:?}");
+    // One label just within and just beyond the column's tolerance.
+    let nudged = |by: f32| {
+        let mut lines = good.clone();
+        lines[4].left += by * 1012.0;
+        font_match(&lines, 1012.0, 638.0, Some(&NIK_TYPE)).succeeded()
+    };
+    assert!(nudged(LABEL_ALIGN_TOLERANCE * 0.9) && !nudged(LABEL_ALIGN_TOLERANCE * 1.1));
+    // The whole column wherever a print batch puts it near the left edge, but not beyond.
+    let column_at = |left: f32| {
+        let lines: Vec<OcrLine> = good.iter().map(|l| OcrLine { left: left * 1012.0, ..l.clone() }).collect();
+        font_match(&lines, 1012.0, 638.0, Some(&NIK_TYPE))
+    };
+    assert!(column_at(0.005).succeeded() && column_at(LABEL_COLUMN_MAX * 0.95).succeeded());
+    let voter = column_at(LABEL_COLUMN_MAX * 1.05);
+    assert!(!voter.succeeded() && voter.reason.contains("left edge"), "{voter:?}");
     let mut spread = good.clone();
     for (i, line) in spread.iter_mut().enumerate().skip(6) {
         line.top += 8.0 * i as f32;

@@ -280,6 +280,33 @@ fn a_narrow_grotesque_nik_is_known_from_a_serif_by_its_shapes() {
     assert!(voter.failed() && voter.reason.contains("serif"), "{seed}: {voter:?} {measure:?}");
 }
 
+/// `font_match` holds the labels to a column of the card's own: a card whose labels are
+/// printed 60 px in (0.059 of its width, beyond the fixed column 0.028 ± 0.02 it once had to
+/// match) passes; the same card with one label printed 20 px off that column does not.
+#[test]
+fn the_labels_column_is_the_cards_own() {
+    use kenali_testkit::ktp_styled::{render_card_styled, CardStyle, Family};
+    let colors: Vec<String> = COLORS.iter().map(|c| c.to_string()).collect();
+    let seed = 200_000;
+    let truth = KtpFields::sample(seed);
+    let style = CardStyle { label_x: 60.0, ..CardStyle::draw(Family::HeldOut, seed) };
+    let mut card = render_card_styled(&truth, "faces/obama_2.jpg", &style);
+    let (voter, measure) = held_out_font_match(&card, seed, &colors, "labels 60 px in");
+    assert!(voter.succeeded(), "{voter:?} {measure:?}");
+    // "Agama" (the eighth field row) moved 20 px right, over the card's own paper.
+    let row_top = (style.first_row_y + 7.0 * style.row_pitch) as u32;
+    let band = image::imageops::crop_imm(&card, 50, row_top, 150, style.row_pitch as u32).to_image();
+    let paper = *card.get_pixel(40, row_top + 2);
+    for y in row_top..row_top + style.row_pitch as u32 {
+        for x in 50..200 {
+            card.put_pixel(x, y, paper);
+        }
+    }
+    image::imageops::overlay(&mut card, &band, 70, i64::from(row_top));
+    let (voter, measure) = held_out_font_match(&card, seed, &colors, "one label off the column");
+    assert!(voter.failed() && voter.reason.contains("not aligned"), "{voter:?} {measure:?}");
+}
+
 /// The reference digits that `kenali_vision::glyphs` embeds are the Debian fonts' digits,
 /// drawn by the test kit; `KENALI_BLESS=1` writes them again (then build and run it once more).
 #[test]
