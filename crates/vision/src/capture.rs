@@ -90,6 +90,30 @@ fn measure_frame(bytes: &[u8], sha256: &str, limits: DecodeLimits) -> Result<Fra
     Ok(FramePass { measure, card, decode, locate: started.elapsed() })
 }
 
+/// How unevenly a line of print is lit: its paper's level (the 90th percentile of grey) in
+/// each of 8 × 2 cells along and across the line, as (brightest − dimmest) / brightest.
+fn uneven_light(line: &RgbImage) -> f32 {
+    const ALONG: u32 = 8;
+    const ACROSS: u32 = 2;
+    let (w, h) = line.dimensions();
+    if w < ALONG || h < ACROSS {
+        return f32::MAX;
+    }
+    let mut cells = vec![Vec::new(); (ALONG * ACROSS) as usize];
+    for (x, y, pixel) in line.enumerate_pixels() {
+        cells[((y * ACROSS / h) * ALONG + x * ALONG / w) as usize].push(crate::measure::luminance(pixel));
+    }
+    let papers: Vec<f32> = cells
+        .iter_mut()
+        .map(|cell| {
+            cell.sort_by(f32::total_cmp);
+            cell[(cell.len() - 1) * 9 / 10]
+        })
+        .collect();
+    let (brightest, dimmest) = papers.iter().fold((f32::MIN, f32::MAX), |(hi, lo), p| (hi.max(*p), lo.min(*p)));
+    (brightest - dimmest) / brightest.max(1.0)
+}
+
 /// Sharp and free of glare: the frame the OCR reads best.
 fn readability(m: &CardFrameMeasure) -> f32 {
     m.sharpness * (1.0 - 10.0 * m.glare_fraction).max(0.05)
@@ -128,11 +152,17 @@ pub fn analyze_capture(
             let digits: String = line.text.chars().filter(char::is_ascii_digit).collect();
             digits.contains(&nik.value)
         })?;
-        let digits = printed.bounds.crop(&card)?;
         // The card's heaviest print: the NIK and the header's two lines (the topmost).
         let mut by_top: Vec<&TextLine> = read.iter().collect();
         by_top.sort_by(|a, b| a.bounds.top().total_cmp(&b.bounds.top()));
-        let header: Vec<RgbImage> = by_top.iter().take(2).filter_map(|line| line.bounds.crop(&card)).collect();
+        // Measured on the frame whose light lies most evenly over the NIK line (the frames are
+        // rectified alike, so the line is where the read frame has it): a glint over part of
+        // the line lifts the ink under it, which reads as thinner strokes or a taller band.
+        let (card, digits) = std::iter::once(&card)
+            .chain(cards.iter().flatten())
+            .filter_map(|frame| Some((frame, printed.bounds.crop(frame)?)))
+            .min_by(|a, b| uneven_light(&a.1).total_cmp(&uneven_light(&b.1)))?;
+        let header: Vec<RgbImage> = by_top.iter().take(2).filter_map(|line| line.bounds.crop(card)).collect();
         measure_typeface(&digits, print_levels(header.iter().chain([&digits]))?, &nik.value)
     });
     times.ocr = started.elapsed();
@@ -155,4 +185,28 @@ pub fn analyze_capture(
         card,
         times,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_glint_over_part_of_a_line_is_uneven_light() {
+        // Dark strokes on paper at 200; a glint lifts the paper of the line's upper right
+        // quarter by 40 grey levels.
+        let line = |glint: f32| {
+            RgbImage::from_fn(320, 40, |x, y| {
+                let ink = x % 20 < 4 && (8..32).contains(&y);
+                let base = if ink { 40.0 } else { 200.0 };
+                let lift = if x >= 240 && y < 20 { glint } else { 0.0 };
+                let v = (base + lift).min(255.0) as u8;
+                image::Rgb([v, v, v])
+            })
+        };
+        let (even, glinted) = (uneven_light(&line(0.0)), uneven_light(&line(40.0)));
+        assert!(even < 0.01, "{even}");
+        assert!(glinted > 0.15, "{glinted}");
+    }
 }

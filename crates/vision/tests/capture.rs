@@ -280,6 +280,26 @@ fn a_narrow_grotesque_nik_is_known_from_a_serif_by_its_shapes() {
     assert!(voter.failed() && voter.reason.contains("serif"), "{seed}: {voter:?} {measure:?}");
 }
 
+/// The NIK's type is measured on the frame whose light lies most evenly over the NIK line: a
+/// held-out card whose read frame has a glint's edge along the NIK (a Noto Sans Bold NIK,
+/// whose strokes measured 0.157 of its height there, under the 0.167 a bold face must reach)
+/// passes `font_match`, with its strokes measured at a bold face's weight.
+#[test]
+fn the_nik_type_is_measured_where_the_light_is_even() {
+    use kenali_testkit::ktp_styled::{render_card_styled, CardStyle, Family, NOTO_SANS_BOLD};
+    let seed = 200_012;
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let (colors, _) = kenali_core::challenge::draw_sequence(3, &mut rng);
+    let colors: Vec<String> = colors.iter().map(|c| c.to_string()).collect();
+    let (truth, style) = (KtpFields::sample(seed), CardStyle::draw(Family::HeldOut, seed));
+    assert_eq!(style.nik_face, NOTO_SANS_BOLD, "{seed}");
+    let card = render_card_styled(&truth, "faces/obama_2.jpg", &style);
+    let (voter, measure) = held_out_font_match(&card, seed, &colors, "Noto Sans Bold under a glint");
+    assert!(voter.succeeded(), "{voter:?} {measure:?}");
+    let stem = measure.unwrap().stem;
+    assert!(stem >= kenali_core::typeface::template::STEM_MIN, "{stem}");
+}
+
 /// `font_match` holds the labels to a column of the card's own: a card whose labels are
 /// printed 60 px in (0.059 of its width, beyond the fixed column 0.028 ± 0.02 it once had to
 /// match) passes; the same card with one label printed 20 px off that column does not.
