@@ -94,19 +94,18 @@ pub const HOLOGRAM_BOX: [f32; 4] = [0.79, 0.78, 0.94, 0.99];
 pub const HOLOGRAM_GLARE_MAX: f32 = 0.25;
 pub const HOLOGRAM_COLOR_MIN: f32 = 0.004;
 pub const HOLOGRAM_SHIFT_MIN: f32 = 0.0011;
-/// `font_match`: the labels' layout, as fractions of the card (ID-1, 85.60 mm wide). The
+/// `font_match`: the labels' layout, as fractions of the card (ID-1, 85.60 × 53.98 mm). The
 /// labels are left-aligned in one column of the card's own (the median of their OCR boxes'
-/// left edges), which lies within `LABEL_COLUMN_MAX` of the card's left edge (about 10 mm; e-KTPs
-/// print it about 3 mm in, and a print batch or the rectification moves it by a millimetre
-/// or two), and every label's left edge lies within `LABEL_ALIGN_TOLERANCE` of the column
-/// (0.85 mm; `bench_ktp --families` measures at most 0.0026 on calibration cards and 0.0031
-/// on held-out ones: a label printed again or pasted in off the column shows). It was a fixed
-/// column, 0.028 ± 0.02, which cards drawn by another renderer fell outside of. Field rows
-/// are `ROW_PITCH` of the card's height apart (3.0 mm of ID-1's 53.98 mm): the card's own row
-/// pitch (the median of its rows') may differ from the
-/// template's by `ROW_PITCH_SPREAD` (print batches, the rectification's scale), and each row
-/// from the card's pitch by `ROW_PITCH_TOLERANCE`. The NIK's type is judged by
-/// [`crate::typeface::template`].
+/// left edges), which lies within `LABEL_COLUMN_MAX` of the card's left edge (about 10 mm;
+/// e-KTPs print it about 3 mm in, and a print batch or the rectification moves it by a
+/// millimetre or two), and every label's left edge lies within `LABEL_ALIGN_TOLERANCE` of the
+/// column (0.85 mm; `bench_ktp --families` measures at most 0.0026 on calibration cards and
+/// 0.0031 on held-out ones: a label printed again or pasted in off the column shows). It was
+/// a fixed column, 0.028 ± 0.02, which cards drawn by another renderer fell outside of. Field
+/// rows are `ROW_PITCH` of the card's height apart (3.0 mm): the card's own row pitch (the
+/// median of its rows') may differ from it by `ROW_PITCH_SPREAD` (print batches, the
+/// rectification's scale), and each row from the card's pitch by `ROW_PITCH_TOLERANCE`. The
+/// NIK's type is judged by [`crate::typeface::template`].
 pub const LABEL_COLUMN_MAX: f32 = 0.12;
 pub const LABEL_ALIGN_TOLERANCE: f32 = 0.01;
 pub const ROW_PITCH: f32 = 0.0564;
