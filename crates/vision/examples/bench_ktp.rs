@@ -22,9 +22,8 @@
 //! voter's score distribution per group, so that thresholds can be chosen on the calibration
 //! family and reported on the held-out one, and for each voter judged by a single threshold
 //! the threshold with its margins: the least over genuine cards and the largest over each
-//! attack. Each failing genuine card and each accepted attack
-//! is logged on stderr. With `--only ATTACK` (repeatable) only the attacks named run, e.g.
-//! `--only "pasted portrait"`.
+//! attack. Each failing genuine card and each accepted attack is logged on stderr. With
+//! `--only ATTACK` (repeatable) only the attacks named run, e.g. `--only "pasted portrait"`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -470,7 +469,10 @@ enum Passes {
 
 /// The voters whose score is the one measure their threshold applies to, with the threshold
 /// (`kenali_core::document::thresholds`). The others (`capture_quality`, `font_match`, the
-/// field checks) judge several measures, each against its own bound.
+/// field checks) judge several measures, each against its own bound. Where one of these
+/// failed a capture on a secondary rule (`photo_substitution` on the caption's gap,
+/// `multi_frame_consistency` on motion) its score is that rule's measure, and the margin is
+/// only as exact as that.
 fn single_thresholds() -> [(&'static str, f32, Passes); 7] {
     use kenali_core::document::thresholds::*;
     [
