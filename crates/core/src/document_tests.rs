@@ -420,6 +420,7 @@ const NIK_TYPE: TypefaceMeasure = TypefaceMeasure {
     ocr_a: Some(0.4),
     grotesque: Some(0.9),
     serif: Some(0.8),
+    text_height: None,
 };
 
 #[test]

@@ -21,6 +21,9 @@ pub struct TypefaceMeasure {
     pub grotesque: Option<f32>,
     /// How closely they follow a serif bold's (Times's), no e-KTP's.
     pub serif: Option<f32>,
+    /// The height of the card's field values in capitals, measured as the digits' is;
+    /// `None` when none could be measured.
+    pub text_height: Option<f32>,
 }
 
 /// The NIK type genuine cards are printed in, as ranges of each measure. Genuine NIKs come in
@@ -48,6 +51,14 @@ pub mod template {
     /// NIK type is nearer the fields'). No attack prints the NIK smaller, so this only holds
     /// the measure to the NIK line: it fails a NIK smaller than the fields' type.
     pub const HEIGHT_OVER_LABELS_MIN: f32 = 0.55;
+    /// Where the field values' capitals were measured (`TypefaceMeasure::text_height`, the same
+    /// band measure as the digits'), the NIK's digits stand at least this much of their height:
+    /// no smaller than the fields' type, less the measure's error. The label boxes' ratio above
+    /// depends on the text face's ascenders and descenders (held-out faces put the fields' own
+    /// digits near 0.47 of a box); this one does not. `bench_ktp --families` with 100 genuine
+    /// cards: calibration 1.44–1.72, held-out 0.975–2.42 (a layout that shrank the NIK to fit
+    /// before the portrait brings it down to the fields' size).
+    pub const HEIGHT_OVER_TEXT_MIN: f32 = 0.9;
     /// Advance from digit to digit of the grotesque bold face when its shapes could not be read;
     /// below it a serif face. On calibration cards the two overlap a little (genuine down to
     /// 0.766, serif up to 0.772): the bound keeps every serif card of the calibration family
@@ -101,8 +112,11 @@ pub fn mismatch(measure: &TypefaceMeasure, label_height: f32) -> Option<(&'stati
     if measure.digit_height < MIN_DIGIT_HEIGHT {
         return Some(("the NIK's digits are too small to judge their type", measure.digit_height));
     }
-    let height = measure.digit_height / label_height.max(1.0);
-    if height < HEIGHT_OVER_LABELS_MIN {
+    let (height, least) = match measure.text_height {
+        Some(text) => (measure.digit_height / text.max(1.0), HEIGHT_OVER_TEXT_MIN),
+        None => (measure.digit_height / label_height.max(1.0), HEIGHT_OVER_LABELS_MIN),
+    };
+    if height < least {
         return Some(("the NIK is not printed in the template's larger type", height));
     }
     // OCR-A: light and wide, so judged by its digits' shapes rather than by weight.
@@ -140,6 +154,7 @@ pub fn mismatch(measure: &TypefaceMeasure, label_height: f32) -> Option<(&'stati
 
 #[cfg(test)]
 mod tests {
+    use super::template::HEIGHT_OVER_TEXT_MIN;
     use super::*;
 
     fn genuine() -> TypefaceMeasure {
@@ -151,6 +166,7 @@ mod tests {
             ocr_a: Some(0.4),
             grotesque: Some(0.9),
             serif: Some(0.8),
+            text_height: None,
         }
     }
 
@@ -163,6 +179,11 @@ mod tests {
         // Smaller than the fields' own size, and just larger.
         assert!(off(TypefaceMeasure { digit_height: 16.5, ..genuine() }).is_some_and(|r| r.contains("larger type")));
         assert_eq!(off(TypefaceMeasure { digit_height: 18.0, ..genuine() }), None);
+        // Against the fields' capitals where they were measured (then the label boxes are not
+        // used): either side of the bound.
+        let against_text = |digits: f32| TypefaceMeasure { digit_height: digits, text_height: Some(20.0), ..genuine() };
+        assert_eq!(off(against_text(20.0 * HEIGHT_OVER_TEXT_MIN * 1.05)), None);
+        assert!(off(against_text(20.0 * HEIGHT_OVER_TEXT_MIN * 0.95)).is_some_and(|r| r.contains("larger type")));
         // A regular weight, either side of the threshold.
         assert!(off(TypefaceMeasure { stem: 0.135, bar: 0.13, ..genuine() }).is_some_and(|r| r.contains("weight")));
         assert!(off(TypefaceMeasure { stem: 0.165, ..genuine() }).is_some_and(|r| r.contains("weight")));

@@ -92,12 +92,13 @@ impl std::fmt::Display for TypeRanges {
             let values = self.measured.iter().map(pick);
             (values.clone().fold(f32::MAX, f32::min), values.fold(f32::MIN, f32::max))
         };
-        let measures: [(&str, Pick); 9] = [
+        let measures: [(&str, Pick); 10] = [
             ("height", |m| m.digit_height),
             ("pitch", |m| m.pitch),
             ("stem", |m| m.stem),
             ("bar", |m| m.bar),
             ("bar/stem", |m| m.bar / m.stem),
+            ("height over the values'", |m| m.digit_height / m.text_height.unwrap_or(f32::NAN)),
             ("OCR-A likeness", |m| m.ocr_a.unwrap_or(f32::NAN)),
             ("grotesque", |m| m.grotesque.unwrap_or(f32::NAN)),
             ("serif", |m| m.serif.unwrap_or(f32::NAN)),

@@ -90,6 +90,11 @@ fn measure_frame(bytes: &[u8], sha256: &str, limits: DecodeLimits) -> Result<Fra
     Ok(FramePass { measure, card, decode, locate: started.elapsed() })
 }
 
+/// A line of at least four capitals and no small letters: a field's value (the NIK has none).
+fn is_value_in_capitals(text: &str) -> bool {
+    text.chars().filter(char::is_ascii_uppercase).count() >= 4 && !text.chars().any(|c| c.is_ascii_lowercase())
+}
+
 /// How unevenly a line of print is lit: its paper's level (the 90th percentile of grey) in
 /// each of 8 × 2 cells along and across the line, as (brightest − dimmest) / brightest.
 fn uneven_light(line: &RgbImage) -> f32 {
@@ -163,7 +168,14 @@ pub fn analyze_capture(
             .filter_map(|frame| Some((frame, printed.bounds.crop(frame)?)))
             .min_by(|a, b| uneven_light(&a.1).total_cmp(&uneven_light(&b.1)))?;
         let header: Vec<RgbImage> = by_top.iter().take(2).filter_map(|line| line.bounds.crop(card)).collect();
-        measure_typeface(&digits, print_levels(header.iter().chain([&digits]))?, &nik.value)
+        // The fields' type: values below the header in capitals (the labels are in mixed case).
+        let values: Vec<RgbImage> = by_top
+            .iter()
+            .skip(2)
+            .filter(|line| is_value_in_capitals(&line.text))
+            .filter_map(|line| line.bounds.crop(card))
+            .collect();
+        measure_typeface(&digits, print_levels(header.iter().chain([&digits]))?, &nik.value, &values)
     });
     times.ocr = started.elapsed();
     // A region shaped like a card that carries none of a KTP's labelled fields is something

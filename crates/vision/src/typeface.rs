@@ -199,9 +199,26 @@ fn period(profile: &[f32], min: usize, max: usize) -> Option<f32> {
     Some((min.saturating_sub(1) + best) as f32 + shift)
 }
 
-/// Measures the `digits` on an upright crop of the NIK line against the card's print
-/// ([`print_levels`]), or `None` when there is too little contrast or height to measure.
-pub fn measure_typeface(line: &RgbImage, print: PrintLevels, digits: &str) -> Option<TypefaceMeasure> {
+/// A line of print as darkness against the card's print levels, and the rows its letters or
+/// digits stand in.
+struct LineInk {
+    width: usize,
+    /// Darkness (0 paper, 1 ink) linear in the grey level, clamped only far outside it, so
+    /// that summed over a stroke the paper's noise cancels and a blur's spread is counted whole.
+    linear: Vec<f32>,
+    /// The same clamped to 0–1, on which the band is found.
+    darkness: Vec<f32>,
+    /// Columns whose paper a highlight saturated: the ink's contrast there is lost.
+    saturated: Vec<bool>,
+    /// The band's first and last rows, and its height to a fraction of a row.
+    top: usize,
+    bottom: usize,
+    height: f32,
+}
+
+/// `line` (an upright crop of one line of print) against the card's `print` levels, or `None`
+/// when there is too little contrast or height to measure.
+fn line_ink(line: &RgbImage, print: PrintLevels) -> Option<LineInk> {
     let (w, h) = (line.width() as usize, line.height() as usize);
     if w < 32 || h < MIN_DIGIT_HEIGHT {
         return None;
@@ -222,13 +239,10 @@ pub fn measure_typeface(line: &RgbImage, print: PrintLevels, digits: &str) -> Op
     let contrast: Vec<f32> =
         paper.iter().map(|&p| ((print_paper - ink) * (p / print_paper).min(1.0)).max(MIN_CONTRAST)).collect();
     let saturated: Vec<bool> = paper.iter().map(|&p| p >= SATURATED_PAPER).collect();
-    // Linear in the grey level (clamped only far outside it), so that summed over a stroke the
-    // paper's noise cancels and a blur's spread is counted whole; the band is found on the
-    // clamped darkness.
     let linear: Vec<f32> =
         grey.iter().enumerate().map(|(i, &g)| ((paper[i % w] - g) / contrast[i % w]).clamp(-0.5, 1.5)).collect();
     let darkness: Vec<f32> = linear.iter().map(|d| d.clamp(0.0, 1.0)).collect();
-    // The digits' band: the rows around the fullest one with a fair share of ink.
+    // The band: the rows around the fullest one with a fair share of ink.
     let row_ink: Vec<f32> = darkness.chunks(w).map(|row| row.iter().sum()).collect();
     let (fullest, &most) = row_ink.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
     let floor = most * BAND_ROW_SHARE;
@@ -245,6 +259,22 @@ pub fn measure_typeface(line: &RgbImage, print: PrintLevels, digits: &str) -> Op
     if height < MIN_DIGIT_HEIGHT as f32 {
         return None;
     }
+    Some(LineInk { width: w, linear, darkness, saturated, top, bottom, height })
+}
+
+/// Measures the `digits` on an upright crop of the NIK line against the card's print
+/// ([`print_levels`]), or `None` when there is too little contrast or height to measure.
+/// `values` are crops of field values in capitals, whose height the digits' is compared with
+/// ([`text_height`]).
+pub fn measure_typeface(
+    line: &RgbImage,
+    print: PrintLevels,
+    digits: &str,
+    values: &[RgbImage],
+) -> Option<TypefaceMeasure> {
+    let h = line.height() as usize;
+    let ink = line_ink(line, print)?;
+    let LineInk { width: w, ref linear, ref darkness, ref saturated, top, bottom, height } = ink;
     let at = |x: usize, y: usize| darkness[y * w + x];
     let profile: Vec<f32> = (0..w).map(|x| (top..=bottom).map(|y| at(x, y)).sum()).collect();
     let pitch = period(&profile, (height * PITCH_SEARCH.0) as usize, ((height * PITCH_SEARCH.1) as usize).min(w / 3))?;
@@ -275,7 +305,7 @@ pub fn measure_typeface(line: &RgbImage, print: PrintLevels, digits: &str) -> Op
     }
     // The three faces' comparisons are independent: on the cores there are.
     let faces = [Face::OcrA, Face::GrotesqueBold, Face::SerifBold];
-    let found = parallel_indexed(faces.len(), |i| likeness(faces[i], &darkness, w, (top, bottom), pitch, digits));
+    let found = parallel_indexed(faces.len(), |i| likeness(faces[i], darkness, w, (top, bottom), pitch, digits));
     let (ocr_a, grotesque, serif) = (found[0], found[1], found[2]);
     Some(TypefaceMeasure {
         digit_height: height,
@@ -285,7 +315,17 @@ pub fn measure_typeface(line: &RgbImage, print: PrintLevels, digits: &str) -> Op
         ocr_a,
         grotesque,
         serif,
+        text_height: text_height(values, print),
     })
+}
+
+/// The height of the card's field type: the median over `values` (upright crops of field
+/// values in capitals) of each line's band, measured as the NIK's digits are (capitals stand
+/// as tall as digits in the faces KTPs are printed in).
+pub fn text_height(values: &[RgbImage], print: PrintLevels) -> Option<f32> {
+    let mut heights: Vec<f32> = values.iter().filter_map(|line| Some(line_ink(line, print)?.height)).collect();
+    heights.sort_by(f32::total_cmp);
+    heights.get(heights.len() / 2).copied()
 }
 
 #[cfg(test)]
@@ -312,7 +352,7 @@ mod tests {
 
     #[test]
     fn the_pitch_and_stems_of_a_regular_pattern_are_found() {
-        let measured = measure_typeface(&bars(22, 5, 30), print(20.0), "0000").unwrap();
+        let measured = measure_typeface(&bars(22, 5, 30), print(20.0), "0000", &[]).unwrap();
         assert!((measured.digit_height - 30.0).abs() < 0.5, "{measured:?}");
         assert!((measured.pitch - 22.0 / 30.0).abs() < 0.02, "{measured:?}");
         assert!((measured.stem - 5.0 / 30.0).abs() < 0.01, "{measured:?}");
@@ -324,9 +364,9 @@ mod tests {
         // against the card's ink they keep their width; against their own darkest pixels
         // (the line's class means) they would read near half as thick again.
         let blurred = image::imageops::blur(&bars(22, 3, 30), 1.2);
-        let measured = measure_typeface(&blurred, print(20.0), "1111").unwrap();
+        let measured = measure_typeface(&blurred, print(20.0), "1111", &[]).unwrap();
         assert!((measured.stem * measured.digit_height - 3.0).abs() < 0.25, "{measured:?}");
-        let own_level = measure_typeface(&blurred, print(255.0), "1111").unwrap();
+        let own_level = measure_typeface(&blurred, print(255.0), "1111", &[]).unwrap();
         assert!(own_level.stem > measured.stem * 1.15, "{own_level:?} vs {measured:?}");
     }
 
@@ -344,7 +384,7 @@ mod tests {
     #[test]
     fn light_across_the_line_leaves_its_strokes_as_they_were() {
         let plain = bars(22, 5, 30);
-        let measured = measure_typeface(&plain, print(20.0), "0000").unwrap();
+        let measured = measure_typeface(&plain, print(20.0), "0000", &[]).unwrap();
         // Light that changes smoothly along the line, as a shadow or a glint does: a shadow
         // dims paper and ink alike (to 0.7), a glint lifts both by as much (up to 40 grey
         // levels), a stronger one saturates the paper of the line's last third.
@@ -361,7 +401,7 @@ mod tests {
                 let along = x as f32 / width as f32;
                 image::Rgb(plain.get_pixel(x, y).0.map(|c| light(f32::from(c), along).round().clamp(0.0, 255.0) as u8))
             });
-            let under_light = measure_typeface(&lit, print(20.0), "0000").unwrap();
+            let under_light = measure_typeface(&lit, print(20.0), "0000", &[]).unwrap();
             assert!((under_light.stem - measured.stem).abs() < 0.01, "{name}: {under_light:?} vs {measured:?}");
             assert!((under_light.pitch - measured.pitch).abs() < 0.02, "{name}: {under_light:?} vs {measured:?}");
         }
@@ -369,10 +409,9 @@ mod tests {
 
     #[test]
     fn blank_or_faint_crops_are_not_measured() {
-        assert!(
-            measure_typeface(&RgbImage::from_pixel(300, 40, image::Rgb([200, 200, 200])), print(0.0), "1").is_none()
-        );
+        assert!(measure_typeface(&RgbImage::from_pixel(300, 40, image::Rgb([200, 200, 200])), print(0.0), "1", &[])
+            .is_none());
         let faint = RgbImage::from_fn(300, 40, |x, _| image::Rgb(if x % 20 < 4 { [180; 3] } else { [200; 3] }));
-        assert!(measure_typeface(&faint, print(0.0), "1").is_none());
+        assert!(measure_typeface(&faint, print(0.0), "1", &[]).is_none());
     }
 }
