@@ -152,8 +152,10 @@ pub async fn load_faces(config: &Config) -> anyhow::Result<FaceService> {
 pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceService>) -> anyhow::Result<AppState> {
     store.migrate().await?;
     let keys = Arc::new(Keys::new(load_master_key(&config)?));
+    let blobs = crate::blobs::BlobStore::open(&config).await?;
     let state = AppState {
         store,
+        blobs,
         keys,
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()?),

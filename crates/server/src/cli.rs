@@ -46,6 +46,16 @@ pub enum Command {
     /// Delete what has outlived its retention window.
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Manage the blob store (`KENALI_BLOB_URL`).
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlobsCommand {
+    /// Move images still kept in database rows to the blob store, sealed as they are
+    /// (resumable and idempotent), then give the database's space back.
+    Migrate,
 }
 
 #[derive(Debug, Subcommand)]

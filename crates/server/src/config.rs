@@ -44,7 +44,18 @@ pub struct Config {
     /// `sqlite://...` or `postgres://...`; defaults to SQLite in the data dir.
     pub database_url: Option<Secret>,
     pub database_url_file: Option<PathBuf>,
+    /// `file:///path` (default `$KENALI_DATA_DIR/blobs`) or `s3://bucket` (see `blobs`).
     pub blob_url: Option<String>,
+    /// An S3-compatible service's URL (e.g. `http://127.0.0.1:3900`); unset for AWS itself.
+    pub s3_endpoint: Option<String>,
+    /// The region requests to the bucket are signed for (else `AWS_REGION`).
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<Secret>,
+    pub s3_access_key_id_file: Option<PathBuf>,
+    pub s3_secret_access_key: Option<Secret>,
+    pub s3_secret_access_key_file: Option<PathBuf>,
+    /// Accept a bucket outside the regions allowed for `region` (seed 000's data residency).
+    pub blob_region_override: bool,
     /// Base64 of 32 bytes.
     pub master_key: Option<Secret>,
     pub master_key_file: Option<PathBuf>,
@@ -75,6 +86,13 @@ impl Default for Config {
             database_url: None,
             database_url_file: None,
             blob_url: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_access_key_id_file: None,
+            s3_secret_access_key: None,
+            s3_secret_access_key_file: None,
+            blob_region_override: false,
             master_key: None,
             master_key_file: None,
             bootstrap_api_key: None,
@@ -140,6 +158,8 @@ impl Config {
         fill_from_file(&mut self.master_key, &self.master_key_file)?;
         fill_from_file(&mut self.bootstrap_api_key, &self.bootstrap_api_key_file)?;
         fill_from_file(&mut self.database_url, &self.database_url_file)?;
+        fill_from_file(&mut self.s3_access_key_id, &self.s3_access_key_id_file)?;
+        fill_from_file(&mut self.s3_secret_access_key, &self.s3_secret_access_key_file)?;
         Ok(())
     }
 

@@ -182,7 +182,9 @@ impl From<ServiceError> for ApiError {
             | ServiceError::AlreadyDecided(_) => StatusCode::CONFLICT,
             ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Busy(_) | ServiceError::ModelsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ServiceError::Store(_) | ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ServiceError::Store(_) | ServiceError::Blob(_) | ServiceError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         let mut api = ApiError::new(status, err.code(), err.public_message());
         match &err {
@@ -197,7 +199,9 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::RateLimited { retry_after_secs, .. } => api.retry_after_secs = Some(*retry_after_secs),
             ServiceError::Busy(_) => api.retry_after_secs = Some(2),
-            ServiceError::Store(_) | ServiceError::Internal(_) => api.internal = Some(err.to_string()),
+            ServiceError::Store(_) | ServiceError::Blob(_) | ServiceError::Internal(_) => {
+                api.internal = Some(err.to_string())
+            }
             _ => {}
         }
         api

@@ -259,6 +259,7 @@ pub struct StepUpSelfie {
 
 pub async fn last_step_up_selfie(
     service: &FaceService,
+    blobs: &crate::blobs::BlobStore,
     conn: &mut sqlx::AnyConnection,
     data_key: &DataKey,
     customer: &crate::store::customers::CustomerRow,
@@ -282,8 +283,12 @@ pub async fn last_step_up_selfie(
     else {
         return Ok(None);
     };
+    let sealed = match capture.image {
+        crate::store::faces::SealedAt::Object(object) => blobs.get(&object).await?,
+        crate::store::faces::SealedAt::Row(bytes) => bytes,
+    };
     let bytes = data_key
-        .open(&capture.sealed, &format!("capture/{}", capture.id))
+        .open(&sealed, &format!("capture/{}", capture.id))
         .map_err(|e| Error::internal(format!("opening capture {}: {e}", capture.id)))?;
     let media_type = if capture.media_type == "image/png" { "image/png" } else { "image/jpeg" };
     let input = ImageInput { bytes: Bytes::from(bytes), media_type, sha256: sha256.clone() };

@@ -7,8 +7,8 @@ use kenali_core::id::{new_id, IdKind};
 use kenali_core::time_fmt::now_timestamp;
 use kenali_server::app::{build_state, create_api_key, load_faces, serve};
 use kenali_server::cli::{
-    cli_scopes, init_logging, verify_audit, ApiKeyCommand, AuditCommand, Cli, Command, ModelsCommand, RetentionCommand,
-    UserCommand,
+    cli_scopes, init_logging, verify_audit, ApiKeyCommand, AuditCommand, BlobsCommand, Cli, Command, ModelsCommand,
+    RetentionCommand, UserCommand,
 };
 use kenali_server::config::Config;
 use kenali_server::ledger::{self, Actor};
@@ -113,6 +113,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .map_err(|e| anyhow::anyhow!("retention sweep failed: {e}"))?;
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"sweep": report}))?);
+        }
+        Command::Blobs(BlobsCommand::Migrate) => {
+            let state = build_state(config, None).await?;
+            let before = kenali_server::blobs::database_image_bytes(&state.store).await?;
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images ({eta} left)")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let migrated = kenali_server::blobs::migrate_rows(&state.store, &state.blobs, &mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish_and_clear();
+            kenali_server::blobs::reclaim_space(&state.store).await?;
+            let after = kenali_server::blobs::database_image_bytes(&state.store).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "moved": migrated,
+                    "blobStore": state.blobs.location(),
+                    "imageTableBytesBefore": before,
+                    "imageTableBytesAfter": after,
+                }))?
+            );
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = Store::connect(&config.database_url(), 2, None).await?;

@@ -122,6 +122,10 @@ pub async fn sweep(state: &AppState, now: OffsetDateTime, actor: &str, audit_emp
         tx.commit().await?;
         report.push(swept);
     }
+    // The expired objects, and any deletion an erasure or an earlier sweep left queued.
+    if let Err(e) = crate::blobs::drain_deletions(&state.store, &state.blobs).await {
+        tracing::warn!(error = %e, "deleting expired objects from the blob store; they stay queued");
+    }
     Ok(report)
 }
 

@@ -13,6 +13,8 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Where images live, sealed (`KENALI_BLOB_URL`).
+    pub blobs: crate::blobs::BlobStore,
     pub keys: Arc<Keys>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,

@@ -16,6 +16,7 @@ use super::customers::{load_customer, lock_customer, org_settings};
 use super::faces::face_service;
 use super::nik::{check_nik, store_pii};
 use super::{validate, Error, ImageProblem, Result};
+use crate::blobs::{object_key, Uploaded};
 use crate::faces::{image_field, last_step_up_selfie, new_enrollment, StepUpSelfie};
 use crate::ledger::{self, data_key, open_pii, Actor, NewVerification};
 use crate::state::AppState;
@@ -137,7 +138,7 @@ pub async fn ingest_dukcapil(state: &AppState, actor: &Actor, body: DukcapilVerd
         (Ok(_), Ok(service)) => {
             let key = data_key(&state.keys, &known)?;
             let mut conn = state.store.reader().acquire().await?;
-            match last_step_up_selfie(service, &mut conn, &key, &known).await {
+            match last_step_up_selfie(service, &state.blobs, &mut conn, &key, &known).await {
                 Ok(selfie) => selfie,
                 // A stored selfie the model cannot read again leaves the match undone, not the verdict.
                 Err(Error::Image { .. }) => None,
@@ -202,6 +203,16 @@ pub async fn ingest_dukcapil(state: &AppState, actor: &Actor, body: DukcapilVerd
     .await?;
     // The verdict row shares its verification's id: one Dukcapil answer, one ledger entry.
     let verdict_id = recorded.verification.id.clone();
+    let mut uploaded = Uploaded::new(&state.blobs);
+    let photo_object = match &photo {
+        Some(p) => {
+            let key = object_key(&actor.org_id, &customer.id, "dukcapil", &verdict_id);
+            uploaded.push(key.clone());
+            let sealed = data_key.seal(&p.bytes, &format!("dukcapil/photo/{verdict_id}"));
+            Some(state.blobs.put(&key, sealed).await?)
+        }
+        None => None,
+    };
     let row = DukcapilRow {
         id: verdict_id.clone(),
         org_id: actor.org_id.clone(),
@@ -210,7 +221,7 @@ pub async fn ingest_dukcapil(state: &AppState, actor: &Actor, body: DukcapilVerd
         valid: body.valid,
         photo_sha256: photo.as_ref().map(|p| p.sha256.clone()),
         photo_media_type: photo.as_ref().map(|p| p.media_type.to_string()),
-        photo_sealed: photo.as_ref().map(|p| data_key.seal(&p.bytes, &format!("dukcapil/photo/{verdict_id}"))),
+        photo_object,
         raw_sealed: raw.as_ref().map(|raw| data_key.seal(raw.as_bytes(), &format!("dukcapil/raw/{verdict_id}"))),
         created_at: now_timestamp(),
     };
@@ -251,6 +262,7 @@ pub async fn ingest_dukcapil(state: &AppState, actor: &Actor, body: DukcapilVerd
     )
     .await?;
     tx.commit().await?;
+    uploaded.committed();
     let (tier, match_event) = match &face_match {
         Some((_, recorded)) => (recorded.tier, recorded.tier_event.clone()),
         None => (recorded.tier, None),

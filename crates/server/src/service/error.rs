@@ -73,6 +73,9 @@ pub enum Error {
     ModelsUnavailable(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The blob store failed, or an object is missing or not the one recorded.
+    #[error(transparent)]
+    Blob(#[from] crate::blobs::BlobError),
     /// A failure that is not the caller's: logged with the request id, never shown.
     #[error("{0}")]
     Internal(String),
@@ -122,14 +125,14 @@ impl Error {
             Error::RateLimited { .. } => "rate_limited",
             Error::Busy(_) => "busy",
             Error::ModelsUnavailable(_) => "models_unavailable",
-            Error::Store(_) | Error::Internal(_) => "internal_error",
+            Error::Store(_) | Error::Blob(_) | Error::Internal(_) => "internal_error",
         }
     }
 
     /// The message a caller sees (internal causes stay in the log).
     pub fn public_message(&self) -> String {
         match self {
-            Error::Store(_) | Error::Internal(_) => {
+            Error::Store(_) | Error::Blob(_) | Error::Internal(_) => {
                 "the server failed to handle this request; quote the request id when reporting it".into()
             }
             other => other.to_string(),

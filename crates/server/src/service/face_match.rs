@@ -199,9 +199,10 @@ pub async fn face_match(
         retention_class: "step_up",
         created_at: &now,
     };
-    store_captures(&mut tx, &customer, sealed_selfie, filing).await?;
+    let uploaded = store_captures(&mut tx, &customer, sealed_selfie, filing).await?;
     faces::insert_attempt(&mut tx, &attempt.row(outcome(matched), &reasons, Some(&recorded.verification.id))).await?;
     tx.commit().await?;
+    uploaded.committed();
     Ok(MatchResult { face_match: view, verification: Some(VerificationView::from(&recorded.verification)) })
 }
 

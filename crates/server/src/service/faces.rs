@@ -11,6 +11,7 @@ use kenali_vision::embed::cosine;
 
 use super::customers::load_customer;
 use super::{Error, Result};
+use crate::blobs::{object_key, StoredObject, Uploaded};
 use crate::faces::{open_embedding, FaceService, ImageInput};
 use crate::ledger::data_key;
 use crate::state::AppState;
@@ -100,32 +101,49 @@ pub fn pool_best(
     Ok(best_match(scored).map(|(e, s)| (s, Some(e.clone()))).unwrap_or((f32::MIN, None)))
 }
 
-/// An image sealed with its customer's data key, ready to store with its SHA-256 (SPEC §5).
+/// An image sealed with its customer's data key and written to the blob store, ready to
+/// record with its SHA-256 (SPEC §5).
 pub struct SealedImage {
     id: String,
     sha256: String,
     media_type: &'static str,
-    sealed: Vec<u8>,
+    object: StoredObject,
 }
 
-/// Seals images with the customer's data key. Sealing megabytes of frames is CPU work, so it
-/// runs on the blocking pool, before the write transaction that stores them.
-pub async fn seal_images(state: &AppState, customer: &CustomerRow, images: &[ImageInput]) -> Result<Vec<SealedImage>> {
+/// Images written to the blob store, to be recorded by [`store_captures`]; the objects are
+/// deleted again unless the transaction that records them commits.
+pub struct SealedImages {
+    images: Vec<SealedImage>,
+    uploaded: Uploaded,
+}
+
+/// Seals images with the customer's data key (CPU work for megabytes of frames: on the blocking
+/// pool) and writes them to the blob store, before the write transaction that records them.
+pub async fn seal_images(state: &AppState, customer: &CustomerRow, images: &[ImageInput]) -> Result<SealedImages> {
     let key = data_key(&state.keys, customer)?;
     // Cheap copies: the bytes are shared.
     let images = images.to_vec();
-    tokio::task::spawn_blocking(move || {
+    let sealed: Vec<(String, ImageInput, Vec<u8>)> = tokio::task::spawn_blocking(move || {
         images
             .into_iter()
             .map(|image| {
                 let id = new_id(IdKind::Capture);
                 let sealed = key.seal(&image.bytes, &format!("capture/{id}"));
-                SealedImage { id, sha256: image.sha256, media_type: image.media_type, sealed }
+                (id, image, sealed)
             })
             .collect()
     })
     .await
-    .map_err(Error::internal)
+    .map_err(Error::internal)?;
+    let mut uploaded = Uploaded::new(&state.blobs);
+    let mut stored = Vec::with_capacity(sealed.len());
+    for (id, image, bytes) in sealed {
+        let key = object_key(&customer.org_id, &customer.id, "captures", &id);
+        uploaded.push(key.clone());
+        let object = state.blobs.put(&key, bytes).await?;
+        stored.push(SealedImage { id, sha256: image.sha256, media_type: image.media_type, object });
+    }
+    Ok(SealedImages { images: stored, uploaded })
 }
 
 /// What a set of stored captures shares.
@@ -138,14 +156,15 @@ pub struct CaptureFiling<'a> {
     pub created_at: &'a str,
 }
 
-/// Stores sealed captures in the caller's transaction.
+/// Records sealed captures in the caller's transaction. Call [`Uploaded::committed`] on the
+/// answer once it commits.
 pub async fn store_captures(
     conn: &mut sqlx::AnyConnection,
     customer: &CustomerRow,
-    images: Vec<SealedImage>,
+    images: SealedImages,
     filing: CaptureFiling<'_>,
-) -> Result<()> {
-    for image in images {
+) -> Result<Uploaded> {
+    for image in images.images {
         faces::insert_capture(
             conn,
             CaptureRow {
@@ -155,7 +174,7 @@ pub async fn store_captures(
                 kind: filing.kind,
                 sha256: image.sha256,
                 media_type: image.media_type,
-                sealed: image.sealed,
+                object: image.object,
                 verification_id: filing.verification_id,
                 retention_class: filing.retention_class,
                 created_at: filing.created_at.to_string(),
@@ -163,5 +182,5 @@ pub async fn store_captures(
         )
         .await?;
     }
-    Ok(())
+    Ok(images.uploaded)
 }

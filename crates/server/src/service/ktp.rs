@@ -241,7 +241,7 @@ async fn record(
         retention_class: "onboarding",
         created_at: &now,
     };
-    store_captures(&mut tx, customer, sealed_frames, filing).await?;
+    let uploaded = store_captures(&mut tx, customer, sealed_frames, filing).await?;
     let mut enrollment = portrait_enrollment(org_id, customer, &key, analysis, &checked.frames);
     match verdict {
         KtpVerdict::Passed => {}
@@ -334,6 +334,7 @@ async fn record(
     });
     keep_answer(state, &mut tx, customer, &checked.challenge.id, &checked.signature, &answer).await?;
     tx.commit().await?;
+    uploaded.committed();
     Ok(answer)
 }
 
@@ -421,7 +422,7 @@ async fn record_without_card(
         retention_class: "onboarding",
         created_at: &now,
     };
-    store_captures(&mut tx, customer, sealed_frames, filing).await?;
+    let uploaded = store_captures(&mut tx, customer, sealed_frames, filing).await?;
     let empty = kenali_core::ktp::KtpReading::default();
     let reading = serde_json::to_vec(&empty).map_err(Error::internal)?;
     ktp_store::insert_bundle(
@@ -465,6 +466,7 @@ async fn record_without_card(
     });
     keep_answer(state, &mut tx, customer, &checked.challenge.id, &checked.signature, &answer).await?;
     tx.commit().await?;
+    uploaded.committed();
     Ok(answer)
 }
 

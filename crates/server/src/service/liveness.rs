@@ -264,7 +264,7 @@ pub async fn face_liveness(
         retention_class: "onboarding",
         created_at: &now,
     };
-    store_captures(&mut tx, &customer, sealed_frames, filing).await?;
+    let uploaded = store_captures(&mut tx, &customer, sealed_frames, filing).await?;
     if run.view.fused == Fused::Unclear {
         queue_unclear(&mut tx, &customer, &recorded.verification.id, &reasons, &run.view).await?;
     }
@@ -277,6 +277,7 @@ pub async fn face_liveness(
     let answer = serde_json::to_value(answer).map_err(Error::internal)?;
     keep_answer(state, &mut tx, &customer, &run.challenge_id, &run.signature, &answer).await?;
     tx.commit().await?;
+    uploaded.committed();
     state.metrics.observe_face_stage("db", recording.elapsed());
     Ok(answer)
 }
@@ -427,7 +428,7 @@ pub async fn step_up(state: &AppState, actor: &Actor, client: SocketAddr, body: 
         retention_class: "step_up",
         created_at: &now,
     };
-    store_captures(&mut tx, &customer, sealed_frames, filing).await?;
+    let uploaded = store_captures(&mut tx, &customer, sealed_frames, filing).await?;
     if run.view.fused == Fused::Unclear {
         queue_unclear(&mut tx, &customer, &liveness_row.verification.id, &reasons[..1], &run.view).await?;
     }
@@ -506,6 +507,7 @@ pub async fn step_up(state: &AppState, actor: &Actor, client: SocketAddr, body: 
     let answer = serde_json::to_value(answer).map_err(Error::internal)?;
     keep_answer(state, &mut tx, &customer, &run.challenge_id, &run.signature, &answer).await?;
     tx.commit().await?;
+    uploaded.committed();
     state.metrics.observe_face_stage("db", recording.elapsed());
     Ok(answer)
 }

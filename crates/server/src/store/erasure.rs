@@ -70,7 +70,8 @@ pub async fn erase_customer(
             &mut erased.ktp_readings_cleared,
         ),
         (
-            "UPDATE dukcapil_verdicts SET photo_sealed = NULL, raw_sealed = NULL, photo_media_type = NULL \
+            "UPDATE dukcapil_verdicts SET photo_sealed = NULL, raw_sealed = NULL, photo_media_type = NULL, \
+             photo_object_key = NULL, photo_object_sha256 = NULL, photo_object_size = NULL \
              WHERE org_id = $1 AND customer_id = $2",
             Third::None,
             &mut erased.dukcapil_records_cleared,
@@ -104,6 +105,9 @@ pub async fn erase_customer(
         *count = query.execute(&mut *conn).await?.rows_affected();
     }
     erased.name_words_deleted = super::search::delete_name_words(&mut *conn, customer_id).await?;
+    // Every object of the customer in the blob store (and any a failed request left behind),
+    // deleted once this commits.
+    crate::blobs::queue_deletion(&mut *conn, &crate::blobs::customer_prefix(org_id, customer_id), true, at).await?;
     // Where the requests came from is personal data too; the attempts stay as records.
     sqlx::query("UPDATE attempts SET client_ip = NULL WHERE org_id = $1 AND customer_id = $2")
         .bind(org_id)

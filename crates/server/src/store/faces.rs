@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use super::{col, paginate, Page, StoreResult};
+use crate::blobs::StoredObject;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnrollmentRow {
@@ -217,7 +218,8 @@ pub async fn list_attempts(
     Ok(paginate(rows, page.limit, |a| a.id.clone()))
 }
 
-/// A selfie, reference image or photo, sealed with the customer's data key.
+/// A selfie, reference image or photo, sealed with the customer's data key and kept in the
+/// blob store.
 pub struct CaptureRow<'a> {
     pub id: String,
     pub org_id: &'a str,
@@ -225,7 +227,7 @@ pub struct CaptureRow<'a> {
     pub kind: &'a str,
     pub sha256: String,
     pub media_type: &'a str,
-    pub sealed: Vec<u8>,
+    pub object: StoredObject,
     pub verification_id: Option<&'a str>,
     /// `onboarding` (kept 3 years) or `step_up` (90 days), for the retention sweeper.
     pub retention_class: &'a str,
@@ -235,7 +237,8 @@ pub struct CaptureRow<'a> {
 pub async fn insert_capture(conn: &mut AnyConnection, c: CaptureRow<'_>) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO captures (id, org_id, customer_id, kind, sha256, media_type, sealed, verification_id, \
-         retention_class, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         retention_class, created_at, object_key, object_sha256, object_size) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&c.id)
     .bind(c.org_id)
@@ -243,10 +246,14 @@ pub async fn insert_capture(conn: &mut AnyConnection, c: CaptureRow<'_>) -> Stor
     .bind(c.kind)
     .bind(&c.sha256)
     .bind(c.media_type)
-    .bind(c.sealed)
+    // The image is in the blob store; the column (NOT NULL) holds it only for older rows.
+    .bind(Vec::<u8>::new())
     .bind(c.verification_id)
     .bind(c.retention_class)
     .bind(&c.created_at)
+    .bind(&c.object.key)
+    .bind(&c.object.sha256)
+    .bind(c.object.size)
     .execute(conn)
     .await?;
     Ok(())
@@ -264,12 +271,31 @@ pub async fn has_enrollment(conn: &mut AnyConnection, org_id: &str, customer_id:
     Ok(row.is_some())
 }
 
-/// A stored capture of the customer: its id, sealed image and media type, found by its kind
-/// and the image's SHA-256.
+/// A stored capture of the customer: its id, media type and where its sealed image is, found
+/// by its kind and the image's SHA-256.
 pub struct StoredCapture {
     pub id: String,
     pub media_type: String,
-    pub sealed: Vec<u8>,
+    pub image: SealedAt,
+}
+
+/// Where a sealed image is: in the blob store, or (written before the store, not yet moved by
+/// `kenali blobs migrate`) in the row itself.
+pub enum SealedAt {
+    Object(StoredObject),
+    Row(Vec<u8>),
+}
+
+/// Reads `{prefix}object_key`, `_sha256` and `_size` of a row, when the key is set.
+pub fn stored_object(row: &sqlx::any::AnyRow, prefix: &str) -> StoreResult<Option<StoredObject>> {
+    let Some(key) = super::col::<Option<String>>(row, &format!("{prefix}object_key"))? else {
+        return Ok(None);
+    };
+    Ok(Some(StoredObject {
+        key,
+        sha256: super::col::<Option<String>>(row, &format!("{prefix}object_sha256"))?.unwrap_or_default(),
+        size: super::col::<Option<i64>>(row, &format!("{prefix}object_size"))?.unwrap_or(-1),
+    }))
 }
 
 pub async fn find_capture(
@@ -280,8 +306,8 @@ pub async fn find_capture(
     sha256: &str,
 ) -> StoreResult<Option<StoredCapture>> {
     let row = sqlx::query(
-        "SELECT id, media_type, sealed FROM captures WHERE org_id = $1 AND customer_id = $2 \
-         AND kind = $3 AND sha256 = $4 ORDER BY id DESC LIMIT 1",
+        "SELECT id, media_type, sealed, object_key, object_sha256, object_size FROM captures \
+         WHERE org_id = $1 AND customer_id = $2 AND kind = $3 AND sha256 = $4 ORDER BY id DESC LIMIT 1",
     )
     .bind(org_id)
     .bind(customer_id)
@@ -290,11 +316,11 @@ pub async fn find_capture(
     .fetch_optional(conn)
     .await?;
     row.map(|row| {
-        Ok(StoredCapture {
-            id: super::col(&row, "id")?,
-            media_type: super::col(&row, "media_type")?,
-            sealed: super::col::<Option<Vec<u8>>>(&row, "sealed")?.unwrap_or_default(),
-        })
+        let image = match stored_object(&row, "")? {
+            Some(object) => SealedAt::Object(object),
+            None => SealedAt::Row(super::col::<Option<Vec<u8>>>(&row, "sealed")?.unwrap_or_default()),
+        };
+        Ok(StoredCapture { id: super::col(&row, "id")?, media_type: super::col(&row, "media_type")?, image })
     })
     .transpose()
 }

@@ -25,6 +25,18 @@ pub async fn delete_idempotency(conn: &mut AnyConnection, org_id: &str, before: 
 }
 
 pub async fn delete_captures(conn: &mut AnyConnection, org_id: &str, class: &str, before: &str) -> StoreResult<u64> {
+    // Their objects are deleted from the blob store once this commits.
+    sqlx::query(
+        "INSERT INTO blob_deletions (object_key, is_prefix, created_at) SELECT object_key, 0, $4 FROM captures \
+         WHERE org_id = $1 AND COALESCE(retention_class, 'onboarding') = $2 AND created_at < $3 \
+         AND object_key IS NOT NULL ON CONFLICT (object_key) DO NOTHING",
+    )
+    .bind(org_id)
+    .bind(class)
+    .bind(before)
+    .bind(kenali_core::time_fmt::now_timestamp())
+    .execute(&mut *conn)
+    .await?;
     let deleted = sqlx::query(
         "DELETE FROM captures WHERE org_id = $1 AND COALESCE(retention_class, 'onboarding') = $2 AND created_at < $3",
     )
@@ -53,6 +65,17 @@ pub struct RecordsPruned {
 /// records that hang off them. Review items still open are kept (someone must decide them).
 pub async fn prune_records(conn: &mut AnyConnection, org_id: &str, before: &str) -> StoreResult<RecordsPruned> {
     let mut pruned = RecordsPruned::default();
+    // The Dukcapil photos' objects go with their verdicts, once this commits.
+    sqlx::query(
+        "INSERT INTO blob_deletions (object_key, is_prefix, created_at) SELECT photo_object_key, 0, $3 \
+         FROM dukcapil_verdicts WHERE org_id = $1 AND created_at < $2 AND photo_object_key IS NOT NULL \
+         ON CONFLICT (object_key) DO NOTHING",
+    )
+    .bind(org_id)
+    .bind(before)
+    .bind(kenali_core::time_fmt::now_timestamp())
+    .execute(&mut *conn)
+    .await?;
     // Children before parents: Dukcapil verdicts reference verifications, deliveries events.
     let statements: [(&str, Option<&mut u64>); 9] = [
         ("DELETE FROM dukcapil_verdicts WHERE org_id = $1 AND created_at < $2", Some(&mut pruned.dukcapil_verdicts)),

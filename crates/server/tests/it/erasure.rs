@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
 
+use kenali_server::blobs::{BlobError, StoredObject};
 use kenali_testkit::challenge_colors;
 
 use crate::testkit::{lit_frames, servers, signed_bundle, testdata_b64, testdata_bytes, TestServer, NIK_MALE};
@@ -41,6 +42,18 @@ async fn bytes_column(server: &TestServer, sql: &str, id: &str) -> Vec<u8> {
     row.try_get::<Option<Vec<u8>>, _>(0).unwrap().unwrap_or_default()
 }
 
+/// The object a row names (`{prefix}object_key`, `_sha256`, `_size`), and its sealed bytes as
+/// the blob store gives them back.
+async fn stored_object(server: &TestServer, table: &str, prefix: &str, id: &str) -> (StoredObject, Vec<u8>) {
+    let sql = format!(
+        "SELECT {prefix}object_key AS k, {prefix}object_sha256 AS s, {prefix}object_size AS n FROM {table} WHERE customer_id = $1"
+    );
+    let row = sqlx::query(&sql).bind(id).fetch_one(server.state.store.reader()).await.unwrap();
+    let object = StoredObject { key: row.get("k"), sha256: row.get("s"), size: row.get("n") };
+    let bytes = server.state.blobs.get(&object).await.unwrap();
+    (object, bytes)
+}
+
 /// Every file under the data directory (the SQLite database, its WAL, blobs), concatenated.
 fn data_dir_bytes(server: &TestServer) -> Vec<u8> {
     fn walk(dir: &std::path::Path, out: &mut Vec<u8>) {
@@ -67,10 +80,14 @@ async fn erasure_shreds_the_customer_and_keeps_the_records() {
     for server in servers().await {
         let (id, challenge) = onboarded_customer(&server).await;
         let wrapped_key = bytes_column(&server, "SELECT wrapped_data_key FROM customers WHERE id = $1", &id).await;
-        let sealed_selfie = bytes_column(&server, "SELECT sealed FROM captures WHERE customer_id = $1", &id).await;
-        let sealed_photo =
-            bytes_column(&server, "SELECT photo_sealed FROM dukcapil_verdicts WHERE customer_id = $1", &id).await;
+        // The images are in the blob store, sealed; the rows keep only where.
+        let (selfie_object, sealed_selfie) = stored_object(&server, "captures", "", &id).await;
+        let (photo_object, sealed_photo) = stored_object(&server, "dukcapil_verdicts", "photo_", &id).await;
         assert!(wrapped_key.len() >= 32 && sealed_selfie.len() > 1000 && sealed_photo.len() > 1000);
+        assert!(bytes_column(&server, "SELECT sealed FROM captures WHERE customer_id = $1", &id).await.is_empty());
+        assert!(bytes_column(&server, "SELECT photo_sealed FROM dukcapil_verdicts WHERE customer_id = $1", &id)
+            .await
+            .is_empty());
         let middle = |bytes: &[u8]| bytes[bytes.len() / 2..bytes.len() / 2 + 64].to_vec();
         let selfie_piece = middle(&testdata_bytes("faces/obama_2.jpg"));
         let photo_piece = middle(&testdata_bytes("faces/obama_1.jpg"));
@@ -111,6 +128,12 @@ async fn erasure_shreds_the_customer_and_keeps_the_records() {
         }
         assert!(row.try_get::<Option<String>, _>("erased_at").unwrap().is_some());
         assert_eq!(server.count("captures").await, 0);
+        // …nor in the blob store, and no deletion is left queued.
+        for object in [&selfie_object, &photo_object] {
+            let gone = server.state.blobs.get(object).await;
+            assert!(matches!(gone, Err(BlobError::Missing(_))), "{} is still stored: {gone:?}", object.key);
+        }
+        assert_eq!(server.count("blob_deletions").await, 0);
         let live_embeddings = sqlx::query(
             "SELECT COUNT(*) AS n FROM face_enrollments WHERE customer_id = $1 \
              AND (embedding_sealed IS NOT NULL OR retired_at IS NULL)",

@@ -93,19 +93,29 @@ async fn the_pool_of_a_dukcapil_enrollment_allows_the_person_and_refuses_another
         assert_eq!(attempts.len(), 3);
         assert!(attempts.iter().all(|a| a["clientIp"] == "127.0.0.1" && a["latencyMs"].as_i64().unwrap() >= 0));
 
-        // Each selfie is kept sealed with its SHA-256; its bytes are not in the row.
+        // Each selfie is kept sealed in the blob store with its SHA-256; the row holds no image
+        // and the object not the clear one.
         use sqlx::Row;
-        let rows = sqlx::query("SELECT sealed, sha256 FROM captures WHERE customer_id = $1")
-            .bind(&id)
-            .fetch_all(server.state.store.reader())
-            .await
-            .unwrap();
+        let rows = sqlx::query(
+            "SELECT sealed, sha256, object_key, object_sha256, object_size FROM captures WHERE customer_id = $1",
+        )
+        .bind(&id)
+        .fetch_all(server.state.store.reader())
+        .await
+        .unwrap();
         assert_eq!(rows.len(), 3);
         let obama_4 = crate::testkit::testdata_bytes("faces/obama_4.jpg");
         for row in rows {
-            let sealed: Vec<u8> = row.try_get("sealed").unwrap();
-            assert!(!sealed.windows(32).any(|w| w == &obama_4[4096..4128]));
+            assert!(row.try_get::<Vec<u8>, _>("sealed").unwrap().is_empty());
             assert_eq!(row.try_get::<String, _>("sha256").unwrap().len(), 64);
+            let object = kenali_server::blobs::StoredObject {
+                key: row.get("object_key"),
+                sha256: row.get("object_sha256"),
+                size: row.get("object_size"),
+            };
+            assert!(object.key.starts_with(&format!("{}/{id}/captures/", enrolled_org(&server, &id).await)));
+            let sealed = server.state.blobs.get(&object).await.unwrap();
+            assert!(sealed.len() > 1000 && !sealed.windows(32).any(|w| w == &obama_4[4096..4128]));
         }
     }
 }
@@ -205,4 +215,15 @@ async fn a_dukcapil_photo_without_a_face_keeps_the_verdict_but_enrolls_nothing()
     assert!(verdict["faceEnrolment"]["id"].is_null());
     assert_eq!(verdict["faceEnrolment"]["reason"], "no_face");
     assert_eq!(server.count("face_enrollments").await, 0);
+}
+
+/// The org a customer belongs to.
+async fn enrolled_org(server: &crate::testkit::TestServer, customer_id: &str) -> String {
+    use sqlx::Row;
+    sqlx::query("SELECT org_id FROM customers WHERE id = $1")
+        .bind(customer_id)
+        .fetch_one(server.state.store.reader())
+        .await
+        .unwrap()
+        .get("org_id")
 }

@@ -56,15 +56,25 @@ async fn the_tour_nik_then_dukcapil_climbs_to_standard() {
             assert!(actions.iter().any(|a| a == expected), "{expected} missing from {actions:?}");
         }
 
-        // The photo is kept sealed: its bytes are not in the row.
+        // The photo is kept sealed in the blob store: the row holds no image, the object not
+        // the clear one.
         use sqlx::Row;
-        let row = sqlx::query("SELECT photo_sealed, photo_sha256 FROM dukcapil_verdicts WHERE customer_id = $1")
-            .bind(id)
-            .fetch_one(server.state.store.reader())
-            .await
-            .unwrap();
-        let sealed: Vec<u8> = row.try_get("photo_sealed").unwrap();
-        assert!(!sealed.windows(20).any(|w| w == &photo[2000..2020]));
+        let row = sqlx::query(
+            "SELECT photo_sealed, photo_sha256, photo_object_key, photo_object_sha256, photo_object_size \
+             FROM dukcapil_verdicts WHERE customer_id = $1",
+        )
+        .bind(id)
+        .fetch_one(server.state.store.reader())
+        .await
+        .unwrap();
+        assert!(row.try_get::<Option<Vec<u8>>, _>("photo_sealed").unwrap().is_none());
+        let object = kenali_server::blobs::StoredObject {
+            key: row.get("photo_object_key"),
+            sha256: row.get("photo_object_sha256"),
+            size: row.get("photo_object_size"),
+        };
+        let sealed = server.state.blobs.get(&object).await.unwrap();
+        assert!(sealed.len() > 1000 && !sealed.windows(20).any(|w| w == &photo[2000..2020]));
         let sha: String = row.try_get("photo_sha256").unwrap();
         assert_eq!(sha.len(), 64);
     }

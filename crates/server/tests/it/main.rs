@@ -6,12 +6,14 @@
 
 mod audit;
 mod auth;
+mod blobs;
 mod cli;
 mod customers;
 mod decisions;
 mod erasure;
 mod export;
 mod faces;
+mod garage;
 mod idempotency;
 mod ktp;
 mod kyc;

@@ -1,6 +1,7 @@
 //! The retention sweeper: each class of data goes when its window (per org) ends, the audit
 //! chain stays verifiable from a checkpoint, and every sweep that deletes is audited.
 
+use kenali_server::blobs::{BlobError, StoredObject};
 use kenali_server::cli::verify_audit;
 use kenali_server::faces::ImageInput;
 use kenali_server::retention::{sweep, OrgSweep};
@@ -24,6 +25,18 @@ async fn frames(server: &TestServer, class: &str) -> i64 {
 async fn swept(server: &TestServer, org_id: &str, at: OffsetDateTime) -> OrgSweep {
     let report = sweep(&server.state, at, "test", false).await.unwrap();
     report.into_iter().find(|o| o.org_id == org_id).unwrap()
+}
+
+/// The objects rows name (columns `k`, `s`, `n`).
+async fn stored_objects(server: &TestServer, sql: &str) -> Vec<StoredObject> {
+    let rows = sqlx::query(sql).fetch_all(server.state.store.reader()).await.unwrap();
+    rows.iter()
+        .map(|row| StoredObject {
+            key: sqlx::Row::get(row, "k"),
+            sha256: sqlx::Row::get(row, "s"),
+            size: sqlx::Row::get(row, "n"),
+        })
+        .collect()
 }
 
 async fn sweeps_audited(server: &TestServer) -> i64 {
@@ -81,8 +94,25 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
             created_at: &now_text,
         };
         let mut tx = server.state.store.begin().await.unwrap();
-        faces::store_captures(&mut tx, &row, sealed, filing).await.unwrap();
+        let uploaded = faces::store_captures(&mut tx, &row, sealed, filing).await.unwrap();
         tx.commit().await.unwrap();
+        uploaded.committed();
+        let onboarding_frame = stored_objects(
+            &server,
+            "SELECT object_key AS k, object_sha256 AS s, object_size AS n FROM captures \
+             WHERE retention_class = 'onboarding'",
+        )
+        .await;
+        let dukcapil_photo = stored_objects(
+            &server,
+            "SELECT photo_object_key AS k, photo_object_sha256 AS s, \
+             photo_object_size AS n FROM dukcapil_verdicts",
+        )
+        .await;
+        assert_eq!((onboarding_frame.len(), dukcapil_photo.len()), (1, 1));
+        for object in onboarding_frame.iter().chain(&dukcapil_photo) {
+            assert!(server.state.blobs.get(object).await.is_ok());
+        }
         let org_id = row.org_id.clone();
         assert_eq!((frames(&server, "onboarding").await, frames(&server, "step_up").await), (1, 1));
 
@@ -120,6 +150,9 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
         // After 3 years the onboarding frame goes; the records stay.
         let report = swept(&server, &org_id, now + Duration::days(3 * 365 + 1)).await;
         assert_eq!(report.onboarding_frames_deleted, 1);
+        // Its object is gone from the blob store too; the Dukcapil photo's stays with its record.
+        assert!(matches!(server.state.blobs.get(&onboarding_frame[0]).await, Err(BlobError::Missing(_))));
+        assert!(server.state.blobs.get(&dukcapil_photo[0]).await.is_ok());
         assert_eq!(report.records_deleted.verifications, 0);
         let verifications = server.count("verifications").await;
         assert!(verifications >= 3);
@@ -135,6 +168,8 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
         let checkpoint = report.audit_checkpoint.clone().unwrap();
         assert_eq!(server.count("verifications").await, 0);
         assert_eq!(server.count("dukcapil_verdicts").await, 0);
+        assert!(matches!(server.state.blobs.get(&dukcapil_photo[0]).await, Err(BlobError::Missing(_))));
+        assert_eq!(server.count("blob_deletions").await, 0);
         // Only this sweep's own entry is left of the org's chain; it starts from the checkpoint.
         assert_eq!(server.count("audit_log").await, 1);
         let stored = count_where(

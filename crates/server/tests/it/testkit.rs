@@ -65,6 +65,12 @@ impl TestServer {
             image_body_limit_bytes: 2 * 1024 * 1024,
             ..Config::default()
         };
+        // PostgreSQL servers keep their images in a real S3 server, SQLite ones in files.
+        if backend == "postgres" {
+            if let Some(target) = crate::garage::s3().await {
+                crate::garage::configure(&mut config, target);
+            }
+        }
         configure(&mut config);
         let state = state_with_store(config, store, Some(test_faces())).await.expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
