@@ -2,7 +2,7 @@
 //! PostgreSQL servers): what is read back is what was written, or a clear error; residency;
 //! and `kenali blobs migrate` moving images kept in rows.
 
-use kenali_server::blobs::{migrate_rows, BlobError, BlobStore, StoredObject};
+use kenali_server::blobs::{migrate_rows, BlobError, BlobStore, StoredObject, Uploaded};
 use kenali_server::config::Config;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -138,5 +138,32 @@ async fn images_kept_in_rows_move_to_the_store_once() {
         // A second run finds nothing left.
         let again = migrate_rows(store, &server.state.blobs, &mut |_, _| {}).await.unwrap();
         assert_eq!((again.captures, again.dukcapil_photos), (0, 0));
+    }
+}
+
+#[tokio::test]
+async fn objects_of_a_request_that_did_not_commit_are_deleted_again() {
+    for server in servers().await {
+        let blobs = &server.state.blobs;
+        let key = format!("test/{}/uncommitted", ulid::Ulid::new());
+        let kept_key = format!("test/{}/committed", ulid::Ulid::new());
+        let (mut dropped, mut kept) = (Uploaded::new(blobs), Uploaded::new(blobs));
+        dropped.push(key.clone());
+        kept.push(kept_key.clone());
+        let object = blobs.put(&key, b"frame".to_vec()).await.unwrap();
+        let kept_object = blobs.put(&kept_key, b"frame".to_vec()).await.unwrap();
+        kept.committed();
+        // The transaction failed: the guard goes out of scope without `committed`.
+        drop(dropped);
+        let mut gone = false;
+        for _ in 0..50 {
+            if matches!(blobs.get(&object).await, Err(BlobError::Missing(_))) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(gone, "{}: the uncommitted object is still stored", server.backend);
+        assert!(blobs.get(&kept_object).await.is_ok());
     }
 }
