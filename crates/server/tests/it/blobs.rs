@@ -4,6 +4,7 @@
 
 use kenali_server::blobs::{migrate_rows, BlobError, BlobStore, StoredObject, Uploaded};
 use kenali_server::config::Config;
+use kenali_server::store::faces::stored_object;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Row;
@@ -90,14 +91,13 @@ async fn images_kept_in_rows_move_to_the_store_once() {
         let mut originals = Vec::new();
         for (table, prefix, column) in [("captures", "", "sealed"), ("dukcapil_verdicts", "photo_", "photo_sealed")] {
             let row = sqlx::query(&format!(
-                "SELECT id, {prefix}object_key AS k, {prefix}object_sha256 AS s, {prefix}object_size AS n FROM {table} \
-                 WHERE customer_id = $1"
+                "SELECT id, {prefix}object_key, {prefix}object_sha256, {prefix}object_size FROM {table} WHERE customer_id = $1"
             ))
             .bind(&id)
             .fetch_one(store.reader())
             .await
             .unwrap();
-            let object = StoredObject { key: row.get("k"), sha256: row.get("s"), size: row.get("n") };
+            let object = stored_object(&row, prefix).unwrap().unwrap();
             let sealed = server.state.blobs.get(&object).await.unwrap();
             let mut conn = store.write().await.unwrap();
             sqlx::query(&format!(
@@ -122,14 +122,14 @@ async fn images_kept_in_rows_move_to_the_store_once() {
         assert_eq!(heard.last(), Some(&(2, 2)));
         for (table, prefix, column, original) in &originals {
             let row = sqlx::query(&format!(
-                "SELECT {column} AS sealed, {prefix}object_key AS k, {prefix}object_sha256 AS s, {prefix}object_size AS n \
-                 FROM {table} WHERE customer_id = $1"
+                "SELECT {column} AS sealed, {prefix}object_key, {prefix}object_sha256, {prefix}object_size FROM {table} \
+                 WHERE customer_id = $1"
             ))
             .bind(&id)
             .fetch_one(store.reader())
             .await
             .unwrap();
-            let object = StoredObject { key: row.get("k"), sha256: row.get("s"), size: row.get("n") };
+            let object = stored_object(&row, prefix).unwrap().unwrap();
             // The same sealed bytes, now in the store; the row keeps no image.
             assert_eq!(&object, original, "{table}");
             assert!(server.state.blobs.get(&object).await.is_ok());

@@ -46,10 +46,10 @@ async fn bytes_column(server: &TestServer, sql: &str, id: &str) -> Vec<u8> {
 /// the blob store gives them back.
 async fn stored_object(server: &TestServer, table: &str, prefix: &str, id: &str) -> (StoredObject, Vec<u8>) {
     let sql = format!(
-        "SELECT {prefix}object_key AS k, {prefix}object_sha256 AS s, {prefix}object_size AS n FROM {table} WHERE customer_id = $1"
+        "SELECT {prefix}object_key, {prefix}object_sha256, {prefix}object_size FROM {table} WHERE customer_id = $1"
     );
     let row = sqlx::query(&sql).bind(id).fetch_one(server.state.store.reader()).await.unwrap();
-    let object = StoredObject { key: row.get("k"), sha256: row.get("s"), size: row.get("n") };
+    let object = kenali_server::store::faces::stored_object(&row, prefix).unwrap().unwrap();
     let bytes = server.state.blobs.get(&object).await.unwrap();
     (object, bytes)
 }

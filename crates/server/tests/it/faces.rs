@@ -108,11 +108,7 @@ async fn the_pool_of_a_dukcapil_enrollment_allows_the_person_and_refuses_another
         for row in rows {
             assert!(row.try_get::<Vec<u8>, _>("sealed").unwrap().is_empty());
             assert_eq!(row.try_get::<String, _>("sha256").unwrap().len(), 64);
-            let object = kenali_server::blobs::StoredObject {
-                key: row.get("object_key"),
-                sha256: row.get("object_sha256"),
-                size: row.get("object_size"),
-            };
+            let object = kenali_server::store::faces::stored_object(&row, "").unwrap().unwrap();
             assert!(object.key.starts_with(&format!("{}/{id}/captures/", enrolled_org(&server, &id).await)));
             let sealed = server.state.blobs.get(&object).await.unwrap();
             assert!(sealed.len() > 1000 && !sealed.windows(32).any(|w| w == &obama_4[4096..4128]));

@@ -68,11 +68,7 @@ async fn the_tour_nik_then_dukcapil_climbs_to_standard() {
         .await
         .unwrap();
         assert!(row.try_get::<Option<Vec<u8>>, _>("photo_sealed").unwrap().is_none());
-        let object = kenali_server::blobs::StoredObject {
-            key: row.get("photo_object_key"),
-            sha256: row.get("photo_object_sha256"),
-            size: row.get("photo_object_size"),
-        };
+        let object = kenali_server::store::faces::stored_object(&row, "photo_").unwrap().unwrap();
         let sealed = server.state.blobs.get(&object).await.unwrap();
         assert!(sealed.len() > 1000 && !sealed.windows(20).any(|w| w == &photo[2000..2020]));
         let sha: String = row.try_get("photo_sha256").unwrap();

@@ -6,6 +6,7 @@ use kenali_server::cli::verify_audit;
 use kenali_server::faces::ImageInput;
 use kenali_server::retention::{sweep, OrgSweep};
 use kenali_server::service::faces;
+use kenali_server::store::faces::stored_object;
 use reqwest::StatusCode;
 use serde_json::json;
 use sha2::Digest;
@@ -27,16 +28,10 @@ async fn swept(server: &TestServer, org_id: &str, at: OffsetDateTime) -> OrgSwee
     report.into_iter().find(|o| o.org_id == org_id).unwrap()
 }
 
-/// The objects rows name (columns `k`, `s`, `n`).
-async fn stored_objects(server: &TestServer, sql: &str) -> Vec<StoredObject> {
+/// The objects rows name (columns `{prefix}object_key`, `_sha256`, `_size`).
+async fn stored_objects(server: &TestServer, sql: &str, prefix: &str) -> Vec<StoredObject> {
     let rows = sqlx::query(sql).fetch_all(server.state.store.reader()).await.unwrap();
-    rows.iter()
-        .map(|row| StoredObject {
-            key: sqlx::Row::get(row, "k"),
-            sha256: sqlx::Row::get(row, "s"),
-            size: sqlx::Row::get(row, "n"),
-        })
-        .collect()
+    rows.iter().map(|row| stored_object(row, prefix).unwrap().unwrap()).collect()
 }
 
 async fn sweeps_audited(server: &TestServer) -> i64 {
@@ -99,14 +94,14 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
         uploaded.committed();
         let onboarding_frame = stored_objects(
             &server,
-            "SELECT object_key AS k, object_sha256 AS s, object_size AS n FROM captures \
-             WHERE retention_class = 'onboarding'",
+            "SELECT object_key, object_sha256, object_size FROM captures WHERE retention_class = 'onboarding'",
+            "",
         )
         .await;
         let dukcapil_photo = stored_objects(
             &server,
-            "SELECT photo_object_key AS k, photo_object_sha256 AS s, \
-             photo_object_size AS n FROM dukcapil_verdicts",
+            "SELECT photo_object_key, photo_object_sha256, photo_object_size FROM dukcapil_verdicts",
+            "photo_",
         )
         .await;
         assert_eq!((onboarding_frame.len(), dukcapil_photo.len()), (1, 1));
