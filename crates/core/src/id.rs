@@ -29,6 +29,8 @@ pub enum IdKind {
     Organization,
     Request,
     Capture,
+    OAuthClient,
+    SigningKey,
 }
 
 impl IdKind {
@@ -52,6 +54,8 @@ impl IdKind {
             IdKind::Organization => "org",
             IdKind::Request => "req",
             IdKind::Capture => "cap",
+            IdKind::OAuthClient => "ocl",
+            IdKind::SigningKey => "kid",
         }
     }
 }

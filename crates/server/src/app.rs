@@ -81,6 +81,9 @@ pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(api::api_keys::list, api::api_keys::create))
         .routes(routes!(api::api_keys::revoke))
         .routes(routes!(api::api_keys::revoke_by_post))
+        .routes(routes!(api::oauth::list, api::oauth::create))
+        .routes(routes!(api::oauth::revoke))
+        .routes(routes!(api::oauth::revoke_by_post))
         .routes(images(routes!(api::faces::face_match)))
         .routes(routes!(api::liveness::face_challenge))
         .routes(images(routes!(api::liveness::face_liveness)))
@@ -97,7 +100,12 @@ pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), authenticate))
         .layer(from_fn_with_state(state.clone(), request_timeout));
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(api::health::healthz)).merge(protected)
+    // Open routes: the token route authenticates the client itself (RFC 6749 §2.3).
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::health::healthz))
+        .routes(routes!(api::oauth::token))
+        .routes(routes!(api::oauth::jwks))
+        .merge(protected)
 }
 
 /// The whole application: the API, its OpenAPI description and Swagger UI, `/metrics` unless
@@ -157,6 +165,7 @@ pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceSe
         store,
         blobs,
         keys,
+        oauth: Arc::default(),
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()?),
         faces,

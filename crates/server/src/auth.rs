@@ -11,6 +11,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::oauth::{self, TokenError};
 use crate::state::AppState;
 use crate::store::api_keys;
 
@@ -59,21 +60,56 @@ pub fn scopes_to_string(scopes: &[Scope]) -> String {
     scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
 }
 
-/// Who is calling: the key's org, the key id (the audit actor) and its scopes.
+/// Who is calling: the credential's org, its id (an API key `key_...` or an OAuth client
+/// `ocl_...`: the audit actor) and the scopes this request holds.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub org_id: String,
     pub key_id: String,
     pub scopes: Vec<Scope>,
+    pub credential: Credential,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    ApiKey,
+    /// An OAuth access token, which may hold fewer scopes than its client.
+    AccessToken,
+}
+
+impl Principal {
+    pub fn api_key(org_id: String, key_id: String, scopes: Vec<Scope>) -> Self {
+        Principal { org_id, key_id, scopes, credential: Credential::ApiKey }
+    }
+
+    pub fn token(org_id: String, client_id: String, scopes: Vec<Scope>) -> Self {
+        Principal { org_id, key_id: client_id, scopes, credential: Credential::AccessToken }
+    }
+
+    /// Whose stored idempotent answers this caller may replay. An API key's scopes never
+    /// change, so the key alone; a client's tokens may each hold a different subset of its
+    /// scopes, so the client with the scopes: a narrower token never replays what a wider one
+    /// was allowed to do.
+    pub fn replay_owner(&self) -> String {
+        match self.credential {
+            Credential::ApiKey => self.key_id.clone(),
+            Credential::AccessToken => format!("{}[{}]", self.key_id, scopes_to_string(&self.scopes)),
+        }
+    }
 }
 
 pub const SECRET_PREFIX: &str = "qe_sk_";
 
-/// A new secret: the prefix and 32 random bytes, base64url.
+/// A new API key secret: the prefix and 32 random bytes, base64url.
 pub fn generate_secret() -> String {
+    generate_secret_with_prefix(SECRET_PREFIX)
+}
+
+/// `prefix` and 32 random bytes, base64url (API keys, OAuth client secrets).
+pub fn generate_secret_with_prefix(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{SECRET_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 pub fn hash_secret(secret: &str) -> String {
@@ -85,6 +121,12 @@ pub fn display_prefix(secret: &str) -> String {
     secret.chars().take(SECRET_PREFIX.len() + 6).collect()
 }
 
+/// Whether `secret` hashes to `expected_hash` (hex SHA-256), in constant time.
+pub fn secret_matches(secret: &str, expected_hash: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    hash_secret(secret).as_bytes().ct_eq(expected_hash.as_bytes()).into()
+}
+
 fn presented_secret(req: &Request) -> Option<String> {
     let headers = req.headers();
     if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
@@ -94,26 +136,52 @@ fn presented_secret(req: &Request) -> Option<String> {
     headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string())
 }
 
-/// Resolves the API key on every protected route; 401 when absent, unknown or revoked.
+/// Resolves the credential on every protected route: an API key, or an OAuth access token
+/// (a JWT from `/api/oauth/token`). 401 when absent, unknown, revoked or expired.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(secret) = presented_secret(&req).filter(|s| !s.is_empty()) else {
         return ApiError::unauthorized("missing_api_key", "send an API key as Authorization: Bearer qe_sk_...")
             .into_response();
     };
-    let found = match state.store.reader().acquire().await {
-        Ok(mut conn) => api_keys::find_active_by_hash(&mut conn, &hash_secret(&secret)).await,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let key = match found {
-        Ok(Some(key)) => key,
-        Ok(None) => {
-            return ApiError::unauthorized("invalid_api_key", "the API key is unknown or revoked").into_response()
+    let principal = if oauth::looks_like_token(&secret) {
+        match oauth::verify(&state, &secret).await {
+            Ok(principal) => principal,
+            Err(TokenError::Store(e)) => return ApiError::from(e).into_response(),
+            Err(e) => return token_refused(&e),
         }
-        Err(e) => return ApiError::from(e).into_response(),
+    } else {
+        let found = match state.store.reader().acquire().await {
+            Ok(mut conn) => api_keys::find_active_by_hash(&mut conn, &hash_secret(&secret)).await,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
+        match found {
+            Ok(Some(key)) => {
+                let scopes = parse_scopes(key.scopes.split(',')).unwrap_or_default();
+                Principal::api_key(key.org_id, key.id, scopes)
+            }
+            Ok(None) => {
+                return ApiError::unauthorized("invalid_api_key", "the API key is unknown or revoked").into_response()
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        }
     };
-    let scopes = parse_scopes(key.scopes.split(',')).unwrap_or_default();
-    req.extensions_mut().insert(Principal { org_id: key.org_id, key_id: key.id, scopes });
+    req.extensions_mut().insert(principal);
     next.run(req).await
+}
+
+/// 401 for a refused access token, with RFC 6750's `WWW-Authenticate` challenge beside the
+/// SPEC §1 body.
+fn token_refused(error: &TokenError) -> Response {
+    let code = match error {
+        TokenError::Expired => "token_expired",
+        _ => "invalid_token",
+    };
+    let mut response = ApiError::unauthorized(code, error.to_string()).into_response();
+    response.headers_mut().insert(
+        axum::http::header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    response
 }
 
 #[cfg(test)]

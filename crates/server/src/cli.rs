@@ -49,6 +49,21 @@ pub enum Command {
     /// Manage the blob store (`KENALI_BLOB_URL`).
     #[command(subcommand)]
     Blobs(BlobsCommand),
+    /// Manage the keys OAuth access tokens are signed with.
+    #[command(subcommand)]
+    Oauth(OauthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthCommand {
+    /// Add a signing key and retire the others: they keep verifying the tokens they signed
+    /// until those expire, then the sweeper deletes them.
+    RotateKey {
+        /// Delete the retired keys now (a key believed compromised): their tokens stop
+        /// within a minute in every process.
+        #[arg(long)]
+        drop_retired: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -75,6 +75,8 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// Database connections per process.
     pub database_max_connections: u32,
+    /// Lifetime of an OAuth access token, 60 to 3600 seconds.
+    pub oauth_token_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -106,6 +108,7 @@ impl Default for Config {
             webhook_allow_private: false,
             request_timeout_secs: 60,
             database_max_connections: 10,
+            oauth_token_ttl_secs: 900,
         }
     }
 }
@@ -151,6 +154,9 @@ impl Config {
             .merge(Serialized::defaults(flags));
         let mut config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.resolve_secret_files()?;
+        if !(60..=3600).contains(&config.oauth_token_ttl_secs) {
+            return Err(ConfigError::Invalid("oauth_token_ttl_secs must be from 60 to 3600 seconds".into()));
+        }
         Ok(config)
     }
 

@@ -179,7 +179,9 @@ impl From<ServiceError> for ApiError {
             | ServiceError::EnrollmentPendingReview
             | ServiceError::ModelMismatch { .. }
             | ServiceError::NikConflict(_)
-            | ServiceError::AlreadyDecided(_) => StatusCode::CONFLICT,
+            | ServiceError::AlreadyDecided(_)
+            | ServiceError::AlreadyRevoked(_)
+            | ServiceError::CredentialInUse(_) => StatusCode::CONFLICT,
             ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Busy(_) | ServiceError::ModelsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Store(_) | ServiceError::Blob(_) | ServiceError::Internal(_) => {

@@ -19,6 +19,8 @@ pub struct Keys {
     pub challenge: DataKey,
     /// Seals webhook signing secrets, which the server must read back to sign deliveries.
     pub webhook: DataKey,
+    /// Seals the Ed25519 keys OAuth access tokens are signed with.
+    pub oauth: DataKey,
 }
 
 impl Keys {
@@ -28,6 +30,7 @@ impl Keys {
             idempotency: master.purpose_key("idempotency"),
             challenge: master.purpose_key("challenge"),
             webhook: master.purpose_key("webhook"),
+            oauth: master.purpose_key("oauth-signing"),
             master,
         }
     }

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod ledger;
 pub mod metrics;
 pub mod middleware;
+pub mod oauth;
 pub mod openapi;
 pub mod ratelimit;
 pub mod retention;

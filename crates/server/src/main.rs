@@ -8,7 +8,7 @@ use kenali_core::time_fmt::now_timestamp;
 use kenali_server::app::{build_state, create_api_key, load_faces, serve};
 use kenali_server::cli::{
     cli_scopes, init_logging, verify_audit, ApiKeyCommand, AuditCommand, BlobsCommand, Cli, Command, ModelsCommand,
-    RetentionCommand, UserCommand,
+    OauthCommand, RetentionCommand, UserCommand,
 };
 use kenali_server::config::Config;
 use kenali_server::ledger::{self, Actor};
@@ -137,6 +137,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "imageTableBytesBefore": before,
                     "imageTableBytesAfter": after,
                 }))?
+            );
+        }
+        Command::Oauth(OauthCommand::RotateKey { drop_retired }) => {
+            let state = build_state(config, None).await?;
+            let kid = kenali_server::oauth::rotate(&state, drop_retired).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"signingKey": kid, "droppedRetired": drop_retired}))?
             );
         }
         Command::Audit(AuditCommand::Verify) => {

@@ -105,10 +105,11 @@ const EXTERNAL_ID_NOT_IDENTITY: [&str; 5] = [
 #[derive(Debug, Clone, Copy)]
 pub struct CarriesSecret;
 
-/// The idempotency key of a request, scoped to the calling API key: the `Idempotency-Key`
-/// header, else the body's `externalId` scoped to the route (the same application id is sent
-/// to every step). A replay can then only reach the key whose request produced it, and that
-/// key passed the route's scope check then (keys' scopes never change).
+/// The idempotency key of a request, scoped to the caller (`Principal::replay_owner`: the API
+/// key, or an OAuth client with its token's scopes): the `Idempotency-Key` header, else the
+/// body's `externalId` scoped to the route (the same application id is sent to every step). A
+/// replay can then only reach a caller holding exactly the scopes that passed the route's scope
+/// check when the answer was produced.
 fn idempotency_scope(
     key_id: &str,
     req_key: Option<&str>,
@@ -270,7 +271,8 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         Ok(read) => read,
         Err(e) => return ApiError::internal(e).into_response(),
     };
-    let Some(scope_key) = idempotency_scope(&principal.key_id, header_key.as_deref(), &route, &path, &json) else {
+    let Some(scope_key) = idempotency_scope(&principal.replay_owner(), header_key.as_deref(), &route, &path, &json)
+    else {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     };
     let org_id = principal.org_id.as_str();

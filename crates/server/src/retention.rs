@@ -156,6 +156,13 @@ pub async fn run_sweeper(state: AppState, mut stop: watch::Receiver<bool>) {
                                    verifications = org.records_deleted.verifications,
                                    audit_entries = org.audit_entries_deleted, "retention sweep deleted expired data");
                 }
+                match crate::oauth::purge_retired_keys(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(keys = n, "deleted retired OAuth signing keys whose tokens have all expired")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not delete retired OAuth signing keys"),
+                }
                 if let Err(e) = finish(&state, &holder).await {
                     tracing::warn!(error = %e, "could not record the retention sweep as finished");
                 }

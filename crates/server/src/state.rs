@@ -16,6 +16,8 @@ pub struct AppState {
     /// Where images live, sealed (`KENALI_BLOB_URL`).
     pub blobs: crate::blobs::BlobStore,
     pub keys: Arc<Keys>,
+    /// The public keys OAuth access tokens are verified with, cached.
+    pub oauth: Arc<crate::oauth::KeyRing>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     /// The face pipeline; absent only in commands that need no models.

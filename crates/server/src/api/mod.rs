@@ -13,6 +13,7 @@ pub mod ktp;
 pub mod kyc;
 pub mod liveness;
 pub mod nik;
+pub mod oauth;
 pub mod review;
 pub mod search;
 pub mod settings;

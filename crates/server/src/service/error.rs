@@ -62,6 +62,12 @@ pub enum Error {
     NikConflict(&'static str),
     #[error("{0}")]
     AlreadyDecided(String),
+    /// A credential (API key, OAuth client) that is already revoked.
+    #[error("{0}")]
+    AlreadyRevoked(&'static str),
+    /// A credential asked to revoke itself, which would lock its holder out.
+    #[error("{0}")]
+    CredentialInUse(&'static str),
     /// Past a rate limit; the caller may retry after the given seconds.
     #[error("{message}")]
     RateLimited { message: String, retry_after_secs: u64 },
@@ -122,6 +128,8 @@ impl Error {
             Error::ModelMismatch { .. } => "model_mismatch",
             Error::NikConflict(_) => "nik_conflict",
             Error::AlreadyDecided(_) => "already_decided",
+            Error::AlreadyRevoked(_) => "already_revoked",
+            Error::CredentialInUse(_) => "key_in_use",
             Error::RateLimited { .. } => "rate_limited",
             Error::Busy(_) => "busy",
             Error::ModelsUnavailable(_) => "models_unavailable",

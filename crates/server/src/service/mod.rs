@@ -13,6 +13,7 @@ pub mod faces;
 pub mod ktp;
 pub mod liveness;
 pub mod nik;
+pub mod oauth;
 pub mod review;
 pub mod validate;
 

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod ktp;
 #[cfg(test)]
 mod migrations_parity;
+pub mod oauth;
 pub mod org_settings;
 pub mod orgs;
 pub mod retention;

@@ -47,6 +47,16 @@ fn the_command_line_migrates_creates_keys_and_users() {
     assert!(!short.status.success());
     let verify = kenali(&dir, &["audit", "verify"], &[]);
     assert!(verify.status.success());
+
+    // Token signing keys rotate from the command line: each run names its new key.
+    let rotate = |args: &[&str]| {
+        let out = kenali(&dir, args, &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["signingKey"].as_str().unwrap().to_string()
+    };
+    let first = rotate(&["oauth", "rotate-key"]);
+    let second = rotate(&["oauth", "rotate-key", "--drop-retired"]);
+    assert!(first.starts_with("kid_") && second.starts_with("kid_") && first != second);
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -19,6 +19,7 @@ mod ktp;
 mod kyc;
 mod limits;
 mod liveness;
+mod oauth;
 mod openapi;
 mod retention;
 mod search;
