@@ -1,64 +1,99 @@
 //! Delivering webhook events. Every `kenali serve` process runs a worker that claims due
-//! deliveries under a lease (store::webhooks::claim_due), posts each event signed as SPEC §8
-//! says, logs the attempt, and schedules a retry with exponential backoff and jitter until the
-//! org's retry window ends. A process that dies mid-delivery leaves its lease to expire, so the
-//! event is delivered again by another: at least once, always under the same event id.
+//! deliveries in batches under a lease (store::webhooks::claim_due), posts each event signed as
+//! SPEC §8 says, logs the attempts in batches, and schedules a retry with exponential backoff
+//! and jitter until the org's retry window ends. A process that dies mid-delivery leaves its
+//! lease to expire, so the event is delivered again by another: at least once, always under the
+//! same event id.
+//!
+//! The worker wakes when a transaction of its own process commits (`Store::next_commit`) and, on
+//! PostgreSQL, when any process commits a delivery (`LISTEN kenali_outbox`, notified in the
+//! publishing transaction); it polls only as a fallback and for retries coming due. HTTP clients
+//! are kept per target (host and checked addresses) and reused, connections and all.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kenali_core::time_fmt::format_timestamp;
 use kenali_core::webhook::{is_public_address, retry_delay_secs, signature};
 use rand::Rng;
 use time::OffsetDateTime;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::state::AppState;
 use crate::store::webhooks::{self, AttemptOutcome, Claimed, WebhookRow};
-use crate::store::StoreResult;
+use crate::store::{Backend, StoreResult};
 
 /// How long a receiver has to answer.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed delivery is held; longer than any attempt can take.
 const LEASE: Duration = Duration::from_secs(60);
 /// Deliveries in flight at once per process.
-const CONCURRENCY: usize = 16;
-/// Pause when nothing is due.
-const IDLE_POLL: Duration = Duration::from_millis(250);
+const CONCURRENCY: usize = 32;
+/// The longest pause when nothing is due: retries coming due, leases of dead processes, and a
+/// missed wake-up are found by this poll.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// Attempt outcomes written in one transaction at most.
+const FINISH_BATCH: usize = 256;
+/// HTTP clients kept at most (one per target); past it the cache starts over.
+const CLIENT_CACHE: usize = 256;
 
 /// The AAD under which an endpoint's secret is sealed.
 pub fn secret_context(webhook_id: &str) -> String {
     format!("webhook-secret/{webhook_id}")
 }
 
-/// Runs until `stop` turns true, then finishes the deliveries in hand. At most `CONCURRENCY`
-/// deliveries are in flight; a receiver that hangs holds one slot until its timeout, never the
-/// worker.
+/// A claimed delivery with what sending it needs.
+struct Job {
+    claimed: Claimed,
+    endpoint: Option<Arc<WebhookRow>>,
+    payload: Option<Arc<str>>,
+}
+
+/// An attempt made, to be logged with its next step.
+struct Finished {
+    claimed: Claimed,
+    outcome: AttemptOutcome,
+    retry_at: Option<String>,
+}
+
+/// Runs until `stop` turns true, then finishes the deliveries in hand and logs them. At most
+/// `CONCURRENCY` deliveries are in flight; a receiver that hangs holds one slot until its
+/// timeout, never the worker.
 pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
+    let clients = Arc::new(ClientPool::default());
+    let (finished_tx, finished_rx) = mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record_attempts(state.clone(), finished_rx));
+    let wake = Arc::new(Notify::new());
+    let listener = (state.store.backend() == Backend::Postgres)
+        .then(|| tokio::spawn(listen_for_deliveries(state.config.database_url(), wake.clone(), stop.clone())));
     let mut sending = JoinSet::new();
     loop {
         while sending.try_join_next().is_some() {}
         let free = slots.available_permits();
-        let claimed = if free == 0 {
+        if free == 0 {
+            // Every slot busy: wait for one to free up rather than spinning.
+            tokio::select! {
+                _ = sending.join_next() => {}
+                _ = stop.wait_for(|stopped| *stopped) => break,
+            }
+            continue;
+        }
+        let jobs = claim(&state, free).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "claiming webhook deliveries failed");
             Vec::new()
-        } else {
-            claim(&state, free).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "claiming webhook deliveries failed");
-                Vec::new()
-            })
-        };
-        let idle = claimed.is_empty();
-        for delivery in claimed {
+        });
+        let idle = jobs.is_empty();
+        for job in jobs {
             let Ok(slot) = slots.clone().acquire_owned().await else { break };
-            let state = state.clone();
+            let (state, clients, finished_tx) = (state.clone(), clients.clone(), finished_tx.clone());
             sending.spawn(async move {
-                if let Err(e) = deliver(&state, &delivery).await {
-                    tracing::warn!(error = %e, event = %delivery.event_id, webhook = %delivery.webhook_id,
-                                   "webhook delivery could not be recorded; it is retried when its lease ends");
-                }
+                let finished = deliver(&state, &clients, job).await;
+                // The recorder outlives every sender; a send fails only at shutdown's very end.
+                let _ = finished_tx.send(finished);
                 drop(slot);
             });
         }
@@ -68,16 +103,60 @@ pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
         if idle {
             tokio::select! {
                 _ = tokio::time::sleep(IDLE_POLL) => {}
+                () = state.store.next_commit() => {}
+                () = wake.notified() => {}
                 _ = stop.wait_for(|stopped| *stopped) => break,
             }
         }
     }
     while sending.join_next().await.is_some() {}
+    drop(finished_tx);
+    let _ = recorder.await;
+    if let Some(listener) = listener {
+        listener.abort();
+    }
 }
 
-/// Claims up to `limit` due deliveries under a lease.
-async fn claim(state: &AppState, limit: usize) -> StoreResult<Vec<Claimed>> {
+/// `LISTEN kenali_outbox` on its own connection, turning each notification into a wake-up.
+/// Reconnects after a lost connection (sqlx's listener does); gives up quietly when it cannot
+/// connect at all, leaving the worker to its poll.
+async fn listen_for_deliveries(database_url: String, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let mut listener = match sqlx::postgres::PgListener::connect(&database_url).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot LISTEN for webhook deliveries; polling instead");
+            return;
+        }
+    };
+    if let Err(e) = listener.listen(webhooks::OUTBOX_CHANNEL).await {
+        tracing::warn!(error = %e, "cannot LISTEN for webhook deliveries; polling instead");
+        return;
+    }
+    loop {
+        let received = tokio::select! {
+            received = listener.recv() => received,
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        };
+        match received {
+            Ok(_) => wake.notify_one(),
+            Err(e) => {
+                tracing::warn!(error = %e, "the webhook delivery listener failed; polling until it reconnects");
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+}
+
+/// Claims up to `limit` due deliveries under a lease, with their endpoints and payloads read
+/// in two queries for the batch. A cheap read first, so that a wake-up with nothing due (most
+/// commits publish no event) costs no write.
+async fn claim(state: &AppState, limit: usize) -> StoreResult<Vec<Job>> {
     let now = OffsetDateTime::now_utc();
+    let mut conn = state.store.reader().acquire().await?;
+    if !webhooks::any_due(&mut conn, &format_timestamp(now)).await? {
+        return Ok(Vec::new());
+    }
+    drop(conn);
     let mut tx = state.store.begin().await?;
     let claimed = webhooks::claim_due(
         &mut tx,
@@ -88,18 +167,40 @@ async fn claim(state: &AppState, limit: usize) -> StoreResult<Vec<Claimed>> {
     )
     .await?;
     tx.commit().await?;
-    Ok(claimed)
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conn = state.store.reader().acquire().await?;
+    let mut event_ids: Vec<String> = claimed.iter().map(|c| c.event_id.clone()).collect();
+    event_ids.sort();
+    event_ids.dedup();
+    let mut webhook_ids: Vec<String> = claimed.iter().map(|c| c.webhook_id.clone()).collect();
+    webhook_ids.sort();
+    webhook_ids.dedup();
+    let payloads: HashMap<String, Arc<str>> =
+        webhooks::event_payloads(&mut conn, &event_ids).await?.into_iter().map(|(k, v)| (k, Arc::from(v))).collect();
+    let endpoints: HashMap<String, Arc<WebhookRow>> = webhooks::find_many(&mut conn, &webhook_ids)
+        .await?
+        .into_iter()
+        .filter(|(_, (_, deleted))| !deleted)
+        .map(|(id, (row, _))| (id, Arc::new(row)))
+        .collect();
+    Ok(claimed
+        .into_iter()
+        .map(|claimed| Job {
+            endpoint: endpoints.get(&claimed.webhook_id).cloned(),
+            payload: payloads.get(&claimed.event_id).cloned(),
+            claimed,
+        })
+        .collect())
 }
 
-async fn deliver(state: &AppState, claimed: &Claimed) -> StoreResult<()> {
-    let mut conn = state.store.reader().acquire().await?;
-    let endpoint = webhooks::find_any(&mut conn, &claimed.webhook_id).await?;
-    let payload = webhooks::event_payload(&mut conn, &claimed.event_id).await?;
-    drop(conn);
+/// Makes one attempt and decides the next step; the recorder logs it.
+async fn deliver(state: &AppState, clients: &ClientPool, job: Job) -> Finished {
     let started = OffsetDateTime::now_utc();
     let clock = Instant::now();
-    let result = match (endpoint, payload) {
-        (Some((webhook, false)), Some(payload)) => send(state, &webhook, &claimed.event_id, &payload, started).await,
+    let result = match (&job.endpoint, &job.payload) {
+        (Some(webhook), Some(payload)) => send(state, clients, webhook, &job.claimed.event_id, payload, started).await,
         _ => Err("the endpoint or the event no longer exists".to_string()),
     };
     let latency_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -110,24 +211,66 @@ async fn deliver(state: &AppState, claimed: &Claimed) -> StoreResult<()> {
     };
     let delivered = error.is_none();
     let outcome = AttemptOutcome { started_at: format_timestamp(started), status_code, error, latency_ms, delivered };
-    let attempt = u32::try_from(claimed.attempts + 1).unwrap_or(u32::MAX);
+    let attempt = u32::try_from(job.claimed.attempts + 1).unwrap_or(u32::MAX);
     let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
-    let retry_at = started + Duration::from_secs_f64(retry_delay_secs(attempt, jitter));
-    let retry_at = format_timestamp(retry_at);
-    let retry = (retry_at <= claimed.give_up_at).then_some(retry_at.as_str());
-    let mut tx = state.store.begin().await?;
-    webhooks::finish_attempt(&mut tx, claimed, &outcome, retry).await?;
-    tx.commit().await?;
+    let retry_at = format_timestamp(started + Duration::from_secs_f64(retry_delay_secs(attempt, jitter)));
+    let retry_at = (retry_at <= job.claimed.give_up_at).then_some(retry_at);
     if let Some(error) = &outcome.error {
-        let gave_up = retry.is_none();
-        tracing::info!(event = %claimed.event_id, webhook = %claimed.webhook_id, attempt, gave_up, error, "webhook delivery failed");
+        let gave_up = retry_at.is_none();
+        tracing::info!(event = %job.claimed.event_id, webhook = %job.claimed.webhook_id, attempt, gave_up, error, "webhook delivery failed");
     }
-    Ok(())
+    Finished { claimed: job.claimed, outcome, retry_at }
+}
+
+/// Logs attempts as they come, as many as are waiting (up to `FINISH_BATCH`) in one
+/// transaction. A batch that cannot be written leaves its deliveries leased: they are sent
+/// again when the lease ends (at least once).
+async fn record_attempts(state: AppState, mut finished: mpsc::UnboundedReceiver<Finished>) {
+    let mut batch = Vec::with_capacity(FINISH_BATCH);
+    while finished.recv_many(&mut batch, FINISH_BATCH).await > 0 {
+        let written = async {
+            let mut tx = state.store.begin().await?;
+            for done in &batch {
+                webhooks::finish_attempt(&mut tx, &done.claimed, &done.outcome, done.retry_at.as_deref()).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, deliveries = batch.len(),
+                           "webhook attempts could not be recorded; they are retried when their lease ends");
+        }
+        batch.clear();
+    }
+}
+
+/// HTTP clients by target, reused across deliveries (a client holds its connection pool and
+/// TLS configuration, which are costly to build per request).
+#[derive(Default)]
+struct ClientPool {
+    clients: Mutex<HashMap<(String, Vec<SocketAddr>), reqwest::Client>>,
+}
+
+impl ClientPool {
+    fn get(&self, host: &str, addresses: &[SocketAddr]) -> reqwest::Result<reqwest::Client> {
+        let key = (host.to_string(), addresses.to_vec());
+        let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        if clients.len() >= CLIENT_CACHE {
+            clients.clear();
+        }
+        let client = delivery_client(host, addresses)?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
 }
 
 /// Checks where the URL points, then posts the signed payload; the receiver's status code.
 async fn send(
     state: &AppState,
+    clients: &ClientPool,
     webhook: &WebhookRow,
     event_id: &str,
     payload: &str,
@@ -142,7 +285,7 @@ async fn send(
         .webhook
         .open(&sealed, &secret_context(&webhook.id))
         .map_err(|_| "stored secret unreadable".to_string())?;
-    let client = delivery_client(&host, &addresses).map_err(|e| format!("HTTP client: {}", e.without_url()))?;
+    let client = clients.get(&host, &addresses).map_err(|e| format!("HTTP client: {}", e.without_url()))?;
     let signed = signature(&secret, payload.as_bytes());
     let shown = redacted_url(&url);
     let response = client
@@ -170,7 +313,7 @@ fn delivery_error(e: reqwest::Error, shown: &str) -> String {
     }
 }
 
-/// The client for one delivery. It connects only to `addresses`, the ones checked for `host`:
+/// The client for one target (kept by `ClientPool`). It connects only to `addresses`, the ones checked for `host`:
 /// a DNS answer that changes between the check and the connection (rebinding) cannot point the
 /// request elsewhere. It never goes through a proxy (an `HTTP(S)_PROXY` or `ALL_PROXY` in the
 /// environment would otherwise carry the request to wherever the proxy reaches, past the check),

@@ -58,7 +58,11 @@ pub async fn publish_to(
     if !targets.is_empty() {
         let (settings, _) = org_settings::get(&mut *conn, org_id).await?;
         let give_up_at = format_timestamp(now + time::Duration::hours(i64::from(settings.webhook_retry_hours)));
-        webhooks::queue_deliveries(conn, org_id, &id, &targets, &created_at, &give_up_at).await?;
+        webhooks::queue_deliveries(&mut *conn, org_id, &id, &targets, &created_at, &give_up_at).await?;
+        // Wakes the workers of every process when (and only if) the transaction commits.
+        if conn.backend_name() == "PostgreSQL" {
+            sqlx::query("SELECT pg_notify($1, '')").bind(webhooks::OUTBOX_CHANNEL).execute(&mut *conn).await?;
+        }
     }
     Ok(id)
 }

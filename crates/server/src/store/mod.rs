@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -85,6 +85,9 @@ pub struct Store {
     writer: AnyPool,
     backend: Backend,
     write_lock: Option<Arc<Mutex<()>>>,
+    /// Signalled after every committed write transaction: the webhook worker wakes on it to
+    /// look for new deliveries instead of polling (one stored permit: bursts coalesce).
+    committed: Arc<Notify>,
 }
 
 /// One write outside a transaction (an autocommit statement or a few), holding the write path.
@@ -111,11 +114,13 @@ impl std::ops::DerefMut for WriteConn {
 pub struct WriteTx {
     pub tx: Transaction<'static, Any>,
     _writer: Option<OwnedMutexGuard<()>>,
+    committed: Arc<Notify>,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
+        self.committed.notify_one();
         Ok(())
     }
 }
@@ -204,7 +209,7 @@ impl Store {
             }
         };
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { reader, writer, backend, write_lock })
+        Ok(Store { reader, writer, backend, write_lock, committed: Arc::new(Notify::new()) })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
@@ -226,6 +231,12 @@ impl Store {
         self.backend
     }
 
+    /// Resolves after the next write transaction of this process commits (or at once when one
+    /// committed since the last wait).
+    pub async fn next_commit(&self) {
+        self.committed.notified().await;
+    }
+
     async fn write_guard(&self) -> Option<OwnedMutexGuard<()>> {
         match &self.write_lock {
             Some(lock) => Some(lock.clone().lock_owned().await),
@@ -241,7 +252,7 @@ impl Store {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.writer.begin().await?,
         };
-        Ok(WriteTx { tx, _writer: writer })
+        Ok(WriteTx { tx, _writer: writer, committed: self.committed.clone() })
     }
 
     /// A connection for writes outside a transaction, holding the write path while it lives.

@@ -100,14 +100,6 @@ pub async fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResu
 }
 
 /// Any endpoint, deleted or not, by id (for a worker finishing a claimed delivery).
-pub async fn find_any(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<(WebhookRow, bool)>> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS}, deleted_at FROM webhooks WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    row.map(|row| Ok((from_row(&row)?, col::<Option<String>>(&row, "deleted_at")?.is_some()))).transpose()
-}
-
 pub async fn list(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Vec<WebhookRow>> {
     let rows =
         sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks WHERE org_id = $1 AND deleted_at IS NULL ORDER BY id"))
@@ -186,10 +178,63 @@ pub async fn claim_due(
         .collect()
 }
 
-pub async fn event_payload(conn: &mut AnyConnection, event_id: &str) -> StoreResult<Option<String>> {
-    let row =
-        sqlx::query("SELECT payload FROM webhook_events WHERE id = $1").bind(event_id).fetch_optional(conn).await?;
-    row.map(|row| col(&row, "payload")).transpose()
+/// The PostgreSQL notification channel a committed delivery is announced on.
+pub const OUTBOX_CHANNEL: &str = "kenali_outbox";
+
+/// Whether any delivery is due and unclaimed: a cheap read before a claim (a write).
+pub async fn any_due(conn: &mut AnyConnection, now: &str) -> StoreResult<bool> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
+         AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) LIMIT 1) due",
+    )
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(col::<i64>(&row, "n")? > 0)
+}
+
+/// `$first, $first+1, ...` for `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The payloads of these events, by id.
+pub async fn event_payloads(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> StoreResult<std::collections::HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!("SELECT id, payload FROM webhook_events WHERE id IN ({})", placeholders(1, ids.len()));
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(|row| Ok((col(row, "id")?, col(row, "payload")?))).collect()
+}
+
+/// These endpoints by id, each with whether it was deleted.
+pub async fn find_many(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> StoreResult<std::collections::HashMap<String, (WebhookRow, bool)>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!("SELECT {COLUMNS}, deleted_at FROM webhooks WHERE id IN ({})", placeholders(1, ids.len()));
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter()
+        .map(|row| {
+            let webhook = from_row(row)?;
+            Ok((webhook.id.clone(), (webhook, col::<Option<String>>(row, "deleted_at")?.is_some())))
+        })
+        .collect()
 }
 
 /// What one attempt came to.
