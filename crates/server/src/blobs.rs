@@ -11,7 +11,10 @@
 //! Objects are named `{org}/{customer}/{kind}/{id}`, so that erasing a customer deletes one
 //! prefix, strays included. Deletions are queued in `blob_deletions` in the transaction that
 //! deletes the rows and carried out after it commits ([`drain_deletions`]); what fails is
-//! retried by the retention sweeper.
+//! retried by the retention sweeper. Uploads are journaled the same way before they start
+//! ([`journal_uploads`]): a deletion due an hour later, cancelled by the transaction that
+//! records the object ([`settle_upload`]); a request that fails deletes its objects at once
+//! ([`Uploaded`]), and one whose process died leaves the journaled deletion to the sweeper.
 
 use std::sync::Arc;
 
@@ -290,15 +293,51 @@ pub async fn queue_deletion(conn: &mut sqlx::AnyConnection, key: &str, prefix: b
     Ok(())
 }
 
-/// Carries out queued deletions; returns how many objects were deleted. One that fails stays
-/// queued for the next sweep.
-pub async fn drain_deletions(store: &Store, blobs: &BlobStore) -> anyhow::Result<u64> {
+/// How long an upload has to be recorded before its object counts as a stray of a dead process.
+pub const UPLOAD_GRACE: time::Duration = time::Duration::hours(1);
+
+/// Journals objects about to be written (one committed write for all of them): each gets a
+/// deletion that comes due after [`UPLOAD_GRACE`] unless [`settle_upload`] cancels it.
+pub async fn journal_uploads(store: &Store, keys: &[String], now: time::OffsetDateTime) -> StoreResult<()> {
+    let (created_at, not_before) =
+        (kenali_core::time_fmt::format_timestamp(now), kenali_core::time_fmt::format_timestamp(now + UPLOAD_GRACE));
+    let mut conn = store.write().await?;
+    for key in keys {
+        sqlx::query(
+            "INSERT INTO blob_deletions (object_key, is_prefix, created_at, not_before) VALUES ($1, 0, $2, $3) \
+             ON CONFLICT (object_key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(&created_at)
+        .bind(&not_before)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Cancels an upload's journaled deletion, in the transaction that records the object.
+pub async fn settle_upload(conn: &mut sqlx::AnyConnection, key: &str) -> StoreResult<()> {
+    sqlx::query("DELETE FROM blob_deletions WHERE object_key = $1 AND not_before IS NOT NULL")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Carries out the deletions due at `now`; returns how many objects were deleted. One that
+/// fails stays queued for the next sweep.
+pub async fn drain_deletions(store: &Store, blobs: &BlobStore, now: time::OffsetDateTime) -> anyhow::Result<u64> {
+    let now = kenali_core::time_fmt::format_timestamp(now);
     let mut deleted = 0;
     loop {
-        let rows =
-            sqlx::query("SELECT object_key, is_prefix FROM blob_deletions ORDER BY created_at, object_key LIMIT 200")
-                .fetch_all(store.reader())
-                .await?;
+        let rows = sqlx::query(
+            "SELECT object_key, is_prefix FROM blob_deletions WHERE not_before IS NULL OR not_before <= $1 \
+             ORDER BY created_at, object_key LIMIT 200",
+        )
+        .bind(&now)
+        .fetch_all(store.reader())
+        .await?;
         if rows.is_empty() {
             return Ok(deleted);
         }

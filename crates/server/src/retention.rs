@@ -123,7 +123,7 @@ pub async fn sweep(state: &AppState, now: OffsetDateTime, actor: &str, audit_emp
         report.push(swept);
     }
     // The expired objects, and any deletion an erasure or an earlier sweep left queued.
-    if let Err(e) = crate::blobs::drain_deletions(&state.store, &state.blobs).await {
+    if let Err(e) = crate::blobs::drain_deletions(&state.store, &state.blobs, now).await {
         tracing::warn!(error = %e, "deleting expired objects from the blob store; they stay queued");
     }
     Ok(report)

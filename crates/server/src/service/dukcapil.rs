@@ -2,6 +2,7 @@
 //! reference and Kenali's own match of that photo against the customer's last step-up selfie.
 
 use kenali_core::face::{threshold_for, RiskLevel};
+use kenali_core::id::{new_id, IdKind};
 use kenali_core::tier::EnrollmentSource;
 use kenali_core::time_fmt::now_timestamp;
 use kenali_core::verification::{
@@ -149,6 +150,23 @@ pub async fn ingest_dukcapil(state: &AppState, actor: &Actor, body: DukcapilVerd
     };
     let policy = settings.tier_policy();
 
+    // The photo is sealed and written before the transaction, journaled first (a process that
+    // dies before the commit leaves its deletion queued). The object is named by an id of its
+    // own, which is also its sealing context: `dukcapil/photo/{last segment of its key}` (rows
+    // written before this named it after the verdict, in the same place).
+    let photo_id = new_id(IdKind::Capture);
+    let mut uploaded = Uploaded::new(&state.blobs);
+    let photo_object = match &photo {
+        Some(p) => {
+            let key = object_key(&actor.org_id, &known.id, "dukcapil", &photo_id);
+            let sealed = data_key(&state.keys, &known)?.seal(&p.bytes, &format!("dukcapil/photo/{photo_id}"));
+            crate::blobs::journal_uploads(&state.store, std::slice::from_ref(&key), state.clock.now()).await?;
+            uploaded.push(key.clone());
+            Some(state.blobs.put(&key, sealed).await?)
+        }
+        None => None,
+    };
+
     let mut tx = state.store.begin().await?;
     let customer = lock_customer(state, &mut tx, &actor.org_id, &body.customer_id).await?;
     let mut pii = open_pii(&state.keys, &customer)?;
@@ -203,16 +221,9 @@ pub async fn ingest_dukcapil(state: &AppState, actor: &Actor, body: DukcapilVerd
     .await?;
     // The verdict row shares its verification's id: one Dukcapil answer, one ledger entry.
     let verdict_id = recorded.verification.id.clone();
-    let mut uploaded = Uploaded::new(&state.blobs);
-    let photo_object = match &photo {
-        Some(p) => {
-            let key = object_key(&actor.org_id, &customer.id, "dukcapil", &verdict_id);
-            uploaded.push(key.clone());
-            let sealed = data_key.seal(&p.bytes, &format!("dukcapil/photo/{verdict_id}"));
-            Some(state.blobs.put(&key, sealed).await?)
-        }
-        None => None,
-    };
+    if let Some(object) = &photo_object {
+        crate::blobs::settle_upload(&mut tx, &object.key).await?;
+    }
     let row = DukcapilRow {
         id: verdict_id.clone(),
         org_id: actor.org_id.clone(),

@@ -54,7 +54,7 @@ pub async fn erase(state: &AppState, actor: &Actor, customer_id: &str, reason: O
     state.store.flush_erased().await;
     // The data key is gone, so the objects are unreadable already; what cannot be deleted
     // now stays queued for the retention sweeper.
-    if let Err(e) = crate::blobs::drain_deletions(&state.store, &state.blobs).await {
+    if let Err(e) = crate::blobs::drain_deletions(&state.store, &state.blobs, state.clock.now()).await {
         tracing::warn!(error = %e, "deleting an erased customer's objects; they stay queued");
     }
     Ok(ErasureView { customer_id: customer.id, erased_at, event_id, erased })

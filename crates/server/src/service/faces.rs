@@ -135,10 +135,12 @@ pub async fn seal_images(state: &AppState, customer: &CustomerRow, images: &[Ima
     })
     .await
     .map_err(Error::internal)?;
+    let keys: Vec<String> =
+        sealed.iter().map(|(id, _, _)| object_key(&customer.org_id, &customer.id, "captures", id)).collect();
+    crate::blobs::journal_uploads(&state.store, &keys, state.clock.now()).await?;
     let mut uploaded = Uploaded::new(&state.blobs);
     let mut stored = Vec::with_capacity(sealed.len());
-    for (id, image, bytes) in sealed {
-        let key = object_key(&customer.org_id, &customer.id, "captures", &id);
+    for ((id, image, bytes), key) in sealed.into_iter().zip(keys) {
         uploaded.push(key.clone());
         let object = state.blobs.put(&key, bytes).await?;
         stored.push(SealedImage { id, sha256: image.sha256, media_type: image.media_type, object });
@@ -165,6 +167,7 @@ pub async fn store_captures(
     filing: CaptureFiling<'_>,
 ) -> Result<Uploaded> {
     for image in images.images {
+        crate::blobs::settle_upload(conn, &image.object.key).await?;
         faces::insert_capture(
             conn,
             CaptureRow {
