@@ -65,6 +65,8 @@ pub struct IssuedToken {
     pub scopes: Vec<Scope>,
     pub jti: String,
     pub kid: String,
+    /// This issue created the first signing key: the caches learn of it after the commit.
+    pub created_key: bool,
 }
 
 /// Why a bearer token was refused; each answers 401.
@@ -143,7 +145,7 @@ impl KeyRing {
         Ok(ring.keys.get(kid).cloned())
     }
 
-    /// Forgets the cache (after a rotation in this process).
+    /// Forgets the cache (after this process added a key: a rotation, or the first key).
     pub async fn invalidate(&self) {
         self.inner.write().await.loaded_at = None;
     }
@@ -186,13 +188,13 @@ pub async fn issue(
     scopes: Vec<Scope>,
 ) -> Result<IssuedToken, SigningError> {
     let now = state.clock.now();
-    let key = match store::current_signing_key(conn).await? {
-        Some(key) => key,
+    let (key, created_key) = match store::current_signing_key(conn).await? {
+        Some(key) => (key, false),
         None => {
             let key = new_signing_key(state, &kenali_core::time_fmt::format_timestamp(now));
             store::insert_signing_key(conn, &key).await?;
             tracing::info!(kid = %key.kid, "created the first OAuth token signing key");
-            key
+            (key, true)
         }
     };
     let ttl = i64::try_from(state.config.oauth_token_ttl_secs).unwrap_or(900);
@@ -214,7 +216,7 @@ pub async fn issue(
     header.typ = Some(TOKEN_TYPE.into());
     let access_token = jsonwebtoken::encode(&header, &claims, &encoding_key(state, &key)?)
         .map_err(|e| SigningError::Sign(e.to_string()))?;
-    Ok(IssuedToken { access_token, expires_in: ttl, scopes, jti, kid: key.kid })
+    Ok(IssuedToken { access_token, expires_in: ttl, scopes, jti, kid: key.kid, created_key })
 }
 
 /// Whether a bearer credential is shaped like a JWT (three base64url parts) rather than an

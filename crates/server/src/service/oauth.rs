@@ -155,5 +155,8 @@ pub async fn grant(
     )
     .await?;
     tx.commit().await?;
+    if issued.created_key {
+        state.oauth.invalidate().await;
+    }
     Ok(issued)
 }
