@@ -314,3 +314,91 @@ async fn token_issuance_is_rate_limited_per_client() {
     assert_eq!((status, body["error"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("temporarily_unavailable")));
     assert!(retry_after);
 }
+
+/// The real binary at `debug` logging: a client secret, an access token and the API key that
+/// created them never appear in its log, whether a request succeeds or fails.
+#[tokio::test]
+async fn secrets_and_tokens_never_reach_the_log() {
+    use std::io::BufRead;
+    let data_dir = std::env::temp_dir().join(format!("kenali-log-{}", ulid::Ulid::new()));
+    let models = std::env::var_os("KENALI_MODELS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models"));
+    crate::testkit::test_faces(); // the models are fetched once, here, not by the binary
+    let key = crate::testkit::random_key();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kenali"))
+        .arg("serve")
+        .env_remove("KENALI_DATABASE_URL")
+        .env_remove("KENALI_MASTER_KEY")
+        .env_remove("KENALI_BLOB_URL")
+        .env("KENALI_DATA_DIR", &data_dir)
+        .env("KENALI_MODELS_DIR", &models)
+        .env("KENALI_LISTEN", "127.0.0.1:0")
+        .env("KENALI_LOG", "debug")
+        .env("KENALI_LOG_FORMAT", "json")
+        .env("KENALI_BOOTSTRAP_API_KEY", &key)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (address_tx, address_rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let collected = log.clone();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(entry) = serde_json::from_str::<Value>(&line) {
+                if entry["fields"]["message"] == "listening" {
+                    let _ = address_tx.send(entry["fields"]["address"].as_str().unwrap_or_default().to_string());
+                }
+            }
+            collected.lock().unwrap().push_str(&line);
+            collected.lock().unwrap().push('\n');
+        }
+    });
+    let address = address_rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the server started");
+    let base = format!("http://{address}");
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{base}/api/identity/oauth-clients"))
+        .bearer_auth(&key)
+        .json(&json!({"name": "partner", "scopes": ["public"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, secret) = (
+        created["oauthClient"]["id"].as_str().unwrap().to_string(),
+        created["oauthClient"]["clientSecret"].as_str().unwrap().to_string(),
+    );
+    let token = |secret: String| {
+        client
+            .post(format!("{base}/api/oauth/token"))
+            .basic_auth(&id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    let wrong = format!("{secret}x");
+    assert_eq!(token(wrong.clone()).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let issued: Value = token(secret.clone()).await.unwrap().json().await.unwrap();
+    let access = issued["access_token"].as_str().unwrap().to_string();
+    let used = client.get(format!("{base}/api/customers")).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(used.status(), StatusCode::OK);
+    let forged = client.get(format!("{base}/api/customers")).bearer_auth(format!("{access}x")).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap();
+    let log = log.lock().unwrap().clone();
+    let _ = std::fs::remove_dir_all(&data_dir);
+    assert!(log.contains(&id), "the log names the client (it is not a secret)");
+    // The JWT's signature part alone would betray a logged token, whatever else was cut.
+    let signature = access.rsplit('.').next().unwrap();
+    for (what, secret) in
+        [("client secret", secret.as_str()), ("wrong secret", &wrong), ("API key", &key), ("token", signature)]
+    {
+        assert!(!log.contains(secret), "the {what} reached the log");
+    }
+}
