@@ -62,7 +62,8 @@ struct Claims {
 pub struct IssuedToken {
     pub access_token: String,
     pub expires_in: i64,
-    pub scopes: Vec<Scope>,
+    /// The granted scopes, space-separated (RFC 6749 §3.3), as the token and its answer say.
+    pub scope: String,
     pub jti: String,
     pub kid: String,
     /// This issue created the first signing key: the caches learn of it after the commit.
@@ -151,6 +152,11 @@ impl KeyRing {
     }
 }
 
+/// An access token's lifetime (`oauth_token_ttl_secs`, 60 to 3600 by the config's check).
+fn token_ttl_secs(state: &AppState) -> i64 {
+    i64::try_from(state.config.oauth_token_ttl_secs).unwrap_or(900)
+}
+
 /// A new client secret.
 pub fn generate_client_secret() -> String {
     crate::auth::generate_secret_with_prefix(CLIENT_SECRET_PREFIX)
@@ -197,16 +203,17 @@ pub async fn issue(
             (key, true)
         }
     };
-    let ttl = i64::try_from(state.config.oauth_token_ttl_secs).unwrap_or(900);
+    let ttl = token_ttl_secs(state);
     let iat = now.unix_timestamp();
     let jti = ulid::Ulid::new().to_string();
+    let scope = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
     let claims = Claims {
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
         sub: client.id.clone(),
         client_id: client.id.clone(),
         org: client.org_id.clone(),
-        scope: scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+        scope: scope.clone(),
         iat,
         exp: iat + ttl,
         jti: jti.clone(),
@@ -216,7 +223,7 @@ pub async fn issue(
     header.typ = Some(TOKEN_TYPE.into());
     let access_token = jsonwebtoken::encode(&header, &claims, &encoding_key(state, &key)?)
         .map_err(|e| SigningError::Sign(e.to_string()))?;
-    Ok(IssuedToken { access_token, expires_in: ttl, scopes, jti, kid: key.kid, created_key })
+    Ok(IssuedToken { access_token, expires_in: ttl, scope, jti, kid: key.kid, created_key })
 }
 
 /// Whether a bearer credential is shaped like a JWT (three base64url parts) rather than an
@@ -277,7 +284,7 @@ pub async fn rotate(state: &AppState, drop_retired: bool) -> Result<String, Stor
 
 /// Deletes retired keys whose every token has expired (the sweeper's share).
 pub async fn purge_retired_keys(state: &AppState) -> Result<u64, StoreError> {
-    let ttl = i64::try_from(state.config.oauth_token_ttl_secs).unwrap_or(900);
+    let ttl = token_ttl_secs(state);
     let horizon = state.clock.now() - time::Duration::seconds(ttl + 2 * LEEWAY_SECS);
     let mut conn = state.store.write().await?;
     store::delete_retired_signing_keys(&mut conn, Some(&kenali_core::time_fmt::format_timestamp(horizon))).await

@@ -13,6 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
 use crate::ledger::{self, Actor};
 use crate::middleware::CarriesSecret;
+use crate::service::Error as ServiceError;
 use crate::state::AppState;
 use crate::store::api_keys::{self, ApiKeyRow};
 use crate::views::ListView;
@@ -156,11 +157,13 @@ pub async fn revoke(
     let key =
         api_keys::find(&mut tx, &principal.org_id, &key_id).await?.ok_or_else(|| ApiError::not_found("API key"))?;
     if key.revoked_at.is_some() {
-        return Err(ApiError::conflict("already_revoked", "this API key is already revoked"));
+        return Err(ServiceError::AlreadyRevoked("this API key is already revoked").into());
     }
     // A key revoking itself would lock out whoever holds only it; rotate with another key.
     if key.id == principal.key_id {
-        return Err(ApiError::conflict("key_in_use", "a key cannot revoke itself; revoke it with another admin key"));
+        return Err(
+            ServiceError::CredentialInUse("a key cannot revoke itself; revoke it with another admin key").into()
+        );
     }
     let now = now_timestamp();
     api_keys::revoke(&mut tx, &principal.org_id, &key.id, &now).await?;

@@ -238,7 +238,7 @@ async fn issue_token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resu
         access_token: issued.access_token,
         token_type: "Bearer",
         expires_in: issued.expires_in,
-        scope: issued.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+        scope: issued.scope,
     })
 }
 

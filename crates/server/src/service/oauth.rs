@@ -4,7 +4,7 @@
 use kenali_core::id::{is_id_of, new_id, IdKind};
 use serde_json::json;
 
-use crate::auth::{display_prefix, hash_secret, parse_scopes, scopes_to_string, secret_matches, Scope};
+use crate::auth::{display_prefix, hash_secret, parse_scopes, scopes_to_string, secret_matches};
 use crate::ledger::{self, Actor};
 use crate::oauth::{self, IssuedToken, SigningError};
 use crate::ratelimit::{self, Limit};
@@ -120,16 +120,12 @@ pub async fn grant(
     let scopes = match requested_scope.map(str::trim).filter(|s| !s.is_empty()) {
         None => held,
         Some(requested) => {
-            let mut scopes = Vec::new();
-            for word in requested.split(' ').filter(|w| !w.is_empty()) {
-                let scope = Scope::parse(word).filter(|s| held.contains(s)).ok_or_else(|| {
-                    GrantError::InvalidScope(format!("this client may not request the scope `{word}`"))
-                })?;
-                if !scopes.contains(&scope) {
-                    scopes.push(scope);
-                }
+            let scopes =
+                parse_scopes(requested.split(' ').filter(|w| !w.is_empty())).map_err(GrantError::InvalidScope)?;
+            if let Some(extra) = scopes.iter().find(|s| !held.contains(s)) {
+                let message = format!("this client may not request the scope `{}`", extra.as_str());
+                return Err(GrantError::InvalidScope(message));
             }
-            scopes.sort();
             scopes
         }
     };
@@ -151,7 +147,7 @@ pub async fn grant(
         &actor,
         "oauth_token.issued",
         &client.id,
-        json!({"scopes": scopes_to_string(&issued.scopes), "jti": issued.jti, "kid": issued.kid, "expiresIn": issued.expires_in}),
+        json!({"scopes": issued.scope, "jti": issued.jti, "kid": issued.kid, "expiresIn": issued.expires_in}),
     )
     .await?;
     tx.commit().await?;

