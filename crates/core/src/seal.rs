@@ -102,6 +102,12 @@ impl MasterKey {
         DataKey(self.derive(format!("purpose/{purpose}").as_bytes()))
     }
 
+    /// A server-wide HMAC key for one purpose (e.g. signing upload URLs), derived apart from
+    /// every sealing key.
+    pub fn mac_key(&self, purpose: &str) -> MacKey {
+        MacKey(self.derive(format!("mac/{purpose}").as_bytes()))
+    }
+
     fn derive(&self, info: &[u8]) -> Zeroizing<[u8; KEY_LEN]> {
         let mut okm = Zeroizing::new([0u8; KEY_LEN]);
         let hkdf = Hkdf::<Sha256>::new(Some(b"kenali/derived/v1"), self.0.as_ref());
@@ -162,6 +168,36 @@ impl BlindIndexKey {
     }
 }
 
+/// An HMAC-SHA256 key for authenticating values the server hands out and later takes back.
+pub struct MacKey(Zeroizing<[u8; KEY_LEN]>);
+
+impl std::fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MacKey([redacted])")
+    }
+}
+
+impl MacKey {
+    fn mac(&self, message: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref()).unwrap_or_else(|_| unreachable_hmac());
+        mac.update(message);
+        mac
+    }
+
+    /// Hex HMAC-SHA256 of `message`.
+    pub fn tag(&self, message: &[u8]) -> String {
+        hex::encode(self.mac(message).finalize().into_bytes())
+    }
+
+    /// Whether `tag` (hex) is `message`'s, compared in constant time.
+    pub fn verify(&self, message: &[u8], tag: &str) -> bool {
+        match hex::decode(tag) {
+            Ok(bytes) => self.mac(message).verify_slice(&bytes).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
 // HMAC accepts keys of any length; this only documents that the branch cannot occur.
 fn unreachable_hmac() -> Hmac<Sha256> {
     unreachable!("HMAC-SHA256 accepts any key length")
@@ -213,6 +249,19 @@ mod tests {
         assert_ne!(key.index("nik", "3201"), key.index("phone", "3201"));
         let other = MasterKey::from_bytes(&[8u8; 32]).unwrap().blind_index_key();
         assert_ne!(key.index("nik", "3201"), other.index("nik", "3201"));
+    }
+
+    #[test]
+    fn mac_tags_verify_only_for_their_message_and_key() {
+        let master = MasterKey::from_bytes(&[7u8; 32]).unwrap();
+        let key = master.mac_key("upload");
+        let tag = key.tag(b"PUT sub_1/selfie 1700000000");
+        assert!(key.verify(b"PUT sub_1/selfie 1700000000", &tag));
+        assert!(!key.verify(b"PUT sub_2/selfie 1700000000", &tag));
+        assert!(!master.mac_key("other").verify(b"PUT sub_1/selfie 1700000000", &tag));
+        assert!(!key.verify(b"PUT sub_1/selfie 1700000000", "not hex"));
+        assert!(!key.verify(b"PUT sub_1/selfie 1700000000", &tag[..10]));
+        assert_eq!(format!("{key:?}"), "MacKey([redacted])");
     }
 
     #[test]

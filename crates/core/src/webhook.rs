@@ -7,13 +7,14 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 /// Event types a webhook can subscribe to (seed 000; `webhook.test` only goes where asked).
-pub const EVENT_TYPES: [&str; 7] = [
+pub const EVENT_TYPES: [&str; 8] = [
     "kyc.tier_changed",
     "verification.completed",
     "ktp.capture_completed",
     "review.decided",
     "step_up.decided",
     "customer.erased",
+    "face_match.completed",
     "webhook.test",
 ];
 

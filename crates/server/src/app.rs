@@ -97,14 +97,21 @@ pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(api::devices::revoke))
         .routes(routes!(api::faces::attempts))
         .routes(routes!(api::faces::customer_attempts))
+        .routes(routes!(api::b2b::create))
+        .routes(routes!(api::b2b::show))
+        .routes(routes!(api::b2b::confirm))
+        .routes(routes!(api::b2b::details))
+        .routes(routes!(api::b2b::redeliver_callback))
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), authenticate))
         .layer(from_fn_with_state(state.clone(), request_timeout));
-    // Open routes: the token route authenticates the client itself (RFC 6749 §2.3).
+    // Open routes: the token route authenticates the client itself (RFC 6749 §2.3); a signed
+    // upload URL is its own credential.
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(api::health::healthz))
         .routes(routes!(api::oauth::token))
         .routes(routes!(api::oauth::jwks))
+        .routes(routes!(api::b2b::upload))
         .merge(protected)
 }
 
@@ -241,6 +248,7 @@ pub async fn serve(
     let store = state.store.clone();
     let worker = tokio::spawn(crate::webhooks::run_worker(state.clone(), rx.clone()));
     let sweeper = tokio::spawn(crate::retention::run_sweeper(state.clone(), rx.clone()));
+    let jobs = tokio::spawn(crate::submission_worker::run_worker(state.clone(), rx.clone()));
     let result = axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -253,6 +261,7 @@ pub async fn serve(
     // The worker finishes the deliveries in hand (each bounded by its timeout) before the pool closes.
     let _ = worker.await;
     let _ = sweeper.await;
+    let _ = jobs.await;
     store.close().await;
     result
 }

@@ -22,6 +22,7 @@ use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::signer::Signer;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 
@@ -70,6 +71,8 @@ pub struct BlobStore {
     location: String,
     /// The S3 region the bucket answers in; `None` for local files.
     region: Option<String>,
+    /// Presigns S3 URLs; `None` for local files (Kenali signs its own upload URLs then).
+    signer: Option<Arc<dyn Signer>>,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -86,6 +89,11 @@ pub fn object_key(org_id: &str, customer_id: &str, kind: &str, id: &str) -> Stri
 /// The prefix under which every object of a customer lives.
 pub fn customer_prefix(org_id: &str, customer_id: &str) -> String {
     format!("{org_id}/{customer_id}/")
+}
+
+/// The prefix under which every object of a face-match submission lives.
+pub fn submission_prefix(org_id: &str, submission_id: &str) -> String {
+    format!("{org_id}/submissions/{submission_id}/")
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -115,7 +123,7 @@ impl BlobStore {
             }
             std::fs::create_dir_all(path).map_err(|e| BlobError::Config(format!("creating {path}: {e}")))?;
             let fs = LocalFileSystem::new_with_prefix(path).map_err(|e| BlobError::Config(e.to_string()))?;
-            return Ok(Self { inner: Arc::new(fs), location: url, region: None });
+            return Ok(Self { inner: Arc::new(fs), location: url, region: None, signer: None });
         }
         let Some(bucket) = url.strip_prefix("s3://") else {
             return Err(BlobError::Config(format!("{url}: KENALI_BLOB_URL must be file:///path or s3://bucket")));
@@ -146,8 +154,8 @@ impl BlobStore {
         if let Some(secret) = &config.s3_secret_access_key {
             builder = builder.with_secret_access_key(secret.expose());
         }
-        let s3 = builder.build().map_err(|e| BlobError::Config(e.to_string()))?;
-        Ok(Self { inner: Arc::new(s3), location: format!("s3://{bucket}"), region: Some(region) })
+        let s3 = Arc::new(builder.build().map_err(|e| BlobError::Config(e.to_string()))?);
+        Ok(Self { inner: s3.clone(), location: format!("s3://{bucket}"), region: Some(region), signer: Some(s3) })
     }
 
     /// Seed 000's data residency: an S3 bucket must answer in a region allowed for
@@ -209,6 +217,28 @@ impl BlobStore {
             return Err(BlobError::Corrupt(object.key.clone()));
         }
         Ok(bytes.to_vec())
+    }
+
+    /// An S3 presigned `PUT` URL for `key`, valid for `ttl` (S3's own signature: the upload
+    /// goes straight to the bucket). `None` for a local store.
+    pub async fn presigned_put(&self, key: &str, ttl: std::time::Duration) -> Result<Option<String>, BlobError> {
+        let Some(signer) = &self.signer else { return Ok(None) };
+        let url = signer.signed_url(reqwest::Method::PUT, &ObjectPath::from(key), ttl).await?;
+        Ok(Some(url.to_string()))
+    }
+
+    /// An object's size in bytes; `None` when there is none.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        match self.inner.head(&ObjectPath::from(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads an object no row records yet (a partner's staged upload), whole.
+    pub async fn get_unrecorded(&self, key: &str) -> Result<Vec<u8>, BlobError> {
+        Ok(self.inner.get(&ObjectPath::from(key)).await?.bytes().await?.to_vec())
     }
 
     /// Deletes an object; one already gone is no error.
@@ -299,9 +329,20 @@ pub const UPLOAD_GRACE: time::Duration = time::Duration::hours(1);
 /// Journals objects about to be written (one committed write for all of them): each gets a
 /// deletion that comes due after [`UPLOAD_GRACE`] unless [`settle_upload`] cancels it.
 pub async fn journal_uploads(store: &Store, keys: &[String], now: time::OffsetDateTime) -> StoreResult<()> {
-    let (created_at, not_before) =
-        (kenali_core::time_fmt::format_timestamp(now), kenali_core::time_fmt::format_timestamp(now + UPLOAD_GRACE));
     let mut conn = store.write().await?;
+    journal_in(&mut conn, keys, now + UPLOAD_GRACE, now).await
+}
+
+/// Queues the deletion of each object at `not_before`, in the caller's transaction: objects
+/// that another party writes later (a partner's staged upload) and that must not outlive it.
+pub async fn journal_in(
+    conn: &mut sqlx::AnyConnection,
+    keys: &[String],
+    not_before: time::OffsetDateTime,
+    now: time::OffsetDateTime,
+) -> StoreResult<()> {
+    let (created_at, not_before) =
+        (kenali_core::time_fmt::format_timestamp(now), kenali_core::time_fmt::format_timestamp(not_before));
     for key in keys {
         sqlx::query(
             "INSERT INTO blob_deletions (object_key, is_prefix, created_at, not_before) VALUES ($1, 0, $2, $3) \

@@ -77,6 +77,9 @@ pub struct Config {
     pub database_max_connections: u32,
     /// Lifetime of an OAuth access token, 60 to 3600 seconds.
     pub oauth_token_ttl_secs: u64,
+    /// The URL partners reach this server at (e.g. `https://kenali.example.co.id`), for the
+    /// upload URLs Kenali signs itself with a local blob store; the request's host when unset.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -109,6 +112,7 @@ impl Default for Config {
             request_timeout_secs: 60,
             database_max_connections: 10,
             oauth_token_ttl_secs: 900,
+            public_url: None,
         }
     }
 }
@@ -154,6 +158,13 @@ impl Config {
             .merge(Serialized::defaults(flags));
         let mut config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.resolve_secret_files()?;
+        if let Some(url) = &config.public_url {
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|_| ConfigError::Invalid(format!("public_url {url:?} is not an absolute URL")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
+                return Err(ConfigError::Invalid(format!("public_url {url:?} must be an http(s) URL without a query")));
+            }
+        }
         if !(60..=3600).contains(&config.oauth_token_ttl_secs) {
             return Err(ConfigError::Invalid("oauth_token_ttl_secs must be from 60 to 3600 seconds".into()));
         }

@@ -181,7 +181,10 @@ impl From<ServiceError> for ApiError {
             | ServiceError::NikConflict(_)
             | ServiceError::AlreadyDecided(_)
             | ServiceError::AlreadyRevoked(_)
-            | ServiceError::CredentialInUse(_) => StatusCode::CONFLICT,
+            | ServiceError::CredentialInUse(_)
+            | ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+            ServiceError::Gone { .. } => StatusCode::GONE,
+            ServiceError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Busy(_) | ServiceError::ModelsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Store(_) | ServiceError::Blob(_) | ServiceError::Internal(_) => {

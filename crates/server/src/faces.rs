@@ -104,7 +104,7 @@ pub fn decode_error(field: &str, err: DecodeError) -> Error {
     Error::image(field, problem)
 }
 
-fn face_error(field: &str, err: FaceError) -> Error {
+pub(crate) fn face_error(field: &str, err: FaceError) -> Error {
     match err {
         FaceError::NoFace => Error::image(field, ImageProblem::NoFace),
         FaceError::SeveralFaces(n) => Error::image(field, ImageProblem::SeveralFaces(n)),

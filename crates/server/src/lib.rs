@@ -21,5 +21,6 @@ pub mod search_index;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod submission_worker;
 pub mod views;
 pub mod webhooks;

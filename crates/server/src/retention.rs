@@ -67,6 +67,10 @@ pub struct OrgSweep {
     pub audit_entries_deleted: u64,
     /// Stored idempotent responses past their 24-hour replay window.
     pub idempotency_records_deleted: u64,
+    /// Face-match submissions whose images were deleted: finished ones past the step-up frame
+    /// window, and abandoned ones (never confirmed before their upload URLs expired, which
+    /// also fails them).
+    pub submission_images_deleted: u64,
     /// Where the org's audit chain now starts, when this sweep moved it.
     pub audit_checkpoint: Option<AuditCheckpoint>,
 }
@@ -77,6 +81,7 @@ impl OrgSweep {
             + self.step_up_frames_deleted
             + self.audit_entries_deleted
             + self.idempotency_records_deleted
+            + self.submission_images_deleted
             > 0
             || self.records_deleted != RecordsPruned::default()
     }
@@ -104,6 +109,13 @@ pub async fn sweep(state: &AppState, now: OffsetDateTime, actor: &str, audit_emp
             retention::prune_audit(&mut tx, &org_id, &cutoffs.records_before, &now_timestamp()).await?;
         let idempotency_before = kenali_core::time_fmt::format_timestamp(now - crate::middleware::REPLAY_WINDOW);
         let idempotency_records_deleted = retention::delete_idempotency(&mut tx, &org_id, &idempotency_before).await?;
+        let submission_images_deleted = crate::service::submissions::sweep(
+            &mut tx,
+            &org_id,
+            &cutoffs.step_up_frames_before,
+            &kenali_core::time_fmt::format_timestamp(now),
+        )
+        .await?;
         let swept = OrgSweep {
             org_id: org_id.clone(),
             cutoffs,
@@ -112,6 +124,7 @@ pub async fn sweep(state: &AppState, now: OffsetDateTime, actor: &str, audit_emp
             records_deleted,
             audit_entries_deleted,
             idempotency_records_deleted,
+            submission_images_deleted,
             audit_checkpoint,
         };
         if swept.deleted_anything() || audit_empty {

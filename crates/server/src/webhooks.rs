@@ -5,7 +5,7 @@
 //! lease to expire, so the event is delivered again by another: at least once, always under the
 //! same event id.
 //!
-//! The worker wakes when a transaction of its own process commits (`Store::next_commit`) and, on
+//! The worker wakes when a transaction of its own process commits (`Store::commits`) and, on
 //! PostgreSQL, when any process commits a delivery (`LISTEN kenali_outbox`, notified in the
 //! publishing transaction); it polls only as a fallback and for retries coming due. HTTP clients
 //! are kept per target (host and checked addresses) and reused, connections and all.
@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 
 use crate::state::AppState;
 use crate::store::webhooks::{self, AttemptOutcome, Claimed, WebhookRow};
-use crate::store::{Backend, StoreResult};
+use crate::store::{listen, Backend, StoreResult};
 
 /// How long a receiver has to answer.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,6 +43,13 @@ const CLIENT_CACHE: usize = 256;
 /// The AAD under which an endpoint's secret is sealed.
 pub fn secret_context(webhook_id: &str) -> String {
     format!("webhook-secret/{webhook_id}")
+}
+
+/// A new signing secret for an endpoint or a submission's callback.
+pub fn generate_secret() -> String {
+    let mut bytes = [0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    format!("qe_whsec_{}", hex::encode(bytes))
 }
 
 /// A claimed delivery with what sending it needs.
@@ -68,8 +75,10 @@ pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
     let (finished_tx, finished_rx) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record_attempts(state.clone(), finished_rx));
     let wake = Arc::new(Notify::new());
-    let listener = (state.store.backend() == Backend::Postgres)
-        .then(|| tokio::spawn(listen_for_deliveries(state.config.database_url(), wake.clone(), stop.clone())));
+    let listener = (state.store.backend() == Backend::Postgres).then(|| {
+        tokio::spawn(listen(state.config.database_url(), webhooks::OUTBOX_CHANNEL, wake.clone(), stop.clone()))
+    });
+    let mut commits = state.store.commits();
     let mut sending = JoinSet::new();
     loop {
         while sending.try_join_next().is_some() {}
@@ -103,7 +112,7 @@ pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
         if idle {
             tokio::select! {
                 _ = tokio::time::sleep(IDLE_POLL) => {}
-                () = state.store.next_commit() => {}
+                _ = commits.changed() => {}
                 () = wake.notified() => {}
                 _ = stop.wait_for(|stopped| *stopped) => break,
             }
@@ -114,36 +123,6 @@ pub async fn run_worker(state: AppState, mut stop: watch::Receiver<bool>) {
     let _ = recorder.await;
     if let Some(listener) = listener {
         listener.abort();
-    }
-}
-
-/// `LISTEN kenali_outbox` on its own connection, turning each notification into a wake-up.
-/// Reconnects after a lost connection (sqlx's listener does); gives up quietly when it cannot
-/// connect at all, leaving the worker to its poll.
-async fn listen_for_deliveries(database_url: String, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
-    let mut listener = match sqlx::postgres::PgListener::connect(&database_url).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot LISTEN for webhook deliveries; polling instead");
-            return;
-        }
-    };
-    if let Err(e) = listener.listen(webhooks::OUTBOX_CHANNEL).await {
-        tracing::warn!(error = %e, "cannot LISTEN for webhook deliveries; polling instead");
-        return;
-    }
-    loop {
-        let received = tokio::select! {
-            received = listener.recv() => received,
-            _ = stop.wait_for(|stopped| *stopped) => return,
-        };
-        match received {
-            Ok(_) => wake.notify_one(),
-            Err(e) => {
-                tracing::warn!(error = %e, "the webhook delivery listener failed; polling until it reconnects");
-                tokio::time::sleep(IDLE_POLL).await;
-            }
-        }
     }
 }
 
@@ -337,6 +316,24 @@ pub fn redacted_url(url: &reqwest::Url) -> String {
     let _ = shown.set_username("");
     let _ = shown.set_password(None);
     shown.to_string()
+}
+
+/// Longest URL a webhook endpoint or a callback may have.
+pub const URL_MAX: usize = 2048;
+
+/// A webhook or callback URL, normalised: absolute, http(s), and (unless the operator allows
+/// private targets) resolving to public addresses only. The error says what is wrong with it.
+pub async fn check_target_url(url: &str, allow_private: bool) -> Result<String, String> {
+    let url = url.trim();
+    if url.len() > URL_MAX {
+        return Err(format!("must be at most {URL_MAX} characters"));
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|_| "must be an absolute URL".to_string())?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("must be an http or https URL".into());
+    }
+    resolve_target(&parsed, allow_private).await?;
+    Ok(parsed.to_string())
 }
 
 /// The addresses `url` resolves to; refused when any is not public (`is_public_address`: private,

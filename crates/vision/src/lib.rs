@@ -15,6 +15,7 @@ pub mod measure;
 pub mod models;
 pub mod moire;
 pub mod ocr;
+pub mod pair;
 pub mod portrait;
 pub mod resample;
 pub mod typeface;

@@ -8,7 +8,6 @@ use axum::{Extension, Json};
 use kenali_core::id::{new_id, IdKind};
 use kenali_core::time_fmt::{format_timestamp, now_timestamp};
 use kenali_core::webhook::EVENT_TYPES;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -22,9 +21,8 @@ use crate::store::events::{self, kind};
 use crate::store::org_settings;
 use crate::store::webhooks::{self, DeliveryView, WebhookRow};
 use crate::views::ListView;
-use crate::webhooks::{resolve_target, secret_context};
+use crate::webhooks::{check_target_url, generate_secret, secret_context};
 
-const URL_MAX: usize = 2048;
 const DESCRIPTION_MAX: usize = 500;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -105,18 +103,8 @@ pub struct RedeliveryQueued {
     delivery: QueuedDelivery,
 }
 
-/// An http(s) URL whose host is a public address (unless the operator allows private ones).
 async fn checked_url(state: &AppState, url: &str) -> ApiResult<String> {
-    let url = url.trim();
-    if url.len() > URL_MAX {
-        return Err(ApiError::invalid_field("url", format!("must be at most {URL_MAX} characters")));
-    }
-    let parsed = reqwest::Url::parse(url).map_err(|_| ApiError::invalid_field("url", "must be an absolute URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ApiError::invalid_field("url", "must be an http or https URL"));
-    }
-    resolve_target(&parsed, state.config.webhook_allow_private).await.map_err(|e| ApiError::invalid_field("url", e))?;
-    Ok(parsed.to_string())
+    check_target_url(url, state.config.webhook_allow_private).await.map_err(|e| ApiError::invalid_field("url", e))
 }
 
 fn checked_events(events: Option<Vec<String>>) -> ApiResult<Vec<String>> {
@@ -166,9 +154,7 @@ pub async fn create(
     let url = checked_url(&state, &body.url).await?;
     let events = checked_events(body.events)?;
     let description = checked_description(body.description)?;
-    let mut bytes = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let secret = format!("qe_whsec_{}", hex::encode(bytes));
+    let secret = generate_secret();
     let id = new_id(IdKind::Webhook);
     let now = now_timestamp();
     let sealed = state.keys.webhook.seal(secret.as_bytes(), &secret_context(&id));

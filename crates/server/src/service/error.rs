@@ -68,6 +68,16 @@ pub enum Error {
     /// A credential asked to revoke itself, which would lock its holder out.
     #[error("{0}")]
     CredentialInUse(&'static str),
+    /// A resource not in the state the action needs (a submission confirmed before its uploads,
+    /// its details asked before its job ran).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// Something that existed and has lapsed (a submission's upload window).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
+    /// A signed URL that does not grant what is asked (wrong signature, expired).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     /// Past a rate limit; the caller may retry after the given seconds.
     #[error("{message}")]
     RateLimited { message: String, retry_after_secs: u64 },
@@ -130,6 +140,7 @@ impl Error {
             Error::AlreadyDecided(_) => "already_decided",
             Error::AlreadyRevoked(_) => "already_revoked",
             Error::CredentialInUse(_) => "key_in_use",
+            Error::Conflict { code, .. } | Error::Gone { code, .. } | Error::Forbidden { code, .. } => code,
             Error::RateLimited { .. } => "rate_limited",
             Error::Busy(_) => "busy",
             Error::ModelsUnavailable(_) => "models_unavailable",

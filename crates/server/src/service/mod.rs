@@ -9,12 +9,14 @@ pub mod dukcapil;
 pub mod erasure;
 pub mod error;
 pub mod face_match;
+pub mod face_match_job;
 pub mod faces;
 pub mod ktp;
 pub mod liveness;
 pub mod nik;
 pub mod oauth;
 pub mod review;
+pub mod submissions;
 pub mod validate;
 
 pub use error::{Error, ImageProblem, Result};

@@ -29,6 +29,9 @@ pub struct Erased {
     pub idempotent_responses_deleted: u64,
     /// Blind indexes of the words of the customer's name, deleted.
     pub name_words_deleted: u64,
+    /// Face-match submissions naming the customer whose images were deleted (their keys
+    /// destroyed); their scores stay.
+    pub submissions_shredded: u64,
 }
 
 /// Erases the customer in the caller's transaction. `None` when there is no such customer of
@@ -105,6 +108,19 @@ pub async fn erase_customer(
         *count = query.execute(&mut *conn).await?.rows_affected();
     }
     erased.name_words_deleted = super::search::delete_name_words(&mut *conn, customer_id).await?;
+    let submissions = sqlx::query(
+        "SELECT id FROM face_match_submissions WHERE org_id = $1 AND customer_id = $2 AND images_deleted_at IS NULL",
+    )
+    .bind(org_id)
+    .bind(customer_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &submissions {
+        let id: String = super::col(row, "id")?;
+        crate::blobs::queue_deletion(&mut *conn, &crate::blobs::submission_prefix(org_id, &id), true, at).await?;
+        super::submissions::drop_images(&mut *conn, &id, at).await?;
+        erased.submissions_shredded += 1;
+    }
     // Every object of the customer in the blob store (and any a failed request left behind),
     // deleted once this commits.
     crate::blobs::queue_deletion(&mut *conn, &crate::blobs::customer_prefix(org_id, customer_id), true, at).await?;

@@ -16,6 +16,7 @@ pub mod kind {
     pub const KTP_CAPTURE_COMPLETED: &str = "ktp.capture_completed";
     pub const REVIEW_DECIDED: &str = "review.decided";
     pub const STEP_UP_DECIDED: &str = "step_up.decided";
+    pub const FACE_MATCH_COMPLETED: &str = "face_match.completed";
     pub const WEBHOOK_TEST: &str = "webhook.test";
 }
 
@@ -34,6 +35,39 @@ pub async fn publish_to(
     data: Value,
     only: Option<&str>,
 ) -> StoreResult<String> {
+    let (id, now) = insert_event(&mut *conn, org_id, event_type, data).await?;
+    let targets: Vec<String> = webhooks::list(&mut *conn, org_id)
+        .await?
+        .into_iter()
+        .filter(|w| match only {
+            Some(only) => w.id == only,
+            None => w.enabled && w.events.iter().any(|e| e == event_type),
+        })
+        .map(|w| w.id)
+        .collect();
+    queue(conn, org_id, &id, &targets, now).await?;
+    Ok(id)
+}
+
+/// Writes the event for one submission's callback target only (a `callback` webhook row).
+pub async fn publish_callback(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    event_type: &str,
+    data: Value,
+    callback_webhook_id: &str,
+) -> StoreResult<String> {
+    let (id, now) = insert_event(&mut *conn, org_id, event_type, data).await?;
+    queue(conn, org_id, &id, &[callback_webhook_id.to_string()], now).await?;
+    Ok(id)
+}
+
+async fn insert_event(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    event_type: &str,
+    data: Value,
+) -> StoreResult<(String, time::OffsetDateTime)> {
     let id = kenali_core::id::new_id(kenali_core::id::IdKind::WebhookEvent);
     let now = time::OffsetDateTime::now_utc();
     let created_at = format_timestamp(now);
@@ -46,25 +80,28 @@ pub async fn publish_to(
         .bind(&created_at)
         .execute(&mut *conn)
         .await?;
-    let targets: Vec<String> = webhooks::list(&mut *conn, org_id)
-        .await?
-        .into_iter()
-        .filter(|w| match only {
-            Some(only) => w.id == only,
-            None => w.enabled && w.events.iter().any(|e| e == event_type),
-        })
-        .map(|w| w.id)
-        .collect();
-    if !targets.is_empty() {
-        let (settings, _) = org_settings::get(&mut *conn, org_id).await?;
-        let give_up_at = format_timestamp(now + time::Duration::hours(i64::from(settings.webhook_retry_hours)));
-        webhooks::queue_deliveries(&mut *conn, org_id, &id, &targets, &created_at, &give_up_at).await?;
-        // Wakes the workers of every process when (and only if) the transaction commits.
-        if conn.backend_name() == "PostgreSQL" {
-            sqlx::query("SELECT pg_notify($1, '')").bind(webhooks::OUTBOX_CHANNEL).execute(&mut *conn).await?;
-        }
+    Ok((id, now))
+}
+
+/// Queues a delivery of the event to each target, due now, retried for the org's window.
+async fn queue(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    event_id: &str,
+    targets: &[String],
+    now: time::OffsetDateTime,
+) -> StoreResult<()> {
+    if targets.is_empty() {
+        return Ok(());
     }
-    Ok(id)
+    let (settings, _) = org_settings::get(&mut *conn, org_id).await?;
+    let give_up_at = format_timestamp(now + time::Duration::hours(i64::from(settings.webhook_retry_hours)));
+    webhooks::queue_deliveries(&mut *conn, org_id, event_id, targets, &format_timestamp(now), &give_up_at).await?;
+    // Wakes the workers of every process when (and only if) the transaction commits.
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_notify($1, '')").bind(webhooks::OUTBOX_CHANNEL).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// The org's events of one type, oldest first (payloads as JSON).

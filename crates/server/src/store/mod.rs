@@ -20,6 +20,7 @@ pub mod org_settings;
 pub mod orgs;
 pub mod retention;
 pub mod search;
+pub mod submissions;
 pub mod tier_events;
 pub mod verifications;
 pub mod webhooks;
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Transaction};
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
+use tokio::sync::{watch, Mutex, OwnedMutexGuard};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -85,9 +86,9 @@ pub struct Store {
     writer: AnyPool,
     backend: Backend,
     write_lock: Option<Arc<Mutex<()>>>,
-    /// Signalled after every committed write transaction: the webhook worker wakes on it to
-    /// look for new deliveries instead of polling (one stored permit: bursts coalesce).
-    committed: Arc<Notify>,
+    /// Counts committed write transactions: the background workers (webhook outbox, face-match
+    /// jobs) each watch it and wake to look for new work instead of polling (bursts coalesce).
+    committed: Arc<watch::Sender<u64>>,
 }
 
 /// One write outside a transaction (an autocommit statement or a few), holding the write path.
@@ -114,13 +115,13 @@ impl std::ops::DerefMut for WriteConn {
 pub struct WriteTx {
     pub tx: Transaction<'static, Any>,
     _writer: Option<OwnedMutexGuard<()>>,
-    committed: Arc<Notify>,
+    committed: Arc<watch::Sender<u64>>,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
-        self.committed.notify_one();
+        self.committed.send_modify(|n| *n = n.wrapping_add(1));
         Ok(())
     }
 }
@@ -209,7 +210,7 @@ impl Store {
             }
         };
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { reader, writer, backend, write_lock, committed: Arc::new(Notify::new()) })
+        Ok(Store { reader, writer, backend, write_lock, committed: Arc::new(watch::channel(0).0) })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {
@@ -231,10 +232,10 @@ impl Store {
         self.backend
     }
 
-    /// Resolves after the next write transaction of this process commits (or at once when one
-    /// committed since the last wait).
-    pub async fn next_commit(&self) {
-        self.committed.notified().await;
+    /// A watch on this process's committed write transactions: `changed()` resolves after the
+    /// next commit (or at once when one committed since the last look).
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.committed.subscribe()
     }
 
     async fn write_guard(&self) -> Option<OwnedMutexGuard<()>> {
@@ -340,4 +341,41 @@ pub fn paginate<T>(mut rows: Vec<T>, limit: i64, id_of: impl Fn(&T) -> String) -
 pub struct TimeWindow {
     pub from: Option<String>,
     pub to: Option<String>,
+}
+
+/// `LISTEN {channel}` on a PostgreSQL connection of its own, turning each notification into a
+/// wake-up of a background worker (notifications are sent inside the transactions that create
+/// work, so they arrive only when that work is committed). Reconnects after a lost connection
+/// (sqlx's listener does); gives up quietly when it cannot connect at all, leaving the worker to
+/// its poll.
+pub async fn listen(
+    database_url: String,
+    channel: &'static str,
+    wake: Arc<tokio::sync::Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut listener = match sqlx::postgres::PgListener::connect(&database_url).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!(error = %e, channel, "cannot LISTEN; polling instead");
+            return;
+        }
+    };
+    if let Err(e) = listener.listen(channel).await {
+        tracing::warn!(error = %e, channel, "cannot LISTEN; polling instead");
+        return;
+    }
+    loop {
+        let received = tokio::select! {
+            received = listener.recv() => received,
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        };
+        match received {
+            Ok(_) => wake.notify_one(),
+            Err(e) => {
+                tracing::warn!(error = %e, channel, "the listener failed; polling until it reconnects");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
 }

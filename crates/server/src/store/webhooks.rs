@@ -39,8 +39,17 @@ fn events_json(events: &[String]) -> String {
     serde_json::Value::from(events.to_vec()).to_string()
 }
 
+/// What a webhook row is for: an endpoint an admin registered, or the callback target of one
+/// face-match submission (hidden from the endpoint routes, delivered by the same outbox).
+pub const PURPOSE_ENDPOINT: &str = "endpoint";
+pub const PURPOSE_CALLBACK: &str = "callback";
+
 pub async fn insert(conn: &mut AnyConnection, w: &WebhookRow) -> StoreResult<()> {
-    sqlx::query(&format!("INSERT INTO webhooks ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+    insert_for(conn, w, PURPOSE_ENDPOINT).await
+}
+
+pub async fn insert_for(conn: &mut AnyConnection, w: &WebhookRow, purpose: &str) -> StoreResult<()> {
+    sqlx::query(&format!("INSERT INTO webhooks ({COLUMNS}, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
         .bind(&w.id)
         .bind(&w.org_id)
         .bind(&w.url)
@@ -50,6 +59,7 @@ pub async fn insert(conn: &mut AnyConnection, w: &WebhookRow) -> StoreResult<()>
         .bind(i64::from(w.enabled))
         .bind(&w.created_at)
         .bind(&w.updated_at)
+        .bind(purpose)
         .execute(conn)
         .await?;
     Ok(())
@@ -90,22 +100,24 @@ pub async fn delete(conn: &mut AnyConnection, org_id: &str, id: &str, at: &str) 
 }
 
 pub async fn find(conn: &mut AnyConnection, org_id: &str, id: &str) -> StoreResult<Option<WebhookRow>> {
-    let row =
-        sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"))
-            .bind(org_id)
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL AND purpose = 'endpoint'"
+    ))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
-/// Any endpoint, deleted or not, by id (for a worker finishing a claimed delivery).
+/// The org's endpoints (callback targets are not endpoints).
 pub async fn list(conn: &mut AnyConnection, org_id: &str) -> StoreResult<Vec<WebhookRow>> {
-    let rows =
-        sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks WHERE org_id = $1 AND deleted_at IS NULL ORDER BY id"))
-            .bind(org_id)
-            .fetch_all(conn)
-            .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM webhooks WHERE org_id = $1 AND deleted_at IS NULL AND purpose = 'endpoint' ORDER BY id"
+    ))
+    .bind(org_id)
+    .fetch_all(conn)
+    .await?;
     rows.iter().map(from_row).collect()
 }
 

@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod b2b;
 mod blobs;
 mod cli;
 mod customers;

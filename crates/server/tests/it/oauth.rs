@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::testkit::{servers, TestServer};
 
 /// Creates a client with `scopes` through the API; returns (client id, secret).
-async fn new_client(server: &TestServer, scopes: &[&str]) -> (String, String) {
+pub(crate) async fn new_client(server: &TestServer, scopes: &[&str]) -> (String, String) {
     let (status, created) =
         server.post("/api/identity/oauth-clients", json!({"name": "partner backend", "scopes": scopes})).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -32,7 +32,7 @@ async fn token_request(
     (status, headers, response.json().await.unwrap())
 }
 
-async fn token(server: &TestServer, id: &str, secret: &str, scope: Option<&str>) -> String {
+pub(crate) async fn token(server: &TestServer, id: &str, secret: &str, scope: Option<&str>) -> String {
     let mut form = vec![("grant_type", "client_credentials")];
     if let Some(scope) = scope {
         form.push(("scope", scope));

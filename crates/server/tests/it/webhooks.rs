@@ -12,27 +12,27 @@ use crate::testkit::{servers, TestServer, NIK_MALE};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Received {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 /// How the receiver answers its n-th request (0-based).
-type Behaviour = Arc<dyn Fn(usize) -> Answer + Send + Sync>;
+pub(crate) type Behaviour = Arc<dyn Fn(usize) -> Answer + Send + Sync>;
 
 #[derive(Clone, Copy)]
-enum Answer {
+pub(crate) enum Answer {
     Status(u16),
     Hang,
 }
 
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    async fn start(behaviour: Behaviour) -> Receiver {
+    pub(crate) async fn start(behaviour: Behaviour) -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let state = (got.clone(), behaviour);
         let app = axum::Router::new()
@@ -67,12 +67,12 @@ impl Receiver {
         Receiver { url, got }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.got.lock().unwrap().clone()
     }
 
     /// Waits until `done` holds for what was received (10 s at most).
-    async fn wait_for(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
         for _ in 0..200 {
             let got = self.received();
             if done(&got) {
@@ -92,12 +92,12 @@ async fn create_webhook(server: &TestServer, body: Value) -> (String, String) {
     (created["webhook"]["id"].as_str().unwrap().to_string(), secret)
 }
 
-fn event_of(received: &Received) -> Value {
+pub(crate) fn event_of(received: &Received) -> Value {
     serde_json::from_str(&received.body).unwrap()
 }
 
 /// The receiver's check (README): HMAC-SHA256 of the raw body with the endpoint's secret.
-fn assert_signed(received: &Received, secret: &str) {
+pub(crate) fn assert_signed(received: &Received, secret: &str) {
     let want = kenali_core::webhook::signature(secret.as_bytes(), received.body.as_bytes());
     assert_eq!(received.headers["x-identity-signature"].to_str().unwrap(), want);
     assert_eq!(received.headers["x-quantum-signature"].to_str().unwrap(), want);
@@ -107,7 +107,7 @@ fn assert_signed(received: &Received, secret: &str) {
 }
 
 /// Makes every pending delivery due now, as if its retry delay had passed.
-async fn hurry(server: &TestServer) {
+pub(crate) async fn hurry(server: &TestServer) {
     sqlx::query(
         "UPDATE webhook_deliveries SET next_attempt_at = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'",
     )
@@ -334,7 +334,7 @@ async fn concurrent_claims_never_take_the_same_delivery() {
     }
 }
 
-async fn org_of(server: &TestServer) -> String {
+pub(crate) async fn org_of(server: &TestServer) -> String {
     use sqlx::Row;
     let row = sqlx::query("SELECT id FROM organizations WHERE name = 'default'")
         .fetch_one(server.state.store.reader())
