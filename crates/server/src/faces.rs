@@ -82,15 +82,20 @@ pub fn image_field(field: &str, value: &str) -> Result<ImageInput, Error> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .map_err(|_| Error::invalid_field(field, "is not valid base64"))?;
-    let media_type = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        "image/jpeg"
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
-    } else {
-        return Err(Error::image(field, ImageProblem::Unsupported));
-    };
+    let media_type = media_type_of(&bytes).ok_or_else(|| Error::image(field, ImageProblem::Unsupported))?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     Ok(ImageInput { bytes: Bytes::from(bytes), media_type, sha256 })
+}
+
+/// `image/jpeg` or `image/png` by the bytes' signature; `None` for anything else.
+pub fn media_type_of(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else {
+        None
+    }
 }
 
 pub fn decode_error(field: &str, err: DecodeError) -> Error {

@@ -20,7 +20,7 @@ use super::customers::load_customer;
 use super::faces::face_service;
 use super::{Error, Result};
 use crate::blobs::{self, StoredObject};
-use crate::faces::{decode_error, MAX_IMAGE_BYTES};
+use crate::faces::{decode_error, media_type_of, MAX_IMAGE_BYTES};
 use crate::ledger::{self, Actor};
 use crate::state::AppState;
 use crate::store::submissions::{self as store, ImageRow, SubmissionRow};
@@ -401,13 +401,7 @@ fn check_image(role: &str, bytes: &[u8], decode: Option<DecodeLimits>) -> Result
     if bytes.len() > MAX_UPLOAD_BYTES {
         return Err(Error::image(role, ImageProblem::TooLarge(format!("must be at most {MAX_UPLOAD_BYTES} bytes"))));
     }
-    let media_type = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        "image/jpeg"
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
-    } else {
-        return Err(Error::image(role, ImageProblem::Unsupported));
-    };
+    let media_type = media_type_of(bytes).ok_or_else(|| Error::image(role, ImageProblem::Unsupported))?;
     if let Some(limits) = decode {
         decode_image(bytes, limits).map_err(|e| decode_error(role, e))?;
     }

@@ -59,6 +59,7 @@ pub struct RecordsPruned {
     pub review_items: u64,
     pub attempts: u64,
     pub webhook_events: u64,
+    pub face_match_submissions: u64,
 }
 
 /// Deletes the org's regulated records created before `before`: verification rows and the
@@ -76,8 +77,21 @@ pub async fn prune_records(conn: &mut AnyConnection, org_id: &str, before: &str)
     .bind(kenali_core::time_fmt::now_timestamp())
     .execute(&mut *conn)
     .await?;
-    // Children before parents: Dukcapil verdicts reference verifications, deliveries events.
-    let statements: [(&str, Option<&mut u64>); 9] = [
+    // A finished submission's objects, had its images outlived the step-up window's sweep.
+    sqlx::query(
+        "INSERT INTO blob_deletions (object_key, is_prefix, created_at) \
+         SELECT org_id || '/submissions/' || id || '/', 1, $3 FROM face_match_submissions \
+         WHERE org_id = $1 AND created_at < $2 AND images_deleted_at IS NULL AND status IN ('completed', 'failed') \
+         ON CONFLICT (object_key) DO NOTHING",
+    )
+    .bind(org_id)
+    .bind(before)
+    .bind(kenali_core::time_fmt::now_timestamp())
+    .execute(&mut *conn)
+    .await?;
+    // Children before parents: Dukcapil verdicts reference verifications, deliveries events,
+    // deliveries their (callback) webhooks.
+    let statements: [(&str, Option<&mut u64>); 12] = [
         ("DELETE FROM dukcapil_verdicts WHERE org_id = $1 AND created_at < $2", Some(&mut pruned.dukcapil_verdicts)),
         ("DELETE FROM tier_events WHERE org_id = $1 AND created_at < $2", Some(&mut pruned.tier_events)),
         ("DELETE FROM ktp_bundles WHERE org_id = $1 AND created_at < $2", Some(&mut pruned.ktp_bundles)),
@@ -98,6 +112,21 @@ pub async fn prune_records(conn: &mut AnyConnection, org_id: &str, before: &str)
             None,
         ),
         ("DELETE FROM webhook_events WHERE org_id = $1 AND created_at < $2", Some(&mut pruned.webhook_events)),
+        (
+            "DELETE FROM face_match_submission_images WHERE submission_id IN (SELECT id FROM face_match_submissions \
+             WHERE org_id = $1 AND created_at < $2 AND status IN ('completed', 'failed'))",
+            None,
+        ),
+        (
+            "DELETE FROM face_match_submissions WHERE org_id = $1 AND created_at < $2 \
+             AND status IN ('completed', 'failed')",
+            Some(&mut pruned.face_match_submissions),
+        ),
+        (
+            "DELETE FROM webhooks WHERE org_id = $1 AND created_at < $2 AND purpose = 'callback' \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = webhooks.id)",
+            None,
+        ),
     ];
     for (sql, count) in statements {
         let deleted = sqlx::query(sql).bind(org_id).bind(before).execute(&mut *conn).await?.rows_affected();

@@ -50,6 +50,17 @@ async fn staged_prefix(server: &TestServer, id: &str) -> String {
     kenali_server::blobs::submission_prefix(&crate::webhooks::org_of(server).await, id)
 }
 
+/// Waits (5 s at most) until the submission's callback delivery has `status`.
+async fn callback_reaches(server: &TestServer, token: &str, id: &str, status: &str) {
+    for _ in 0..100 {
+        let (_, details) = server.get_as(token, &format!("{SUBMISSIONS}/{id}/details")).await;
+        if details["callback"]["status"] == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Polls until the submission is completed or failed (60 s at most).
 async fn finished(server: &TestServer, token: &str, id: &str) -> Value {
     for _ in 0..600 {
@@ -135,13 +146,7 @@ async fn a_partner_backend_matches_a_selfie_against_a_ktp_and_a_baseline() {
         let event = event_of(&got[0]);
         assert_eq!(event["type"], "face_match.completed");
         assert_eq!(event["data"], json!({"submissionId": id, "correlationId": "loan-42", "status": "completed"}));
-        for _ in 0..100 {
-            let (_, details) = server.get_as(&token, &format!("{SUBMISSIONS}/{id}/details")).await;
-            if details["callback"]["status"] == "delivered" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        callback_reaches(&server, &token, &id, "delivered").await;
         let (_, details) = server.get_as(&token, &format!("{SUBMISSIONS}/{id}/details")).await;
         assert_eq!(details["callback"]["status"], "delivered", "{details}");
         // The callback target is not one of the org's webhook endpoints.
@@ -379,13 +384,7 @@ async fn a_faceless_image_fails_the_job_and_a_down_receiver_gets_the_callback_on
             .unwrap();
         hurry(&server).await;
         receiver.wait_for("the second attempt", |got| got.len() >= 2).await;
-        for _ in 0..100 {
-            let (_, details) = server.get_as(&token, &format!("{SUBMISSIONS}/{id}/details")).await;
-            if details["callback"]["status"] == "failed" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        callback_reaches(&server, &token, &id, "failed").await;
         let (_, details) = server.get_as(&token, &format!("{SUBMISSIONS}/{id}/details")).await;
         assert_eq!(details["callback"]["status"], "failed", "{details}");
         assert_eq!(details["callback"]["lastStatus"], 503);
@@ -397,6 +396,14 @@ async fn a_faceless_image_fails_the_job_and_a_down_receiver_gets_the_callback_on
         assert_signed(&got[2], &secret);
         assert_eq!(event_of(&got[2])["data"]["status"], "failed");
         assert_eq!(event_of(&got[2])["id"], event_of(&got[0])["id"], "the same event, at least once");
+        callback_reaches(&server, &token, &id, "delivered").await;
+
+        // Past the records window the submission, its event and its callback target go.
+        let later = server.state.clock.now() + time::Duration::days(365 * 20);
+        kenali_server::retention::sweep(&server.state, later, "test", false).await.unwrap();
+        assert_eq!(server.count("face_match_submissions").await, 0);
+        assert_eq!(server.count("face_match_submission_images").await, 0);
+        assert_eq!(server.count("webhooks").await, 0);
     }
 }
 
