@@ -17,6 +17,8 @@ export KENALI_WEBHOOK_ALLOW_PRIVATE=true KENALI_LOG=warn KENALI_BOOTSTRAP_API_KE
 
 cargo build --release --bin kenali --example bench_b2b -p kenali-server >/dev/null
 
+# Whatever fails, nothing started here outlives the script.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 wait_up() { for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$1/api/healthz" >/dev/null && return; sleep 0.2; done; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -26,6 +28,8 @@ KENALI_DATA_DIR="$data_dir" KENALI_LISTEN=127.0.0.1:18291 target/release/kenali 
 server=$!
 wait_up 18291
 target/release/examples/bench_b2b --base http://127.0.0.1:18291 --submissions "$SUBMISSIONS" --concurrency "$CONCURRENCY"
+echo "-- one client at a time, each waiting for its callback (latency without a backlog)"
+target/release/examples/bench_b2b --base http://127.0.0.1:18291 --submissions 50 --concurrency 1 --closed-loop
 kill "$server"; wait "$server" 2>/dev/null || true
 rm -rf "$data_dir"
 

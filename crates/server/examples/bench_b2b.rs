@@ -37,6 +37,10 @@ struct Args {
     selfie: String,
     #[arg(long, default_value = "../shared/testdata/faces/obama_3.jpg")]
     baseline: String,
+    /// Each client waits for its submission's callback before the next (latency with no
+    /// backlog), instead of submitting as fast as the server accepts (throughput).
+    #[arg(long)]
+    closed_loop: bool,
     /// A server process to kill once a third of the callbacks have arrived.
     #[arg(long)]
     kill_pid: Option<u32>,
@@ -122,8 +126,9 @@ async fn main() {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut workers = Vec::new();
     for worker in 0..args.concurrency {
-        let (client, token, next, images, confirmed) =
-            (client.clone(), token.clone(), next.clone(), images.clone(), confirmed.clone());
+        let (client, token, next, images, confirmed, callbacks) =
+            (client.clone(), token.clone(), next.clone(), images.clone(), confirmed.clone(), callbacks.clone());
+        let closed_loop = args.closed_loop;
         let (bases, callback_url, total) = (bases.clone(), callback_url.clone(), args.submissions);
         workers.push(tokio::spawn(async move {
             loop {
@@ -132,18 +137,26 @@ async fn main() {
                     return;
                 }
                 // Each request to the next server in turn, as a load balancer would; a server
-                // that was killed is skipped.
-                let mut turn = worker + i;
-                let mut send = |build: &dyn Fn(&str) -> reqwest::RequestBuilder| {
-                    turn += 1;
-                    let attempts: Vec<reqwest::RequestBuilder> =
-                        (0..bases.len()).map(|k| build(&bases[(turn + k) % bases.len()])).collect();
+                // that was killed is skipped, and a 429 waits as its Retry-After says.
+                let turn = worker + i;
+                let send = |build: &dyn Fn(&str) -> reqwest::RequestBuilder| {
+                    let attempts = |round: usize| -> Vec<reqwest::RequestBuilder> {
+                        (0..bases.len()).map(|k| build(&bases[(turn + round + k) % bases.len()])).collect()
+                    };
+                    let rounds: Vec<Vec<reqwest::RequestBuilder>> = (0..20).map(attempts).collect();
                     async move {
                         let mut last = None;
-                        for request in attempts {
-                            match request.send().await {
-                                Ok(response) => return response,
-                                Err(e) => last = Some(e),
+                        for round in rounds {
+                            for request in round {
+                                match request.send().await {
+                                    Ok(response) if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                                        let wait = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+                                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                                        break;
+                                    }
+                                    Ok(response) => return response,
+                                    Err(e) => last = Some(e),
+                                }
                             }
                         }
                         panic!("no server answered: {last:?}");
@@ -172,7 +185,10 @@ async fn main() {
                     .await,
                 )
                 .await;
-                confirmed.lock().unwrap().insert(id, Instant::now());
+                confirmed.lock().unwrap().insert(id.clone(), Instant::now());
+                while closed_loop && !callbacks.lock().unwrap().contains_key(&id) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
             }
         }));
     }

@@ -25,6 +25,10 @@ pub const KTP_CAPTURE: Limit = Limit { name: "ktp_capture", max: 5, window_secs:
 pub const ERASURE: Limit = Limit { name: "erasure", max: 10, window_secs: 300, per: "organization" };
 /// Face challenges, like KTP ones: each is cheap, but an unbounded stream of them is not.
 pub const FACE_CHALLENGE: Limit = Limit { name: "face_challenge", max: 30, window_secs: 60, per: "customer" };
+/// Backend-to-backend face-match submissions created: their jobs queue in the database, so the
+/// limit guards against a runaway client rather than pacing the work.
+pub const FACE_MATCH_SUBMISSION: Limit =
+    Limit { name: "face_match_submission", max: 600, window_secs: 60, per: "organization" };
 /// `/face/match` decodes and embeds up to two images per call.
 pub const FACE_MATCH: Limit = Limit { name: "face_match", max: 120, window_secs: 60, per: "organization" };
 /// A Dukcapil verdict with a photo decodes and embeds it (and may re-read a step-up selfie).

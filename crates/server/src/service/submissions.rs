@@ -230,7 +230,7 @@ pub async fn create(
         ),
         None => None,
     };
-    crate::ratelimit::check(state, crate::ratelimit::FACE_MATCH, &actor.org_id).await?;
+    crate::ratelimit::check(state, crate::ratelimit::FACE_MATCH_SUBMISSION, &actor.org_id).await?;
     if let Some(customer_id) = &body.customer_id {
         let mut conn = state.store.reader().acquire().await?;
         load_customer(&mut conn, &actor.org_id, customer_id).await?;
