@@ -54,6 +54,8 @@ g() { "$GARAGE" -c "$garage_dir/garage.toml" "$@"; }
 garage_pid=$!
 node=""
 for _ in $(seq 1 100); do node=$(g node id -q 2>/dev/null | cut -d@ -f1) && [ -n "$node" ] && break; sleep 0.1; done
+# `node id` reads the key from disk; wait for the server itself to answer.
+for _ in $(seq 1 200); do g status >/dev/null 2>&1 && break; sleep 0.1; done
 g layout assign -z dc1 -c 1G "$node" >/dev/null
 g layout apply --version 1 >/dev/null
 g bucket create kenali-bench >/dev/null

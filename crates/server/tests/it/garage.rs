@@ -112,6 +112,20 @@ fn start(bin: &Path) -> S3Target {
         "garage did not start: {}",
         std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
     );
+    // `node id` reads the node's key from disk; the server may not listen yet. `status` talks
+    // to it, so wait for that to answer before changing the layout.
+    let listening = (0..200).any(|_| {
+        let up = Command::new(bin).arg("-c").arg(&config).arg("status").output().is_ok_and(|out| out.status.success());
+        if !up {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        up
+    });
+    assert!(
+        listening,
+        "garage did not answer: {}",
+        std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+    );
     garage(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
     garage(&["layout", "apply", "--version", "1"]);
     garage(&["bucket", "create", BUCKET]);
