@@ -57,6 +57,8 @@ struct Analysis {
     live_probability: f32,
     reference: PairFace,
     analysis_ms: u64,
+    /// SHA-256 of the selfie as uploaded (the verification's probe).
+    selfie_sha256: Option<String>,
 }
 
 /// Runs the job and records how it ended. Errors only when even recording failed (the lease
@@ -94,8 +96,12 @@ async fn analyze(state: &AppState, row: &SubmissionRow) -> std::result::Result<A
     };
     let [selfie_role, reference_role] = mode.roles();
     let mut opened = Vec::with_capacity(2);
+    let mut selfie_sha256 = None;
     for role in [selfie_role, reference_role] {
         let image = images.iter().find(|i| i.role == role).ok_or_else(|| Error::internal(format!("{role} row")))?;
+        if role == selfie_role {
+            selfie_sha256.clone_from(&image.image_sha256);
+        }
         let object = image.object.as_ref().ok_or_else(|| Error::Gone {
             code: "images_deleted",
             message: "this submission's images were deleted".into(),
@@ -108,8 +114,9 @@ async fn analyze(state: &AppState, row: &SubmissionRow) -> std::result::Result<A
     }
     let reference_bytes = opened.pop().unwrap_or_default();
     let selfie_bytes = opened.pop().unwrap_or_default();
-    let engine = face_service(state)?.engine().clone();
-    let analysis = face_service(state)?
+    let service = face_service(state)?;
+    let engine = service.engine().clone();
+    let analysis = service
         .run_blocking(move || {
             let clock = Instant::now();
             let limits = DecodeLimits { max_bytes: MAX_UPLOAD_BYTES, ..DecodeLimits::default() };
@@ -126,7 +133,7 @@ async fn analyze(state: &AppState, row: &SubmissionRow) -> std::result::Result<A
             }
             .map_err(|e| face_error(reference_role, e))?;
             let analysis_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-            Ok(Analysis { selfie, live_probability, reference, analysis_ms })
+            Ok(Analysis { selfie, live_probability, reference, analysis_ms, selfie_sha256 })
         })
         .await?;
     Ok(analysis)
@@ -159,14 +166,6 @@ async fn complete(
     let threshold = threshold_for(org_settings(state, &row.org_id).await?.match_threshold, RiskLevel::Medium);
     let matched = score >= threshold;
     let [selfie_role, reference_role] = Mode::parse(&row.mode).unwrap_or(Mode::SelfieToSelfie).roles();
-    let selfie_sha = {
-        let mut conn = state.store.reader().acquire().await?;
-        store::images(&mut conn, &row.id)
-            .await?
-            .into_iter()
-            .find(|i| i.role == selfie_role)
-            .and_then(|i| i.image_sha256)
-    };
     let policy = tier_policy(state, &row.org_id).await?;
     let now = state.clock.now_timestamp();
     let mut reference = quality_json(&analysis.reference.quality);
@@ -217,7 +216,7 @@ async fn complete(
                             against: MatchAgainst::ReferenceImage,
                             enrollment_id: None,
                             enrollment_source: None,
-                            probe_sha256: selfie_sha,
+                            probe_sha256: analysis.selfie_sha256.clone(),
                             risk_level: None,
                             action_label: None,
                             trigger: None,
