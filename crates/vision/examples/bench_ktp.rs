@@ -22,8 +22,9 @@
 //! voter's score distribution per group, so that thresholds can be chosen on the calibration
 //! family and reported on the held-out one, and for each voter judged by a single threshold
 //! the threshold with its margins: the least over genuine cards and the largest over each
-//! attack. Each failing genuine card and each accepted attack is logged on stderr. With
-//! `--only ATTACK` (repeatable) only the attacks named run, e.g. `--only "pasted portrait"`.
+//! attack. Each failing genuine card and each accepted attack (with its voters' scores) is
+//! logged on stderr. With `--only ATTACK` (repeatable) only the attacks named run, e.g.
+//! `--only "pasted portrait"`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -621,9 +622,16 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize,
                 types.add(&format!("re-typed in {face}"), judged.as_ref());
             }
             if verdict == "passed" {
+                let scores: Vec<String> = judged
+                    .iter()
+                    .flat_map(|(_, judgement)| judgement.anti_spoof_voters.iter().chain(&judgement.tamper_voters))
+                    .filter_map(|v| v.score.map(|score| format!("{} {score:.4}", v.name)))
+                    .collect();
                 eprintln!(
-                    "{name} {attack} {seed} accepted (NIK face {}, text {})",
-                    style.nik_face.name, style.regular.name
+                    "{name} {attack} {seed} accepted (NIK face {}, text {}): {}",
+                    style.nik_face.name,
+                    style.regular.name,
+                    scores.join(", ")
                 );
             }
         }

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
+use kenali_core::document::thresholds::READING_CONFIDENCE_MIN;
 use kenali_core::document::{CardFrameMeasure, PortraitMeasure};
 use kenali_core::ktp::{parse_card, KtpReading, OcrLine};
 use kenali_core::typeface::TypefaceMeasure;
@@ -149,7 +150,11 @@ pub fn analyze_capture(
     let card = cards[read_frame].take().ok_or(CaptureError::NoCard)?;
     let started = Instant::now();
     let center = [card.width() as f32 / 2.0, card.height() as f32 / 2.0];
-    let read = ocr.read_at(&card, CARD_DET_SHORT_SIDE)?;
+    let mut read = ocr.read_at(&card, CARD_DET_SHORT_SIDE)?;
+    // The frames are rectified alike: a line blurred by a shake, dimmed or lit by a glint in
+    // the read frame is often clean where the others have it.
+    let others: Vec<&RgbImage> = cards.iter().flatten().collect();
+    ocr.reread_unsure(&mut read, &others, READING_CONFIDENCE_MIN)?;
     let lines = level_lines(&read, center);
     let reading = parse_card(&lines, CARD_WIDTH as f32);
     let nik_type = reading.nik.as_ref().and_then(|nik| {

@@ -286,6 +286,35 @@ impl OcrEngine {
         Ok(reading_order(lines))
     }
 
+    /// Recognises again, at the same box in each of `others` (images registered with the one
+    /// `read` came from, such as a capture's other rectified frames), each line of `read` with
+    /// less than `confidence_min`, and keeps the most confident reading. Only the unsure lines
+    /// are read again: a few recognitions at most.
+    pub fn reread_unsure(
+        &self,
+        read: &mut [TextLine],
+        others: &[&RgbImage],
+        confidence_min: f32,
+    ) -> Result<(), OcrError> {
+        let jobs: Vec<(usize, &RgbImage)> = (0..read.len())
+            .filter(|&line| read[line].confidence < confidence_min)
+            .flat_map(|line| others.iter().map(move |image| (line, *image)))
+            .collect();
+        let rereads = crate::measure::parallel_indexed(jobs.len(), |j| {
+            let (line, image) = jobs[j];
+            let Some(crop) = read[line].bounds.crop(image) else { return Ok(None) };
+            self.recognize(&crop).map(|reading| Some((line, reading)))
+        });
+        for reread in rereads {
+            let Some((line, (text, confidence))) = reread? else { continue };
+            if confidence > read[line].confidence && !text.trim().is_empty() {
+                read[line].text = text;
+                read[line].confidence = confidence;
+            }
+        }
+        Ok(())
+    }
+
     /// Oriented boxes around the text in `image`, in image pixels.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<OrientedBox>, OcrError> {
         self.detect_at(image, DET_SHORT_SIDE)

@@ -45,6 +45,9 @@ const SIDE_INSET: i32 = 6;
 /// fraction.
 const INK_CONTRAST: f32 = 45.0;
 const INK_ROW_MIN: f32 = 0.03;
+/// A line's ink, measured to a fraction of a pixel for the caption's centre, spans at least
+/// this share of its OCR box (which pads the text by a few pixels), or it was not all seen.
+const INK_SPAN_OF_BOX: f32 = 0.85;
 const INK_ROW_MAX: f32 = 0.6;
 
 /// The card's portrait, usable as a face reference.
@@ -183,14 +186,112 @@ fn caption(card: &RgbImage, lines: &[OcrLine], face: [f32; 4], frame: [Option<f3
         })
         .max_by(|a, b| a.top.total_cmp(&b.top));
     let Some(place) = place else { return Caption::PlaceMissing };
+    // The caption's centre from its ink where it can be measured (an OCR box is padded
+    // unevenly, by a pixel or three), else from the boxes.
+    let caption_centre = match (ink_span(card, place), ink_span(card, date)) {
+        (Some(a), Some(b)) => (a[0] + a[1] + b[0] + b[1]) / 4.0,
+        _ => (centre(place) + centre(date)) / 2.0,
+    };
+    let rows = (face[1].max(0.0) as i32, face[3].min(card.height() as f32) as i32);
     let offset = match (frame[0], frame[2]) {
         (Some(left), Some(right)) if right > left => {
-            Some(((centre(place) + centre(date)) / 2.0 - (left + right) / 2.0) / (right - left))
+            let left = edge_position(card, left, rows, false).unwrap_or(left);
+            let right = edge_position(card, right, rows, true).unwrap_or(right);
+            Some((caption_centre - (left + right) / 2.0) / (right - left))
         }
         _ => None,
     };
     let gap = frame[3].and_then(|bottom| Some((ink_top(card, place, bottom + 3.0)? - bottom) / date_height));
     Caption::Read { offset, gap }
+}
+
+/// Where, to a fraction of a pixel, a vertical edge of the photo found at column `at` lies over
+/// the face's `rows`: on each row, from the card's paper outside it (`outward` to the right for
+/// the right edge) inward, the first point where the colour has moved half of the way it moves
+/// within a few pixels; the median over the rows. The outer boundary of whatever stands on
+/// the paper (a frame line, a cut-out's border, the photo), the same kind on both sides, so
+/// that the caption's offset is measured against the photo's true centre.
+fn edge_position(card: &RgbImage, at: f32, rows: (i32, i32), outward: bool) -> Option<f32> {
+    const OUTSIDE: std::ops::RangeInclusive<i32> = 5..=8;
+    const REACH: i32 = 5;
+    let (w, h) = (card.width() as i32, card.height() as i32);
+    let at = at.round() as i32;
+    let dir = if outward { -1 } else { 1 };
+    // Pixel `k` steps inward from the edge's column (negative: outside it).
+    let column = |k: i32| at + dir * k;
+    if !(0..w).contains(&column(-*OUTSIDE.end())) || !(0..w).contains(&column(REACH)) {
+        return None;
+    }
+    let mut crossings: Vec<f32> = (rows.0.max(0)..rows.1.min(h))
+        .filter_map(|y| {
+            let rgb = |k: i32| card.get_pixel(column(k) as u32, y as u32).0.map(f32::from);
+            let mut paper = [0f32; 3];
+            for k in OUTSIDE {
+                let p = rgb(-k);
+                (0..3).for_each(|c| paper[c] += p[c] / OUTSIDE.count() as f32);
+            }
+            let distance = |k: i32| {
+                let p = rgb(k);
+                (0..3).map(|c| (p[c] - paper[c]).powi(2)).sum::<f32>().sqrt()
+            };
+            let profile: Vec<f32> = (-4..=REACH).map(distance).collect();
+            let peak = profile.iter().copied().fold(0.0, f32::max);
+            if peak < EDGE_STEP_MIN / 2.0 {
+                return None;
+            }
+            let half = peak / 2.0;
+            let i = profile.iter().position(|d| *d >= half)?;
+            if i == 0 {
+                return None;
+            }
+            let (before, after) = (profile[i - 1], profile[i]);
+            let k = (i as f32 - 4.0) - 1.0 + (half - before) / (after - before).max(f32::EPSILON);
+            Some(at as f32 + dir as f32 * k)
+        })
+        .collect();
+    if crossings.len() < 8 {
+        return None;
+    }
+    crossings.sort_by(f32::total_cmp);
+    Some(crossings[crossings.len() / 2])
+}
+
+/// A line of text's ink from its first column to its last (card pixels, to a fraction of a
+/// pixel): over the middle of the line's box, the columns whose darkest pixel passes halfway
+/// from the paper to the ink, their ends interpolated at that level.
+fn ink_span(card: &RgbImage, line: &OcrLine) -> Option<[f32; 2]> {
+    let (w, h) = (card.width() as i32, card.height() as i32);
+    let height = line.bottom - line.top;
+    let (y0, y1) = (((line.top + 0.25 * height) as i32).max(0), ((line.bottom - 0.25 * height) as i32).min(h));
+    let (x0, x1) = ((line.left as i32 - 2).max(0), (line.right as i32 + 2).min(w));
+    if y1 - y0 < 3 || x1 - x0 < 8 {
+        return None;
+    }
+    let grey = |x: i32, y: i32| luminance(card.get_pixel(x as u32, y as u32));
+    let darkest: Vec<f32> = (x0..x1).map(|x| (y0..y1).map(|y| grey(x, y)).fold(f32::MAX, f32::min)).collect();
+    let mut sorted = darkest.clone();
+    sorted.sort_by(f32::total_cmp);
+    let (ink, paper) = (sorted[sorted.len() / 20], sorted[(sorted.len() - 1) * 95 / 100]);
+    if paper - ink < INK_CONTRAST {
+        return None;
+    }
+    let level = (ink + paper) / 2.0;
+    let first = darkest.iter().position(|g| *g < level)?;
+    let last = darkest.iter().rposition(|g| *g < level)?;
+    if first == 0 || last + 1 == darkest.len() {
+        // The ink runs to the box's end: the line may go on beyond it.
+        return None;
+    }
+    if ((last - first) as f32) < INK_SPAN_OF_BOX * (line.right - line.left) {
+        // Part of the line is too faint against one level (a glint washes it out): its ends
+        // would be taken inside the text.
+        return None;
+    }
+    // How far from the inked column towards the blank one the level is crossed.
+    let cross = |outside: f32, inside: f32| (level - inside) / (outside - inside).max(f32::EPSILON);
+    let left = x0 as f32 + first as f32 - cross(darkest[first - 1], darkest[first]);
+    let right = x0 as f32 + last as f32 + cross(darkest[last + 1], darkest[last]);
+    Some([left, right])
 }
 
 /// The first row (card pixels) of a text line's ink below `floor` (the photo's lower edge, which
@@ -220,11 +321,21 @@ fn ink_top(card: &RgbImage, line: &OcrLine, floor: f32) -> Option<f32> {
     if paper - ink_level < INK_CONTRAST {
         return None;
     }
-    // Halfway between the ink's core and the paper: blur and uneven light (a glint on the
-    // laminate) move both.
-    let threshold = (ink_level + paper) / 2.0;
+    // A pixel holds ink when it is darker than its own column's paper by half the line's
+    // contrast: a glint's edge or a band of the card's pattern darkens some columns of the paper
+    // over every row, which one level for the whole box would count as ink on every row.
+    let half_contrast = (paper - ink_level) / 2.0;
+    let column_paper: Vec<f32> = (x0..x1)
+        .map(|x| {
+            let mut column: Vec<f32> = (y0..y1).map(|y| grey(x, y)).collect();
+            column.sort_by(f32::total_cmp);
+            column[(column.len() - 1) * 9 / 10]
+        })
+        .collect();
     // Each row's share of ink, row `y0 + i` at `i`.
-    let ink: Vec<f32> = (y0..y1).map(|y| fraction((x0..x1).map(|x| grey(x, y) < threshold))).collect();
+    let ink: Vec<f32> = (y0..y1)
+        .map(|y| fraction((x0..x1).map(|x| grey(x, y) < column_paper[(x - x0) as usize] - half_contrast)))
+        .collect();
     let (inkiest, _) = ink.iter().enumerate().filter(|(_, f)| **f < INK_ROW_MAX).max_by(|a, b| a.1.total_cmp(b.1))?;
     let mut top = inkiest;
     while top > 0 && (INK_ROW_MIN..INK_ROW_MAX).contains(&ink[top - 1]) {
@@ -298,6 +409,72 @@ mod tests {
         };
         assert!(offset.unwrap().abs() < 0.01, "{offset:?}");
         assert!(gap.unwrap() > 0.3, "{gap:?}");
+    }
+
+    #[test]
+    fn a_band_of_shaded_paper_under_the_photo_is_not_taken_for_ink() {
+        // A glint's edge leaves a band of columns half as bright below the photo, over the
+        // blank above the caption and the caption itself.
+        let (mut card, lines) = drawn([770, 120, 980, 400], 875, 406);
+        for y in 401..470 {
+            for x in 800..830 {
+                let p = card.get_pixel_mut(x, y);
+                p.0 = p.0.map(|c| c / 2);
+            }
+        }
+        let Caption::Read { gap, .. } = caption(&card, &lines, FACE, photo_frame(&card, FACE)) else {
+            panic!("no caption");
+        };
+        assert!(gap.unwrap() > 0.3, "{gap:?}");
+    }
+
+    /// A photo over columns `photo_left..photo_left + 209` and rows 120..400 (a plain light
+    /// background over a dark jacket) and two caption lines whose ink spans columns
+    /// `ink_left..ink_left + width` exactly (bars 5 px wide, symmetric about their middle),
+    /// blurred as a camera would.
+    fn drawn_exactly(photo_left: u32, ink_left: u32) -> (RgbImage, Vec<OcrLine>) {
+        let mut card = RgbImage::from_pixel(1012, 638, PAPER);
+        for y in 120..400 {
+            for x in photo_left..photo_left + 209 {
+                let shade = if y < 220 { 170 } else { 60 };
+                card.put_pixel(x, y, Rgb([shade, shade - 10, shade - 20]));
+            }
+        }
+        let mut lines = Vec::new();
+        for (row, (text, width)) in [("KOTA BANDUNG", 145u32), ("12-08-2016", 95)].into_iter().enumerate() {
+            let top = 406 + row as u32 * 26;
+            let left = ink_left + (145 - width) / 2;
+            for x in left..left + width {
+                if (x - left) % 10 < 5 {
+                    for y in top + 4..top + 19 {
+                        card.put_pixel(x, y, INK);
+                    }
+                }
+            }
+            // The OCR pads its boxes unevenly.
+            lines.push(OcrLine {
+                text: text.into(),
+                confidence: 0.99,
+                left: left as f32 - 4.0,
+                top: top as f32,
+                right: (left + width) as f32 + 1.0,
+                bottom: (top + 23) as f32,
+            });
+        }
+        (imageproc::filter::gaussian_blur_f32(&card, 1.2), lines)
+    }
+
+    #[test]
+    fn the_captions_offset_is_measured_to_a_fraction_of_a_pixel() {
+        // The photo covers columns 770..=978 (centre 874); the caption's ink 802..=946 (874).
+        for (photo_left, want_px) in [(770u32, 0.0f32), (773, -3.0), (768, 2.0)] {
+            let (card, lines) = drawn_exactly(photo_left, 802);
+            let Caption::Read { offset, .. } = caption(&card, &lines, FACE, photo_frame(&card, FACE)) else {
+                panic!("no caption");
+            };
+            let got_px = offset.unwrap() * 209.0;
+            assert!((got_px - want_px).abs() < 0.4, "photo at {photo_left}: {got_px} px, want {want_px}");
+        }
     }
 
     #[test]
