@@ -186,15 +186,15 @@ fn caption(card: &RgbImage, lines: &[OcrLine], face: [f32; 4], frame: [Option<f3
         })
         .max_by(|a, b| a.top.total_cmp(&b.top));
     let Some(place) = place else { return Caption::PlaceMissing };
-    // The caption's centre from its ink where it can be measured (an OCR box is padded
-    // unevenly, by a pixel or three), else from the boxes.
-    let caption_centre = match (ink_span(card, place), ink_span(card, date)) {
-        (Some(a), Some(b)) => (a[0] + a[1] + b[0] + b[1]) / 4.0,
-        _ => (centre(place) + centre(date)) / 2.0,
-    };
     let rows = (face[1].max(0.0) as i32, face[3].min(card.height() as f32) as i32);
     let offset = match (frame[0], frame[2]) {
         (Some(left), Some(right)) if right > left => {
+            // The caption's centre from its ink where it can be measured (an OCR box is
+            // padded unevenly, by a pixel or three), else from the boxes.
+            let caption_centre = match (ink_span(card, place), ink_span(card, date)) {
+                (Some(a), Some(b)) => (a[0] + a[1] + b[0] + b[1]) / 4.0,
+                _ => (centre(place) + centre(date)) / 2.0,
+            };
             let left = edge_position(card, left, rows, false).unwrap_or(left);
             let right = edge_position(card, right, rows, true).unwrap_or(right);
             Some((caption_centre - (left + right) / 2.0) / (right - left))
@@ -354,17 +354,22 @@ mod tests {
     const PAPER: Rgb<u8> = Rgb([200, 220, 235]);
     const INK: Rgb<u8> = Rgb([40, 40, 50]);
 
-    /// A pale card with a dark-suited "photo" at `photo` (left, top, right, bottom), and two
-    /// caption lines of blocky "glyphs" centred at `caption_x`, starting `caption_top`.
-    fn drawn(photo: [u32; 4], caption_x: u32, caption_top: u32) -> (RgbImage, Vec<OcrLine>) {
-        let mut card = RgbImage::from_pixel(1012, 638, PAPER);
+    /// A "photo" over `photo` (left, top, right, bottom): a light background above, a dark
+    /// jacket below.
+    fn paint_photo(card: &mut RgbImage, photo: [u32; 4]) {
         for y in photo[1]..photo[3] {
             for x in photo[0]..photo[2] {
-                // Light background above, a dark jacket below, a face in the middle.
                 let shade = if y < photo[1] + 100 { 170 } else { 60 };
                 card.put_pixel(x, y, Rgb([shade, shade - 10, shade - 20]));
             }
         }
+    }
+
+    /// A pale card with a dark-suited "photo" at `photo` (left, top, right, bottom), and two
+    /// caption lines of blocky "glyphs" centred at `caption_x`, starting `caption_top`.
+    fn drawn(photo: [u32; 4], caption_x: u32, caption_top: u32) -> (RgbImage, Vec<OcrLine>) {
+        let mut card = RgbImage::from_pixel(1012, 638, PAPER);
+        paint_photo(&mut card, photo);
         let mut lines = Vec::new();
         for (row, (text, width)) in [("KOTA BANDUNG", 160u32), ("12-08-2016", 110)].into_iter().enumerate() {
             let top = caption_top + row as u32 * 26;
@@ -434,12 +439,7 @@ mod tests {
     /// blurred as a camera would.
     fn drawn_exactly(photo_left: u32, ink_left: u32) -> (RgbImage, Vec<OcrLine>) {
         let mut card = RgbImage::from_pixel(1012, 638, PAPER);
-        for y in 120..400 {
-            for x in photo_left..photo_left + 209 {
-                let shade = if y < 220 { 170 } else { 60 };
-                card.put_pixel(x, y, Rgb([shade, shade - 10, shade - 20]));
-            }
-        }
+        paint_photo(&mut card, [photo_left, 120, photo_left + 209, 400]);
         let mut lines = Vec::new();
         for (row, (text, width)) in [("KOTA BANDUNG", 145u32), ("12-08-2016", 95)].into_iter().enumerate() {
             let top = 406 + row as u32 * 26;
