@@ -31,6 +31,8 @@ pub enum IdKind {
     Capture,
     OAuthClient,
     SigningKey,
+    Integration,
+    IntegrationKey,
 }
 
 impl IdKind {
@@ -56,6 +58,8 @@ impl IdKind {
             IdKind::Capture => "cap",
             IdKind::OAuthClient => "ocl",
             IdKind::SigningKey => "kid",
+            IdKind::Integration => "int",
+            IdKind::IntegrationKey => "ik",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod settings;
 pub mod tier;
 pub mod time_fmt;
 pub mod typeface;
+pub mod vendor;
 pub mod verification;
 pub mod vote;
 pub mod webhook;

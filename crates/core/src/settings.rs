@@ -19,6 +19,11 @@ pub const RETENTION_MAX_DAYS: u32 = 10 * 365;
 /// Webhook deliveries are retried for at least a day (SPEC §8), at most a week.
 pub const WEBHOOK_RETRY_MIN_HOURS: u32 = 24;
 pub const WEBHOOK_RETRY_MAX_HOURS: u32 = 7 * 24;
+/// A vendor's push older than this (by its own timestamp) is refused as a replay: 5 minutes by
+/// default, at least 30 s (clocks differ) and at most a day.
+pub const VENDOR_PUSH_MAX_AGE_DEFAULT_SECS: u32 = 300;
+pub const VENDOR_PUSH_MAX_AGE_MIN_SECS: u32 = 30;
+pub const VENDOR_PUSH_MAX_AGE_MAX_SECS: u32 = 24 * 3600;
 
 /// How long each class of data is kept, in days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +57,10 @@ pub struct OrgSettings {
     pub retention: RetentionWindows,
     /// How long a webhook delivery is retried before it is marked failed.
     pub webhook_retry_hours: u32,
+    /// A vendor push's re-verified selfie and match count toward premium (seed 004).
+    pub vendor_evidence_proves_premium: bool,
+    /// How old a vendor push may be, by its own timestamp, in seconds.
+    pub vendor_push_max_age_secs: u32,
 }
 
 impl Default for OrgSettings {
@@ -61,6 +70,8 @@ impl Default for OrgSettings {
             premium_requires_dukcapil: crate::tier::TierPolicy::default().premium_requires_dukcapil,
             retention: RetentionWindows::default(),
             webhook_retry_hours: WEBHOOK_RETRY_MIN_HOURS,
+            vendor_evidence_proves_premium: crate::tier::TierPolicy::default().vendor_proves_premium,
+            vendor_push_max_age_secs: VENDOR_PUSH_MAX_AGE_DEFAULT_SECS,
         }
     }
 }
@@ -74,7 +85,10 @@ pub struct SettingProblem {
 
 impl OrgSettings {
     pub fn tier_policy(&self) -> TierPolicy {
-        TierPolicy { premium_requires_dukcapil: self.premium_requires_dukcapil }
+        TierPolicy {
+            premium_requires_dukcapil: self.premium_requires_dukcapil,
+            vendor_proves_premium: self.vendor_evidence_proves_premium,
+        }
     }
 
     /// Every value outside its bounds; empty when the settings may be saved.
@@ -111,6 +125,11 @@ impl OrgSettings {
             (WEBHOOK_RETRY_MIN_HOURS..=WEBHOOK_RETRY_MAX_HOURS).contains(&self.webhook_retry_hours),
             "webhookRetryHours",
             format!("must be {WEBHOOK_RETRY_MIN_HOURS} to {WEBHOOK_RETRY_MAX_HOURS} hours"),
+        );
+        check(
+            (VENDOR_PUSH_MAX_AGE_MIN_SECS..=VENDOR_PUSH_MAX_AGE_MAX_SECS).contains(&self.vendor_push_max_age_secs),
+            "vendorPushMaxAgeSecs",
+            format!("must be {VENDOR_PUSH_MAX_AGE_MIN_SECS} to {VENDOR_PUSH_MAX_AGE_MAX_SECS} seconds"),
         );
         problems
     }

@@ -104,6 +104,14 @@ pub enum Evidence {
     ReviewApproval {
         subject: ReviewSubject,
     },
+    /// A vendor's KYC push (seed 004) that Kenali re-verified: `passed` when every check Kenali
+    /// could make agreed (the NIK and document rungs); `face_checked` when among them were its own
+    /// passive anti-spoof on the selfie and its own match of the selfie with the ID photo, which
+    /// count toward premium only under [`TierPolicy::vendor_proves_premium`].
+    VendorKyc {
+        passed: bool,
+        face_checked: bool,
+    },
     /// An analyst set the tier outright, up or down, with a reason.
     Override {
         target: Tier,
@@ -116,11 +124,14 @@ pub struct TierPolicy {
     /// Premium needs the face match to be against a `dukcapil` enrollment (seed 002:
     /// "premium (if Dukcapil) or standard (without)"); on unless an org turns it off.
     pub premium_requires_dukcapil: bool,
+    /// A vendor push's selfie and match, re-checked by Kenali, count as liveness and as a face
+    /// match (not against a Dukcapil enrollment); off unless an org turns it on.
+    pub vendor_proves_premium: bool,
 }
 
 impl Default for TierPolicy {
     fn default() -> Self {
-        TierPolicy { premium_requires_dukcapil: true }
+        TierPolicy { premium_requires_dukcapil: true, vendor_proves_premium: false }
     }
 }
 
@@ -157,6 +168,8 @@ struct Facts {
     liveness: bool,
     face_match: bool,
     face_match_dukcapil: bool,
+    /// A re-verified vendor push showed a live selfie matching its ID photo.
+    vendor_face: bool,
 }
 
 impl Facts {
@@ -176,7 +189,12 @@ impl Facts {
                 self.face_match |= *passed && source.is_some();
                 self.face_match_dukcapil |= *passed && *source == Some(EnrollmentSource::Dukcapil);
             }
-            Evidence::ReviewApproval { subject: ReviewSubject::KtpCapture } => {
+            Evidence::VendorKyc { passed, face_checked } => {
+                self.nik |= passed;
+                self.standard |= passed;
+                self.vendor_face |= *passed && *face_checked;
+            }
+            Evidence::ReviewApproval { subject: ReviewSubject::KtpCapture | ReviewSubject::VendorKyc } => {
                 self.nik = true;
                 self.standard = true;
             }
@@ -188,6 +206,7 @@ impl Facts {
                 self.liveness = *target >= Tier::Premium;
                 self.face_match = *target >= Tier::Premium;
                 self.face_match_dukcapil = *target >= Tier::Premium;
+                self.vendor_face = false;
             }
         }
     }
@@ -204,12 +223,13 @@ impl Facts {
         }
     }
 
-    fn holds(&self, requirement: Requirement) -> bool {
+    fn holds(&self, requirement: Requirement, policy: TierPolicy) -> bool {
+        let vendor_face = policy.vendor_proves_premium && self.vendor_face;
         match requirement {
             Requirement::NikFormat => self.nik,
             Requirement::KtpCaptureOrDukcapil => self.standard,
-            Requirement::FaceLiveness => self.liveness,
-            Requirement::FaceMatch => self.face_match,
+            Requirement::FaceLiveness => self.liveness || vendor_face,
+            Requirement::FaceMatch => self.face_match || vendor_face,
             Requirement::FaceMatchDukcapil => self.face_match_dukcapil,
         }
     }
@@ -217,7 +237,7 @@ impl Facts {
     fn tier(&self, policy: TierPolicy) -> Tier {
         let mut tier = Tier::None;
         while let Some(next) = tier.next() {
-            if Self::requirements_of(next, policy).iter().all(|r| self.holds(*r)) {
+            if Self::requirements_of(next, policy).iter().all(|r| self.holds(*r, policy)) {
                 tier = next;
             } else {
                 break;
@@ -253,7 +273,7 @@ pub fn progress<'a>(history: impl IntoIterator<Item = &'a Evidence>, policy: Tie
         .map(|next| Facts::requirements_of(next, policy))
         .unwrap_or(&[])
         .iter()
-        .partition(|r| facts.holds(**r));
+        .partition(|r| facts.holds(**r, policy));
     TierProgress { tier, next_tier, met, missing }
 }
 
@@ -263,7 +283,7 @@ mod tests {
     use Evidence::*;
 
     /// The ladder with any enrolled reference allowed for premium.
-    const ANY_REFERENCE: TierPolicy = TierPolicy { premium_requires_dukcapil: false };
+    const ANY_REFERENCE: TierPolicy = TierPolicy { premium_requires_dukcapil: false, vendor_proves_premium: false };
 
     fn tier_of(history: &[Evidence]) -> Tier {
         compute_tier(history, ANY_REFERENCE)
@@ -339,7 +359,7 @@ mod tests {
 
     #[test]
     fn premium_policy_requires_a_dukcapil_reference() {
-        let policy = TierPolicy { premium_requires_dukcapil: true };
+        let policy = TierPolicy { premium_requires_dukcapil: true, vendor_proves_premium: false };
         let mut history = vec![
             DukcapilVerdict { valid: true },
             FaceLiveness { passed: true },
@@ -378,6 +398,23 @@ mod tests {
         assert_eq!(progress_top.tier, Tier::Premium);
         assert_eq!(progress_top.next_tier, None);
         assert!(progress_top.missing.is_empty());
+    }
+
+    #[test]
+    fn a_verified_vendor_push_is_the_document_rung_and_premium_only_where_the_org_allows() {
+        let checked = VendorKyc { passed: true, face_checked: true };
+        assert_eq!(compute_tier(&[VendorKyc { passed: false, face_checked: true }], TierPolicy::default()), Tier::None);
+        assert_eq!(compute_tier(std::slice::from_ref(&checked), TierPolicy::default()), Tier::Standard);
+        assert_eq!(compute_tier(std::slice::from_ref(&checked), ANY_REFERENCE), Tier::Standard);
+        let vendor_premium = TierPolicy { premium_requires_dukcapil: false, vendor_proves_premium: true };
+        assert_eq!(compute_tier(std::slice::from_ref(&checked), vendor_premium), Tier::Premium);
+        // Unchecked faces, or a Dukcapil-only premium, still stop at standard.
+        assert_eq!(compute_tier(&[VendorKyc { passed: true, face_checked: false }], vendor_premium), Tier::Standard);
+        let dukcapil_only = TierPolicy { premium_requires_dukcapil: true, vendor_proves_premium: true };
+        assert_eq!(compute_tier(std::slice::from_ref(&checked), dukcapil_only), Tier::Standard);
+        // An override down forgets the vendor's faces.
+        let down = [checked, Override { target: Tier::Standard }];
+        assert_eq!(compute_tier(&down, vendor_premium), Tier::Standard);
     }
 
     #[test]

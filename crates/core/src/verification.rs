@@ -19,6 +19,7 @@ pub mod kind {
     pub const FACE_MATCH: &str = "face_match";
     pub const REVIEW_DECISION: &str = "review_decision";
     pub const TIER_OVERRIDE: &str = "tier_override";
+    pub const VENDOR_KYC: &str = "vendor_kyc";
 }
 
 /// Where a NIK check's NIK came from.
@@ -163,6 +164,7 @@ pub enum ReviewVerdict {
 pub enum ReviewSubject {
     KtpCapture,
     FaceLiveness,
+    VendorKyc,
 }
 
 impl ReviewSubject {
@@ -170,6 +172,7 @@ impl ReviewSubject {
         match self {
             ReviewSubject::KtpCapture => "ktp_capture",
             ReviewSubject::FaceLiveness => "face_liveness",
+            ReviewSubject::VendorKyc => "vendor_kyc",
         }
     }
 
@@ -196,6 +199,48 @@ pub struct TierOverrideDetails {
     pub from_tier: String,
 }
 
+/// Kenali's own face checks of a vendor push: its match of the selfie with the ID photo and its
+/// passive anti-spoof on the selfie, each with the threshold it was judged by. An image without
+/// a usable face has no score, fails the check and says why (`problem`, e.g. `no_face`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnScore {
+    pub score: Option<f32>,
+    pub threshold: f32,
+    pub passed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// A vendor's KYC push (seed 004) and what Kenali made of it: the vendor's own claims beside
+/// Kenali's checks. Field values are not kept here (the customer's sealed PII holds them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VendorKycDetails {
+    pub integration_id: String,
+    pub submission_id: String,
+    pub verdict: crate::vendor::VendorVerdict,
+    /// The card fields the push carried, by name.
+    pub fields: Vec<String>,
+    /// Kenali's checks; `None` where the push gave nothing to check.
+    pub face_match: Option<OwnScore>,
+    pub selfie_live: Option<OwnScore>,
+    pub model_id: Option<String>,
+    /// The vendor's claims, as sent (scores on the vendor's scale).
+    pub vendor_liveness_score: Option<f64>,
+    pub vendor_match_score: Option<f64>,
+    pub vendor_comparisons: Vec<crate::vendor::SourceComparison>,
+    #[serde(default)]
+    pub image_sha256: Vec<String>,
+}
+
+impl VendorKycDetails {
+    /// Kenali itself found the selfie live and matching the ID photo.
+    pub fn face_checked(&self) -> bool {
+        self.face_match.as_ref().is_some_and(|m| m.passed) && self.selfie_live.as_ref().is_some_and(|l| l.passed)
+    }
+}
+
 /// A verification's details, one variant per kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Details {
@@ -206,6 +251,7 @@ pub enum Details {
     FaceMatch(FaceMatchDetails),
     ReviewDecision(ReviewDecisionDetails),
     TierOverride(TierOverrideDetails),
+    VendorKyc(VendorKycDetails),
 }
 
 impl Details {
@@ -218,6 +264,7 @@ impl Details {
             Details::FaceMatch(_) => kind::FACE_MATCH,
             Details::ReviewDecision(_) => kind::REVIEW_DECISION,
             Details::TierOverride(_) => kind::TIER_OVERRIDE,
+            Details::VendorKyc(_) => kind::VENDOR_KYC,
         }
     }
 
@@ -231,6 +278,7 @@ impl Details {
             Details::FaceMatch(d) => serde_json::to_value(d),
             Details::ReviewDecision(d) => serde_json::to_value(d),
             Details::TierOverride(d) => serde_json::to_value(d),
+            Details::VendorKyc(d) => serde_json::to_value(d),
         };
         // Plain structs of strings, numbers and enums always serialise.
         value.unwrap_or(Value::Null)
@@ -250,6 +298,7 @@ impl Details {
             kind::FACE_MATCH => Details::FaceMatch(read(details)?),
             kind::REVIEW_DECISION => Details::ReviewDecision(read(details)?),
             kind::TIER_OVERRIDE => Details::TierOverride(read(details)?),
+            kind::VENDOR_KYC => Details::VendorKyc(read(details)?),
             _ => return None,
         })
     }
@@ -271,6 +320,10 @@ impl Details {
                 Evidence::ReviewApproval { subject: d.subject_kind }
             }
             Details::TierOverride(d) => Evidence::Override { target: d.target_tier },
+            Details::VendorKyc(d) => Evidence::VendorKyc {
+                passed: passed && d.verdict == crate::vendor::VendorVerdict::Passed,
+                face_checked: d.face_checked(),
+            },
         })
     }
 }

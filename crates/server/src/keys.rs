@@ -21,6 +21,8 @@ pub struct Keys {
     pub webhook: DataKey,
     /// Seals the Ed25519 keys OAuth access tokens are signed with.
     pub oauth: DataKey,
+    /// Seals vendor integrations' AES keys.
+    pub integration: DataKey,
 }
 
 impl Keys {
@@ -31,6 +33,7 @@ impl Keys {
             challenge: master.purpose_key("challenge"),
             webhook: master.purpose_key("webhook"),
             oauth: master.purpose_key("oauth-signing"),
+            integration: master.purpose_key("vendor-integration"),
             master,
         }
     }

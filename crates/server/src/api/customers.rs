@@ -6,10 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use kenali_core::id::{new_id, IdKind};
-use kenali_core::seal::DataKey;
 use kenali_core::tier::Tier;
-use kenali_core::time_fmt::now_timestamp;
 use kenali_core::verification::{Details, NikFormatDetails, NikSource};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,7 +15,8 @@ use super::{load_customer, tier_policy};
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_json, ApiJson, ApiQuery, Auth, PageQuery};
-use crate::ledger::{self, open_pii, seal_pii, Actor, NewVerification, Pii};
+use crate::ledger::{self, open_pii, Actor, NewVerification, Pii};
+use crate::service::customers::new_customer_row;
 use crate::service::erasure::{self, ErasureView};
 use crate::service::nik::check_nik;
 use crate::service::validate;
@@ -67,9 +65,6 @@ pub async fn create(
             return existing_customer(&state, &existing);
         }
     }
-    let now = now_timestamp();
-    let id = new_id(IdKind::Customer);
-    let data_key = DataKey::generate();
     let pii = Pii {
         full_name,
         email,
@@ -79,21 +74,8 @@ pub async fn create(
         date_of_birth: dob.or(nik.as_ref().map(|(_, i)| i.date_of_birth)).map(|d| d.to_string()),
         gender: gender.or(nik.as_ref().map(|(_, i)| i.gender)),
     };
-    let index = &state.keys.blind_index;
-    let row = CustomerRow {
-        id: id.clone(),
-        org_id: principal.org_id.clone(),
-        external_ref,
-        wrapped_data_key: Some(state.keys.master.wrap(&data_key, &id)),
-        pii_sealed: Some(seal_pii(&data_key, &id, &pii)?),
-        nik_index: pii.nik.as_deref().map(|n| index.index("nik", n)),
-        email_index: pii.email.as_deref().map(|e| index.index("email", e)),
-        phone_index: pii.phone.as_deref().map(|p| index.index("phone", p)),
-        tier: Tier::None.as_str().into(),
-        created_at: now.clone(),
-        updated_at: now,
-        erased_at: None,
-    };
+    let row = new_customer_row(&state, &principal.org_id, external_ref, &pii)?;
+    let id = row.id.clone();
     if let Err(e) = customers::insert(&mut tx, &row).await {
         if e.is_unique_violation() {
             // Another request created the same externalRef first: answer with that customer.

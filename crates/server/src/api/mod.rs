@@ -10,6 +10,7 @@ pub mod devices;
 pub mod export;
 pub mod faces;
 pub mod health;
+pub mod integrations;
 pub mod ktp;
 pub mod kyc;
 pub mod liveness;

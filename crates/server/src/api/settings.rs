@@ -22,6 +22,8 @@ pub struct SettingsPatch {
     premium_requires_dukcapil: Option<bool>,
     retention: Option<RetentionPatch>,
     webhook_retry_hours: Option<u32>,
+    vendor_evidence_proves_premium: Option<bool>,
+    vendor_push_max_age_secs: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -44,6 +46,9 @@ impl SettingsPatch {
         settings.premium_requires_dukcapil =
             self.premium_requires_dukcapil.unwrap_or(settings.premium_requires_dukcapil);
         settings.webhook_retry_hours = self.webhook_retry_hours.unwrap_or(settings.webhook_retry_hours);
+        settings.vendor_evidence_proves_premium =
+            self.vendor_evidence_proves_premium.unwrap_or(settings.vendor_evidence_proves_premium);
+        settings.vendor_push_max_age_secs = self.vendor_push_max_age_secs.unwrap_or(settings.vendor_push_max_age_secs);
         settings
     }
 }
@@ -57,6 +62,10 @@ pub struct SettingsView {
     premium_requires_dukcapil: bool,
     retention: RetentionView,
     webhook_retry_hours: u32,
+    /// A vendor push's selfie and match, re-checked by Kenali, count toward premium (seed 004).
+    vendor_evidence_proves_premium: bool,
+    /// How old a vendor push may be, by its own timestamp.
+    vendor_push_max_age_secs: u32,
     /// Null until an admin first changes a setting.
     updated_at: Option<String>,
 }
@@ -86,6 +95,8 @@ fn view(settings: &OrgSettings, updated_at: Option<&str>) -> SettingsEnvelope {
                 records_days: r.records_days,
             },
             webhook_retry_hours: settings.webhook_retry_hours,
+            vendor_evidence_proves_premium: settings.vendor_evidence_proves_premium,
+            vendor_push_max_age_secs: settings.vendor_push_max_age_secs,
             updated_at: updated_at.map(str::to_string),
         },
     }

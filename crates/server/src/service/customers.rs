@@ -49,3 +49,31 @@ pub async fn org_settings(state: &AppState, org_id: &str) -> Result<OrgSettings>
 pub async fn tier_policy(state: &AppState, org_id: &str) -> Result<TierPolicy> {
     Ok(org_settings(state, org_id).await?.tier_policy())
 }
+
+/// A new customer's row (not yet inserted): its own data key wrapped by the master key, its
+/// personal data sealed with it, and the blind indexes search reads.
+pub fn new_customer_row(
+    state: &AppState,
+    org_id: &str,
+    external_ref: Option<String>,
+    pii: &crate::ledger::Pii,
+) -> Result<CustomerRow> {
+    let now = kenali_core::time_fmt::now_timestamp();
+    let id = kenali_core::id::new_id(kenali_core::id::IdKind::Customer);
+    let data_key = kenali_core::seal::DataKey::generate();
+    let index = &state.keys.blind_index;
+    Ok(CustomerRow {
+        wrapped_data_key: Some(state.keys.master.wrap(&data_key, &id)),
+        pii_sealed: Some(crate::ledger::seal_pii(&data_key, &id, pii)?),
+        id,
+        org_id: org_id.to_string(),
+        external_ref,
+        nik_index: pii.nik.as_deref().map(|n| index.index("nik", n)),
+        email_index: pii.email.as_deref().map(|e| index.index("email", e)),
+        phone_index: pii.phone.as_deref().map(|p| index.index("phone", p)),
+        tier: kenali_core::tier::Tier::None.as_str().into(),
+        created_at: now.clone(),
+        updated_at: now,
+        erased_at: None,
+    })
+}

@@ -11,6 +11,7 @@ pub mod error;
 pub mod face_match;
 pub mod face_match_job;
 pub mod faces;
+pub mod integrations;
 pub mod ktp;
 pub mod liveness;
 pub mod nik;
@@ -18,5 +19,6 @@ pub mod oauth;
 pub mod review;
 pub mod submissions;
 pub mod validate;
+pub mod vendor_push;
 
 pub use error::{Error, ImageProblem, Result};

@@ -12,6 +12,7 @@ pub mod erasure;
 pub mod events;
 pub mod faces;
 pub mod idempotency;
+pub mod integrations;
 pub mod ktp;
 #[cfg(test)]
 mod migrations_parity;

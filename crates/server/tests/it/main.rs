@@ -26,4 +26,5 @@ mod retention;
 mod search;
 mod settings;
 mod testkit;
+mod vendor_kyc;
 mod webhooks;
