@@ -32,7 +32,8 @@ use std::time::Instant;
 
 use image::RgbImage;
 use kenali_core::challenge::{draw_sequence, parse_color};
-use kenali_core::document::{self, AssuranceTier, Judgement};
+use kenali_core::document::thresholds::CAPTION_GAP_MIN;
+use kenali_core::document::{self, AssuranceTier, Caption, Judgement};
 use kenali_core::ktp::KtpReading;
 use kenali_core::liveness::FlashSample;
 use kenali_core::typeface::TypefaceMeasure;
@@ -391,6 +392,9 @@ struct Tally {
     nik_exact: usize,
     fields_exact: usize,
     field_misses: BTreeMap<&'static str, usize>,
+    /// `photo_substitution`'s caption gap (the place of issue's ink below the photo's lower
+    /// edge, in date-line heights) where it was measured: its voter's score is the offset.
+    caption_gaps: Vec<f32>,
 }
 
 /// The NIK's typeface measures by the face it was printed in (genuine cards and re-typed NIKs).
@@ -411,6 +415,9 @@ impl Tally {
             *self.verdicts.entry("no card").or_default() += 1;
             return ("no card", Vec::new());
         };
+        if let Caption::Read { gap: Some(gap), .. } = analysis.portrait.caption {
+            self.caption_gaps.push(gap);
+        }
         let verdict = document::verdict(judgement, analysis.reading.fields_read());
         let name = match verdict {
             KtpVerdict::Passed => "passed",
@@ -628,10 +635,11 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize,
                     .filter_map(|v| v.score.map(|score| format!("{} {score:.4}", v.name)))
                     .collect();
                 eprintln!(
-                    "{name} {attack} {seed} accepted (NIK face {}, text {}): {}",
+                    "{name} {attack} {seed} accepted (NIK face {}, text {}): {}; portrait {:?}",
                     style.nik_face.name,
                     style.regular.name,
-                    scores.join(", ")
+                    scores.join(", "),
+                    judged.as_ref().map(|(analysis, _)| &analysis.portrait)
                 );
             }
         }
@@ -697,6 +705,17 @@ fn bench_family(engines: &Engines, family: Family, cards: usize, attacks: usize,
                 "  {voter:<26} {group:<16} {stats} {:>4} {unscored:>4} {absent:>6} {abstained:>9} {failed:>6}",
                 scores.len()
             );
+        }
+    }
+    println!(
+        "caption gap (photo_substitution's second measure; min {CAPTION_GAP_MIN}): min / p5 / median / p95 / max, n"
+    );
+    for (group, tally) in &groups {
+        let mut gaps = tally.caption_gaps.clone();
+        gaps.sort_by(f32::total_cmp);
+        if !gaps.is_empty() {
+            let stats = [0.0, 0.05, 0.5, 0.95, 1.0].map(|p| format!("{:>9.4}", quantile(&gaps, p))).join(" ");
+            println!("  {group:<16} {stats} {:>4}", gaps.len());
         }
     }
     print_margins(&groups);
