@@ -251,10 +251,8 @@ async fn take(
         Refused::payload(None, reason)
     })?;
     let submission = kyc.submission_id.as_str();
-    let settings = org_settings(state, &integration.org_id).await?;
-    if let Some(reason) = stale(&kyc, push.now, settings.vendor_push_max_age_secs) {
-        return Err(Refused::payload(Some(submission), reason));
-    }
+    // A retry of a push taken before gets its confirmation, however late it comes: the payload
+    // was judged once and is not judged again.
     let payload_mac = state.keys.master.mac_key("vendor-push-payload").tag(&push.plaintext);
     let earlier = {
         let mut conn = state.store.reader().acquire().await.map_err(Error::from)?;
@@ -262,6 +260,10 @@ async fn take(
     };
     if let Some(earlier) = earlier {
         return repeat(state, answerer, &push, &kyc, &earlier, &payload_mac).await;
+    }
+    let settings = org_settings(state, &integration.org_id).await?;
+    if let Some(reason) = stale(&kyc, push.now, settings.vendor_push_max_age_secs) {
+        return Err(Refused::payload(Some(submission), reason));
     }
 
     let nik = kyc.fields.get("nik").cloned().unwrap_or_default();

@@ -140,8 +140,10 @@ async fn a_vendor_push_is_decrypted_re_verified_and_lifts_the_tier_once() {
         let (_, audit) = server.get("/api/identity/audit-log?action=vendor_kyc.received").await;
         assert_eq!(audit["data"].as_array().unwrap().len(), 1);
 
-        // The vendor retries with a fresh IV: the first confirmation, nothing new.
+        // The vendor retries with a fresh IV, even past the age window: the first confirmation,
+        // nothing new.
         let before = server.counts().await;
+        server.state.clock.advance(time::Duration::minutes(10));
         let (status, again) = vendor.push(&server, &payload).await;
         assert_eq!(status, StatusCode::OK, "{again}");
         assert_eq!(again, confirmation);
