@@ -154,7 +154,8 @@ pub struct FieldMapping {
     pub external_ref: Option<String>,
     /// Card fields by name ([`DOCUMENT_FIELDS`]); `nik` is required.
     pub document: BTreeMap<String, String>,
-    /// The selfie (base64 JPEG or PNG) and the portrait cut from the ID (the same).
+    /// The selfie and the ID photo (a photo of the card, or its portrait alone), each base64
+    /// JPEG or PNG.
     pub selfie_image: Option<String>,
     pub id_photo: Option<String>,
     /// The vendor's liveness and face-match scores (numbers, 0–1 or 0–100).
