@@ -365,6 +365,16 @@ mod tests {
         }
     }
 
+    /// A line of blocky "glyphs" 15 px tall over `width` px from `left`, 4 px below `top`:
+    /// `glyph.1` px of ink every `glyph.0` px.
+    fn paint_glyphs(card: &mut RgbImage, left: u32, top: u32, width: u32, glyph: (u32, u32)) {
+        for x in (left..left + width).filter(|x| (x - left) % glyph.0 < glyph.1) {
+            for y in top + 4..top + 19 {
+                card.put_pixel(x, y, INK);
+            }
+        }
+    }
+
     /// A pale card with a dark-suited "photo" at `photo` (left, top, right, bottom), and two
     /// caption lines of blocky "glyphs" centred at `caption_x`, starting `caption_top`.
     fn drawn(photo: [u32; 4], caption_x: u32, caption_top: u32) -> (RgbImage, Vec<OcrLine>) {
@@ -374,14 +384,8 @@ mod tests {
         for (row, (text, width)) in [("KOTA BANDUNG", 160u32), ("12-08-2016", 110)].into_iter().enumerate() {
             let top = caption_top + row as u32 * 26;
             let left = caption_x - width / 2;
-            // Glyphs 6 px wide with 8 px gaps, 15 px tall.
-            for x in left..left + width {
-                if (x - left) % 14 < 6 {
-                    for y in top + 4..top + 19 {
-                        card.put_pixel(x, y, INK);
-                    }
-                }
-            }
+            // Glyphs 6 px wide with 8 px gaps.
+            paint_glyphs(&mut card, left, top, width, (14, 6));
             lines.push(OcrLine {
                 text: text.into(),
                 confidence: 0.99,
@@ -444,13 +448,7 @@ mod tests {
         for (row, (text, width)) in [("KOTA BANDUNG", 145u32), ("12-08-2016", 95)].into_iter().enumerate() {
             let top = 406 + row as u32 * 26;
             let left = ink_left + (145 - width) / 2;
-            for x in left..left + width {
-                if (x - left) % 10 < 5 {
-                    for y in top + 4..top + 19 {
-                        card.put_pixel(x, y, INK);
-                    }
-                }
-            }
+            paint_glyphs(&mut card, left, top, width, (10, 5));
             // The OCR pads its boxes unevenly.
             lines.push(OcrLine {
                 text: text.into(),

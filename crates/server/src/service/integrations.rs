@@ -104,22 +104,26 @@ fn key_context(key_id: &str) -> String {
     format!("integration-key/{key_id}")
 }
 
+/// `bytes` as an AES-256 key, when they are 32.
+fn key_array(bytes: &[u8]) -> Option<Zeroizing<[u8; KEY_LEN]>> {
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    (bytes.len() == KEY_LEN).then(|| {
+        key.copy_from_slice(bytes);
+        key
+    })
+}
+
 /// A key from its base64, or a fresh one.
 fn key_bytes(given: Option<&str>) -> Result<Zeroizing<[u8; KEY_LEN]>> {
-    let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    match given {
-        Some(text) => {
-            let bytes = Zeroizing::new(
-                STANDARD.decode(text.trim()).map_err(|_| Error::invalid_field("key", "must be base64 of 32 bytes"))?,
-            );
-            if bytes.len() != KEY_LEN {
-                return Err(Error::invalid_field("key", "must be base64 of 32 bytes (AES-256)"));
-            }
-            key.copy_from_slice(&bytes);
-        }
-        None => rand::rngs::OsRng.fill_bytes(key.as_mut()),
-    }
-    Ok(key)
+    let Some(text) = given else {
+        let mut key = Zeroizing::new([0u8; KEY_LEN]);
+        rand::rngs::OsRng.fill_bytes(key.as_mut());
+        return Ok(key);
+    };
+    let bytes = Zeroizing::new(
+        STANDARD.decode(text.trim()).map_err(|_| Error::invalid_field("key", "must be base64 of 32 bytes"))?,
+    );
+    key_array(&bytes).ok_or_else(|| Error::invalid_field("key", "must be base64 of 32 bytes (AES-256)"))
 }
 
 fn check_name(name: &str) -> Result<String> {
@@ -170,12 +174,7 @@ pub fn open_key(state: &AppState, key: &KeyRow) -> Result<Zeroizing<[u8; KEY_LEN
             .open(&key.key_sealed, &key_context(&key.id))
             .map_err(|e| Error::internal(format!("integration key {}: {e}", key.id)))?,
     );
-    let mut key_bytes = Zeroizing::new([0u8; KEY_LEN]);
-    if bytes.len() != KEY_LEN {
-        return Err(Error::internal(format!("integration key {} is not 32 bytes", key.id)));
-    }
-    key_bytes.copy_from_slice(&bytes);
-    Ok(key_bytes)
+    key_array(&bytes).ok_or_else(|| Error::internal(format!("integration key {} is not 32 bytes", key.id)))
 }
 
 async fn view(state: &AppState, conn: &mut sqlx::AnyConnection, row: &IntegrationRow) -> Result<IntegrationView> {
@@ -233,7 +232,8 @@ pub async fn create(state: &AppState, actor: &Actor, body: CreateIntegration) ->
     Ok(IntegrationWithKey { integration, key: secret })
 }
 
-async fn find(conn: &mut sqlx::AnyConnection, org_id: &str, id: &str) -> Result<IntegrationRow> {
+/// An integration of `org_id` by its id (`NotFound` for a malformed or another org's id).
+pub async fn find(conn: &mut sqlx::AnyConnection, org_id: &str, id: &str) -> Result<IntegrationRow> {
     if !is_id_of(IdKind::Integration, id) {
         return Err(Error::NotFound("integration"));
     }

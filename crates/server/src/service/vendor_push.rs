@@ -10,7 +10,6 @@ mod record;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use kenali_core::id::is_id_of;
 use kenali_core::time_fmt::{format_timestamp, parse_timestamp};
 use kenali_core::vendor::{
     self, envelope_iv, judge, open_envelope, seal_envelope, Direction, Envelope, FieldMapping, NikRefusal, OwnChecks,
@@ -126,12 +125,9 @@ impl Answerer<'_> {
 
 /// The integration a push is addressed to, when `principal` may push to it.
 async fn integration_for(state: &AppState, principal: &Principal, id: &str) -> Result<IntegrationRow> {
-    if !is_id_of(kenali_core::id::IdKind::Integration, id) {
-        return Err(Error::NotFound("integration"));
-    }
     let integration = {
         let mut conn = state.store.reader().acquire().await?;
-        store::find(&mut conn, &principal.org_id, id).await?.ok_or(Error::NotFound("integration"))?
+        super::integrations::find(&mut conn, &principal.org_id, id).await?
     };
     if principal.credential != Credential::AccessToken || principal.key_id != integration.oauth_client_id {
         return Err(Error::Forbidden {
@@ -328,6 +324,7 @@ async fn take(
         on_record,
         images,
         received_at: &answerer.received_at,
+        policy: settings.tier_policy(),
     };
     let confirmation = recording.write(state, &Actor::from_principal(principal)).await?;
     Ok(answerer.answer(PushOutcome::Accepted, &confirmation)?)

@@ -8,7 +8,7 @@ use super::faces::{FaceChecks, PushedImages};
 use super::{Confirmation, Reason};
 use crate::faces::ImageInput;
 use crate::ledger::{self, Actor, NewVerification, Pii};
-use crate::service::customers::{lock_customer, org_settings};
+use crate::service::customers::lock_customer;
 use crate::service::faces::{seal_images, store_captures, CaptureFiling};
 use crate::service::nik::store_pii;
 use crate::service::review::{open_item, NewReviewItem};
@@ -35,11 +35,13 @@ pub(super) struct Recording<'a> {
     pub(super) on_record: Pii,
     pub(super) images: PushedImages,
     pub(super) received_at: &'a str,
+    /// The org's tier policy, as read when the push was judged.
+    pub(super) policy: kenali_core::tier::TierPolicy,
 }
 
 impl Recording<'_> {
     pub(super) async fn write(self, state: &AppState, actor: &Actor) -> Result<Confirmation> {
-        let Recording { customer, new_customer, on_record, images, received_at, .. } = self;
+        let Recording { customer, new_customer, on_record, images, received_at, policy, .. } = self;
         let org_id = &self.integration.org_id;
         let inputs: Vec<ImageInput> = images.selfie.iter().chain(&images.id_photo).cloned().collect();
         let kinds: Vec<&str> =
@@ -48,7 +50,6 @@ impl Recording<'_> {
         for input in &inputs {
             sealed.push(seal_images(state, &customer, std::slice::from_ref(input)).await?);
         }
-        let policy = org_settings(state, org_id).await?.tier_policy();
         let mut tx = state.store.begin().await?;
         let customer = if new_customer {
             if let Err(e) = customers::insert(&mut tx, &customer).await {
