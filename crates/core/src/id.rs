@@ -33,6 +33,7 @@ pub enum IdKind {
     SigningKey,
     Integration,
     IntegrationKey,
+    Passkey,
 }
 
 impl IdKind {
@@ -60,6 +61,7 @@ impl IdKind {
             IdKind::SigningKey => "kid",
             IdKind::Integration => "int",
             IdKind::IntegrationKey => "ik",
+            IdKind::Passkey => "pk",
         }
     }
 }

@@ -61,6 +61,29 @@ pub struct KtpReading {
     pub issue_date: Option<Reading>,
 }
 
+/// The reading's fields as it serialises them (camelCase), in the card's order: how a page
+/// lists what was read, and the fields a vendor's push may carry (`crate::vendor`).
+pub const FIELD_NAMES: [&str; 18] = [
+    "province",
+    "regency",
+    "nik",
+    "fullName",
+    "placeOfBirth",
+    "dateOfBirth",
+    "gender",
+    "bloodType",
+    "address",
+    "rtRw",
+    "kelurahan",
+    "kecamatan",
+    "religion",
+    "maritalStatus",
+    "occupation",
+    "nationality",
+    "validUntil",
+    "issueDate",
+];
+
 impl KtpReading {
     /// Whether every field was read, each with at least `confidence`.
     pub fn read_confidently(&self, confidence: f32) -> bool {
@@ -457,6 +480,16 @@ pub fn validate_fields(reading: &KtpReading, reference_year: i32) -> Vec<FieldPr
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_names_are_the_serialised_keys() {
+        let value = serde_json::to_value(KtpReading::default()).unwrap();
+        let mut keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut names = FIELD_NAMES.to_vec();
+        keys.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(keys, names);
+    }
 
     fn line(text: &str, left: f32, top: f32) -> OcrLine {
         OcrLine { text: text.into(), confidence: 0.95, left, top, right: left + 200.0, bottom: top + 28.0 }

@@ -61,6 +61,9 @@ pub struct OrgSettings {
     pub vendor_evidence_proves_premium: bool,
     /// How old a vendor push may be, by its own timestamp, in seconds.
     pub vendor_push_max_age_secs: u32,
+    /// Analysts sign in with a passkey; a password then only opens a session that enrolls a
+    /// first passkey (issue 19).
+    pub analysts_require_passkey: bool,
 }
 
 impl Default for OrgSettings {
@@ -72,6 +75,7 @@ impl Default for OrgSettings {
             webhook_retry_hours: WEBHOOK_RETRY_MIN_HOURS,
             vendor_evidence_proves_premium: crate::tier::TierPolicy::default().vendor_proves_premium,
             vendor_push_max_age_secs: VENDOR_PUSH_MAX_AGE_DEFAULT_SECS,
+            analysts_require_passkey: false,
         }
     }
 }

@@ -117,29 +117,6 @@ pub fn seal_envelope(
     }
 }
 
-/// The card fields a push may carry, as `kenali_core::ktp::KtpReading` names them: the NIK and
-/// the fifteen printed under it, then the header and the date of issue.
-pub const DOCUMENT_FIELDS: [&str; 18] = [
-    "nik",
-    "fullName",
-    "placeOfBirth",
-    "dateOfBirth",
-    "gender",
-    "bloodType",
-    "address",
-    "rtRw",
-    "kelurahan",
-    "kecamatan",
-    "religion",
-    "maritalStatus",
-    "occupation",
-    "nationality",
-    "validUntil",
-    "province",
-    "regency",
-    "issueDate",
-];
-
 /// Where each of Kenali's fields is in the vendor's JSON: RFC 6901 JSON Pointers. A pointer
 /// given here must resolve in every push (a vendor that renamed a field is caught at once, not
 /// read as "not sent"); a value of `null` there means the vendor sent nothing for it.
@@ -152,7 +129,7 @@ pub struct FieldMapping {
     pub submitted_at: Option<String>,
     /// The fintech's own id of the user, Kenali's `externalRef`.
     pub external_ref: Option<String>,
-    /// Card fields by name ([`DOCUMENT_FIELDS`]); `nik` is required.
+    /// Card fields by name ([`crate::ktp::FIELD_NAMES`]); `nik` is required.
     pub document: BTreeMap<String, String>,
     /// The selfie and the ID photo (a photo of the card, or its portrait alone), each base64
     /// JPEG or PNG.
@@ -216,10 +193,10 @@ impl FieldMapping {
             check(format!("document.{name}"), pointer);
         }
         for name in self.document.keys() {
-            if !DOCUMENT_FIELDS.contains(&name.as_str()) {
+            if !crate::ktp::FIELD_NAMES.contains(&name.as_str()) {
                 problems.push((
                     format!("document.{name}"),
-                    format!("is not a card field; one of {}", DOCUMENT_FIELDS.join(", ")),
+                    format!("is not a card field; one of {}", crate::ktp::FIELD_NAMES.join(", ")),
                 ));
             }
         }

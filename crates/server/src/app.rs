@@ -107,21 +107,32 @@ pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(api::b2b::confirm))
         .routes(routes!(api::b2b::details))
         .routes(routes!(api::b2b::redeliver_callback))
+        .routes(routes!(api::auth::logout))
+        .routes(routes!(api::auth::me))
+        .routes(routes!(api::auth::register_begin))
+        .routes(routes!(api::auth::register_finish))
+        .routes(routes!(api::auth::list_passkeys))
+        .routes(routes!(api::auth::remove_passkey))
         .layer(from_fn_with_state(state.clone(), idempotency))
         .layer(from_fn_with_state(state.clone(), authenticate))
         .layer(from_fn_with_state(state.clone(), request_timeout));
     // Open routes: the token route authenticates the client itself (RFC 6749 §2.3); a signed
-    // upload URL is its own credential.
+    // upload URL is its own credential; sign-in is how a person gets one.
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(api::health::healthz))
         .routes(routes!(api::oauth::token))
         .routes(routes!(api::oauth::jwks))
         .routes(routes!(api::b2b::upload))
+        .routes(routes!(api::auth::login))
+        .routes(routes!(api::auth::sign_in_begin))
+        .routes(routes!(api::auth::sign_in_finish))
+        .routes(routes!(api::auth::enroll))
         .merge(protected)
 }
 
-/// The whole application: the API, its OpenAPI description and Swagger UI, `/metrics` unless
-/// it has a listener of its own, and the error answers for unknown routes and methods.
+/// The whole application: the API, its OpenAPI description and Swagger UI, the analyst
+/// dashboard, `/metrics` unless it has a listener of its own, and the error answers for unknown
+/// routes and methods.
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = api_routes(&state).split_for_parts();
     let mut open = crate::openapi::router(openapi);
@@ -129,6 +140,7 @@ pub fn app(state: AppState) -> Router {
         open = open.route("/metrics", get(api::health::metrics));
     }
     open.merge(api)
+        .merge(crate::dashboard::routes(&state))
         .fallback(route_not_found)
         .layer(from_fn(method_not_allowed))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
@@ -173,6 +185,7 @@ pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceSe
     store.migrate().await?;
     let keys = Arc::new(Keys::new(load_master_key(&config)?));
     let blobs = crate::blobs::BlobStore::open(&config).await?;
+    let webauthn = Arc::new(crate::service::passkeys::relying_party(&config)?);
     let state = AppState {
         store,
         blobs,
@@ -182,6 +195,7 @@ pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceSe
         metrics: Arc::new(Metrics::new()?),
         faces,
         clock: crate::state::Clock::default(),
+        webauthn,
     };
     apply_bootstrap_key(&state).await?;
     crate::search_index::rebuild_stale(&state)

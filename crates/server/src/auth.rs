@@ -4,6 +4,7 @@
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::oauth::{self, TokenError};
+use crate::service::sign_in;
 use crate::state::AppState;
 use crate::store::api_keys;
 
@@ -75,6 +77,9 @@ pub enum Credential {
     ApiKey,
     /// An OAuth access token, which may hold fewer scopes than its client.
     AccessToken,
+    /// A dashboard user's session cookie: `key_id` is the user (`usr_...`), the scopes their
+    /// role's.
+    Session,
 }
 
 impl Principal {
@@ -93,7 +98,9 @@ impl Principal {
     pub fn replay_owner(&self) -> String {
         match self.credential {
             Credential::ApiKey => self.key_id.clone(),
-            Credential::AccessToken => format!("{}[{}]", self.key_id, scopes_to_string(&self.scopes)),
+            Credential::AccessToken | Credential::Session => {
+                format!("{}[{}]", self.key_id, scopes_to_string(&self.scopes))
+            }
         }
     }
 }
@@ -136,12 +143,29 @@ fn presented_secret(req: &Request) -> Option<String> {
     headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(|v| v.trim().to_string())
 }
 
-/// Resolves the credential on every protected route: an API key, or an OAuth access token
-/// (a JWT from `/api/oauth/token`). 401 when absent, unknown, revoked or expired.
+/// Resolves the credential on every protected route: an API key, an OAuth access token (a JWT
+/// from `/api/oauth/token`), or else a dashboard session's cookie. 401 when absent, unknown,
+/// revoked or expired.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(secret) = presented_secret(&req).filter(|s| !s.is_empty()) else {
-        return ApiError::unauthorized("missing_api_key", "send an API key as Authorization: Bearer qe_sk_...")
+        let Some(cookie) = sign_in::presented_cookie(req.headers(), &state.config) else {
+            return ApiError::unauthorized(
+                "missing_api_key",
+                "send an API key as Authorization: Bearer qe_sk_..., or sign in to the dashboard",
+            )
             .into_response();
+        };
+        let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let csrf = req.headers().get(sign_in::CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let csrf = if safe { None } else { Some(csrf.unwrap_or_default()) };
+        return match session_principal(&state, &cookie, csrf.as_deref()).await {
+            Ok((principal, session)) => {
+                req.extensions_mut().insert(principal);
+                req.extensions_mut().insert(session);
+                next.run(req).await
+            }
+            Err(refusal) => refusal.into_response(),
+        };
     };
     let principal = if oauth::looks_like_token(&secret) {
         match oauth::verify(&state, &secret).await {
@@ -167,6 +191,39 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     req.extensions_mut().insert(principal);
     next.run(req).await
+}
+
+/// The principal of a session cookie. A request that may change anything (any method but GET,
+/// HEAD and OPTIONS) must also carry the session's CSRF token in `X-CSRF-Token`: SameSite=Strict
+/// already keeps the cookie off cross-site requests, and the token holds where a browser or a
+/// same-site page does not.
+/// `csrf` is the presented token of such a request (empty when absent), `None` for a safe one.
+async fn session_principal(
+    state: &AppState,
+    cookie: &str,
+    csrf: Option<&str>,
+) -> Result<(Principal, sign_in::Session), ApiError> {
+    let session = sign_in::resume(state, cookie).await?;
+    if let Some(presented) = csrf {
+        if !sign_in::csrf_matches(state, &session.id_hash, presented) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "csrf_token_invalid",
+                "a signed-in request that changes anything needs the session's X-CSRF-Token header",
+            ));
+        }
+    }
+    let scopes = match session.purpose {
+        sign_in::Purpose::Full => session.role.scopes(),
+        sign_in::Purpose::Enroll => Vec::new(),
+    };
+    let principal = Principal {
+        org_id: session.user.org_id.clone(),
+        key_id: session.user.id.clone(),
+        scopes,
+        credential: Credential::Session,
+    };
+    Ok((principal, session))
 }
 
 /// 401 for a refused access token, with RFC 6750's `WWW-Authenticate` challenge beside the

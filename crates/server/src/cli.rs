@@ -3,11 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use kenali_core::audit::{verify_chain, BrokenLink, GENESIS_HASH};
 
 use crate::auth::parse_scopes;
 use crate::config::{Config, FlagOverrides, LogFormat};
-use crate::store::{audit, retention, Store};
 
 #[derive(Debug, Parser)]
 #[command(name = "kenali", version, about = "Kenali identity-verification server")]
@@ -118,7 +116,8 @@ pub enum ApiKeyCommand {
 pub enum UserCommand {
     /// Create a dashboard user. The password is read from KENALI_USER_PASSWORD when set
     /// (never from a flag, so it stays out of shell history); without one the user can
-    /// only sign in with a passkey.
+    /// only sign in with a passkey. Prints the user id, then a one-time enrollment token for a
+    /// first passkey (valid 72 hours).
     Create {
         #[arg(long, default_value = "default")]
         org: String,
@@ -126,6 +125,13 @@ pub enum UserCommand {
         email: String,
         #[arg(long, value_parser = ["analyst", "admin"])]
         role: String,
+    },
+    /// Disable a dashboard user: they cannot sign in, and every session of theirs ends now.
+    Disable {
+        #[arg(long, default_value = "default")]
+        org: String,
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -158,69 +164,6 @@ pub fn init_logging(config: &Config) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
-}
-
-/// Outcome of `kenali audit verify`, per organization.
-#[derive(Debug)]
-pub struct AuditReport {
-    pub orgs: Vec<(String, u64)>,
-}
-
-/// Walks every org's chain in bounded batches.
-pub async fn verify_audit(store: &Store) -> anyhow::Result<Result<AuditReport, BrokenLink>> {
-    let mut conn = store.reader().acquire().await?;
-    let heads = audit::heads(&mut conn).await?;
-    let mut report = AuditReport { orgs: Vec::new() };
-    for (org_id, head) in heads {
-        let mut entries = Vec::new();
-        let mut after = 0;
-        loop {
-            let batch = audit::chain_batch(&mut conn, &org_id, after, 1000).await?;
-            let Some(last) = batch.last() else { break };
-            after = last.0.seq;
-            entries.extend(batch);
-        }
-        // Entries the retention sweeper pruned are gone; the chain is proven from its checkpoint.
-        let checkpoint = retention::audit_checkpoint(&mut conn, &org_id).await?;
-        let start = match &checkpoint {
-            Some(checkpoint) => (checkpoint.seq, checkpoint.hash.as_str()),
-            None => (0, GENESIS_HASH),
-        };
-        match verify_chain(entries.iter().map(|(r, h)| (r, h.as_str())), start, Some(&head)) {
-            Ok(count) => report.orgs.push((org_id, count)),
-            Err(broken) => return Ok(Err(broken)),
-        }
-        if let Some(checkpoint) = checkpoint {
-            if let Err(broken) = checkpoint_vouched(&entries, &checkpoint) {
-                return Ok(Err(broken));
-            }
-        }
-    }
-    Ok(Ok(report))
-}
-
-/// The checkpoint table is not itself chained, so a checkpoint counts only when the newest
-/// `retention.swept` entry that moved it (an entry inside the verified chain) names the same
-/// link; otherwise someone deleted the chain's start and moved the checkpoint by hand.
-fn checkpoint_vouched(
-    entries: &[(kenali_core::audit::AuditRecord, String)],
-    checkpoint: &retention::AuditCheckpoint,
-) -> Result<(), BrokenLink> {
-    let recorded = entries.iter().rev().filter(|(r, _)| r.action == "retention.swept").find_map(|(r, _)| {
-        let details: serde_json::Value = serde_json::from_str(&r.details).ok()?;
-        let seq = details["auditCheckpoint"]["seq"].as_i64()?;
-        Some((r, seq, details["auditCheckpoint"]["hash"].as_str()?.to_string()))
-    });
-    match recorded {
-        Some((_, seq, hash)) if seq == checkpoint.seq && hash == checkpoint.hash => Ok(()),
-        other => Err(BrokenLink {
-            seq: checkpoint.seq + 1,
-            entry_id: other.map(|(r, _, _)| r.id.clone()).unwrap_or_else(|| "(none)".into()),
-            reason: "the audit checkpoint is not the one the last retention sweep recorded: \
-                     entries before it were removed outside the sweeper"
-                .into(),
-        }),
-    }
 }
 
 /// Parses `--scopes` for the CLI.

@@ -80,6 +80,10 @@ pub struct Config {
     /// The URL partners reach this server at (e.g. `https://kenali.example.co.id`), for the
     /// upload URLs Kenali signs itself with a local blob store; the request's host when unset.
     pub public_url: Option<String>,
+    /// A dashboard session ends after this long without a request (60 to 86400 seconds).
+    pub session_idle_secs: u64,
+    /// ... and this long after sign-in, however busy (300 to 604800 seconds).
+    pub session_max_secs: u64,
 }
 
 impl Default for Config {
@@ -113,6 +117,8 @@ impl Default for Config {
             database_max_connections: 10,
             oauth_token_ttl_secs: 900,
             public_url: None,
+            session_idle_secs: 1800,
+            session_max_secs: 12 * 3600,
         }
     }
 }
@@ -168,7 +174,31 @@ impl Config {
         if !(60..=3600).contains(&config.oauth_token_ttl_secs) {
             return Err(ConfigError::Invalid("oauth_token_ttl_secs must be from 60 to 3600 seconds".into()));
         }
+        if !(60..=86_400).contains(&config.session_idle_secs) {
+            return Err(ConfigError::Invalid("session_idle_secs must be from 60 to 86400 seconds".into()));
+        }
+        if !(300..=604_800).contains(&config.session_max_secs) {
+            return Err(ConfigError::Invalid("session_max_secs must be from 300 to 604800 seconds".into()));
+        }
         Ok(config)
+    }
+
+    /// Where people reach the dashboard: `public_url`, else this machine at the listen port
+    /// (`localhost`, the name passkeys are bound to when no public URL is set).
+    pub fn dashboard_base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let port = self.listen.rsplit_once(':').map_or("8080", |(_, port)| port);
+                format!("http://localhost:{port}")
+            }
+        }
+    }
+
+    /// Whether browsers reach this server over TLS (its `public_url` is https): session
+    /// cookies are then `Secure` and take the `__Host-` prefix.
+    pub fn served_over_tls(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|url| url.starts_with("https://"))
     }
 
     fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {

@@ -185,6 +185,7 @@ impl From<ServiceError> for ApiError {
             | ServiceError::Conflict { .. } => StatusCode::CONFLICT,
             ServiceError::Gone { .. } => StatusCode::GONE,
             ServiceError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ServiceError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Busy(_) | ServiceError::ModelsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Store(_) | ServiceError::Blob(_) | ServiceError::Internal(_) => {

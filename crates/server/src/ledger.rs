@@ -35,7 +35,7 @@ impl Actor {
         Actor {
             org_id: principal.org_id.clone(),
             actor: principal.key_id.clone(),
-            actor_user_id: None,
+            actor_user_id: (principal.credential == crate::auth::Credential::Session).then(|| principal.key_id.clone()),
             request_id: crate::error::current_request_id(),
         }
     }

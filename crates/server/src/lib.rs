@@ -6,6 +6,7 @@ pub mod auth;
 pub mod blobs;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod faces;

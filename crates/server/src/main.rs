@@ -1,18 +1,15 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHasher, SaltString};
 use clap::Parser;
-use kenali_core::id::{new_id, IdKind};
-use kenali_core::time_fmt::now_timestamp;
 use kenali_server::app::{build_state, create_api_key, load_faces, serve};
 use kenali_server::cli::{
-    cli_scopes, init_logging, verify_audit, ApiKeyCommand, AuditCommand, BlobsCommand, Cli, Command, ModelsCommand,
-    OauthCommand, RetentionCommand, UserCommand,
+    cli_scopes, init_logging, ApiKeyCommand, AuditCommand, BlobsCommand, Cli, Command, ModelsCommand, OauthCommand,
+    RetentionCommand, UserCommand,
 };
 use kenali_server::config::Config;
-use kenali_server::ledger::{self, Actor};
-use kenali_server::store::{api_keys, orgs, Store};
+use kenali_server::ledger::Actor;
+use kenali_server::store::{orgs, Store};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -61,35 +58,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{secret}");
         }
         Command::User(UserCommand::Create { org, email, role }) => {
-            let email = email.trim().to_lowercase();
-            if !email.contains('@') {
-                anyhow::bail!("--email must be an email address");
-            }
-            let password_hash = match std::env::var("KENALI_USER_PASSWORD") {
-                Ok(password) if password.len() >= 12 => {
-                    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-                    Some(
-                        argon2::Argon2::default()
-                            .hash_password(password.as_bytes(), &salt)
-                            .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?
-                            .to_string(),
-                    )
-                }
-                Ok(_) => anyhow::bail!("KENALI_USER_PASSWORD must be at least 12 characters"),
-                Err(_) => None,
-            };
+            let role = kenali_server::service::users::Role::parse(&role).context("--role must be analyst or admin")?;
+            let password = std::env::var("KENALI_USER_PASSWORD").ok();
+            let base = config.dashboard_base_url();
             let state = build_state(config, None).await?;
-            let mut tx = state.store.begin().await?;
-            let org = orgs::get_or_create(&mut tx, &org).await?;
-            let id = new_id(IdKind::User);
-            api_keys::insert_user(&mut tx, &id, &org.id, &email, &role, password_hash.as_deref(), &now_timestamp())
-                .await
-                .context("creating user (is the email already taken in this org?)")?;
-            let actor =
-                Actor { org_id: org.id.clone(), actor: "cli".into(), actor_user_id: None, request_id: "cli".into() };
-            ledger::audit(&mut tx, &actor, "user.created", &id, serde_json::json!({"role": role})).await?;
-            tx.commit().await?;
-            println!("{id}");
+            let created =
+                kenali_server::service::users::create(&state, &org, &email, role, password.as_deref(), "cli").await?;
+            println!("{}", created.user.id);
+            eprintln!("the link that enrolls a first passkey (one use, 72 hours; the token is after #token=):");
+            println!("{base}/dashboard/enroll#token={}", created.enrollment_token);
+        }
+        Command::User(UserCommand::Disable { org, email }) => {
+            let state = build_state(config, None).await?;
+            let email = kenali_server::service::users::normalize_email(&email)?;
+            let mut conn = state.store.reader().acquire().await?;
+            let org_row = orgs::find_by_name(&mut conn, &org).await?.with_context(|| format!("no org named {org}"))?;
+            let user = kenali_server::store::users::find_in_org_by_email(&mut conn, &org_row.id, &email)
+                .await?
+                .with_context(|| format!("no user {email} in {org}"))?;
+            drop(conn);
+            let actor = Actor {
+                org_id: org_row.id.clone(),
+                actor: "cli".into(),
+                actor_user_id: None,
+                request_id: "cli".into(),
+            };
+            let changed = kenali_server::service::users::disable(&state, &org_row.id, &user.id, &actor).await?;
+            eprintln!("{}", if changed { "disabled; every session of theirs has ended" } else { "already disabled" });
+            println!("{}", user.id);
         }
         Command::Models(ModelsCommand::Fetch) => {
             let dir = config.models_dir();
@@ -149,7 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit(AuditCommand::Verify) => {
             let store = Store::connect(&config.database_url(), 2, None).await?;
-            match verify_audit(&store).await? {
+            match kenali_server::service::audit_chain::verify(&store, None).await? {
                 Ok(report) => {
                     for (org, count) in &report.orgs {
                         println!("{org}: {count} entries, chain intact");

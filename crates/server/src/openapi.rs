@@ -25,6 +25,16 @@ impl Modify for BearerKey {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "kenali_session",
+                    "A dashboard session (`POST /api/auth/login`); `__Host-kenali_session` behind TLS. \
+                     Requests that change anything also send its `X-CSRF-Token`.",
+                ),
+            )),
+        );
     }
 }
 

@@ -23,6 +23,8 @@ pub struct AppState {
     /// The face pipeline; absent only in commands that need no models.
     pub faces: Option<FaceService>,
     pub clock: Clock,
+    /// The WebAuthn relying party of dashboard passkeys.
+    pub webauthn: Arc<webauthn_rs::Webauthn>,
 }
 
 /// The time as the server sees it: the system clock plus an offset that tests move forward,

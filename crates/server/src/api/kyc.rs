@@ -124,13 +124,7 @@ pub async fn upgrade(
     let policy = tier_policy(&state, &principal.org_id).await?;
     let mut tx = state.store.begin().await?;
     let customer = load_customer(&mut tx, &principal.org_id, &customer_id).await?;
-    if let Some(user_id) = &body.actor_user_id {
-        let known = crate::store::api_keys::user_exists(&mut tx, &principal.org_id, user_id).await?;
-        if !known {
-            return Err(ApiError::invalid_field("actorUserId", "is not a dashboard user of this organization"));
-        }
-        actor.actor_user_id = Some(user_id.clone());
-    }
+    crate::service::users::attribute(&mut tx, &mut actor, body.actor_user_id.as_deref()).await?;
     let (tier, verification, tier_event) = match target {
         Some(target) => {
             let recorded = ledger::record_verification(

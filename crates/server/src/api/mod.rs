@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod audit_log;
+pub mod auth;
 pub mod b2b;
 pub mod customers;
 pub mod devices;

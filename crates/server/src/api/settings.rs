@@ -24,6 +24,7 @@ pub struct SettingsPatch {
     webhook_retry_hours: Option<u32>,
     vendor_evidence_proves_premium: Option<bool>,
     vendor_push_max_age_secs: Option<u32>,
+    analysts_require_passkey: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -49,6 +50,7 @@ impl SettingsPatch {
         settings.vendor_evidence_proves_premium =
             self.vendor_evidence_proves_premium.unwrap_or(settings.vendor_evidence_proves_premium);
         settings.vendor_push_max_age_secs = self.vendor_push_max_age_secs.unwrap_or(settings.vendor_push_max_age_secs);
+        settings.analysts_require_passkey = self.analysts_require_passkey.unwrap_or(settings.analysts_require_passkey);
         settings
     }
 }
@@ -66,6 +68,8 @@ pub struct SettingsView {
     vendor_evidence_proves_premium: bool,
     /// How old a vendor push may be, by its own timestamp.
     vendor_push_max_age_secs: u32,
+    /// Analysts sign in to the dashboard with a passkey; a password only enrolls a first one.
+    analysts_require_passkey: bool,
     /// Null until an admin first changes a setting.
     updated_at: Option<String>,
 }
@@ -97,6 +101,7 @@ fn view(settings: &OrgSettings, updated_at: Option<&str>) -> SettingsEnvelope {
             webhook_retry_hours: settings.webhook_retry_hours,
             vendor_evidence_proves_premium: settings.vendor_evidence_proves_premium,
             vendor_push_max_age_secs: settings.vendor_push_max_age_secs,
+            analysts_require_passkey: settings.analysts_require_passkey,
             updated_at: updated_at.map(str::to_string),
         },
     }

@@ -75,6 +75,9 @@ pub enum Error {
     /// Something that existed and has lapsed (a submission's upload window).
     #[error("{message}")]
     Gone { code: &'static str, message: String },
+    /// Sign-in refused, or a session that is missing, expired or revoked.
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: String },
     /// A signed URL that does not grant what is asked (wrong signature, expired).
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
@@ -140,7 +143,10 @@ impl Error {
             Error::AlreadyDecided(_) => "already_decided",
             Error::AlreadyRevoked(_) => "already_revoked",
             Error::CredentialInUse(_) => "key_in_use",
-            Error::Conflict { code, .. } | Error::Gone { code, .. } | Error::Forbidden { code, .. } => code,
+            Error::Conflict { code, .. }
+            | Error::Gone { code, .. }
+            | Error::Forbidden { code, .. }
+            | Error::Unauthenticated { code, .. } => code,
             Error::RateLimited { .. } => "rate_limited",
             Error::Busy(_) => "busy",
             Error::ModelsUnavailable(_) => "models_unavailable",

@@ -61,6 +61,13 @@ pub struct DecisionRequest {
     actor_user_id: Option<String>,
 }
 
+impl DecisionRequest {
+    /// A person's decision (the dashboard's form): the session names who decided.
+    pub fn new(decision: ReviewVerdict, reason: String) -> Self {
+        DecisionRequest { decision, reason, actor_user_id: None }
+    }
+}
+
 /// The decided item, the `review_decision` verification recorded, and the tier after it.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -84,12 +91,7 @@ pub async fn decide(state: &AppState, mut actor: Actor, id: &str, body: Decision
     let org_id = actor.org_id.clone();
     let policy = tier_policy(state, &org_id).await?;
     let mut tx = state.store.begin().await?;
-    if let Some(user_id) = &body.actor_user_id {
-        if !crate::store::api_keys::user_exists(&mut tx, &org_id, user_id).await? {
-            return Err(Error::invalid_field("actorUserId", "is not a dashboard user of this organization"));
-        }
-        actor.actor_user_id = Some(user_id.clone());
-    }
+    super::users::attribute(&mut tx, &mut actor, body.actor_user_id.as_deref()).await?;
     let item = ktp_store::find_review_item(&mut tx, &org_id, id).await?.ok_or(Error::NotFound("review item"))?;
     if item.status != "open" {
         return Err(Error::AlreadyDecided(format!("this review item was already {}", item.status)));

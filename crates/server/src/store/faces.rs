@@ -315,12 +315,67 @@ pub async fn find_capture(
     .bind(sha256)
     .fetch_optional(conn)
     .await?;
-    row.map(|row| {
-        let image = match stored_object(&row, "")? {
-            Some(object) => SealedAt::Object(object),
-            None => SealedAt::Row(super::col::<Option<Vec<u8>>>(&row, "sealed")?.unwrap_or_default()),
-        };
-        Ok(StoredCapture { id: super::col(&row, "id")?, media_type: super::col(&row, "media_type")?, image })
-    })
-    .transpose()
+    row.map(|row| stored_capture(&row)).transpose()
+}
+
+fn stored_capture(row: &sqlx::any::AnyRow) -> StoreResult<StoredCapture> {
+    let image = match stored_object(row, "")? {
+        Some(object) => SealedAt::Object(object),
+        None => SealedAt::Row(super::col::<Option<Vec<u8>>>(row, "sealed")?.unwrap_or_default()),
+    };
+    Ok(StoredCapture { id: super::col(row, "id")?, media_type: super::col(row, "media_type")?, image })
+}
+
+/// A stored capture as a list shows it (no image).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureSummary {
+    pub id: String,
+    pub kind: String,
+    pub media_type: String,
+    pub created_at: String,
+}
+
+/// The captures a verification stored (a KTP capture's frames, a liveness check's frames), in
+/// the order they were filed.
+pub async fn captures_of_verification(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    verification_id: &str,
+) -> StoreResult<Vec<CaptureSummary>> {
+    let rows = sqlx::query(
+        "SELECT id, kind, media_type, created_at FROM captures WHERE org_id = $1 AND verification_id = $2 ORDER BY id",
+    )
+    .bind(org_id)
+    .bind(verification_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(CaptureSummary {
+                id: super::col(row, "id")?,
+                kind: super::col(row, "kind")?,
+                media_type: super::col(row, "media_type")?,
+                created_at: super::col(row, "created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// One capture of a verification, with where its sealed image is.
+pub async fn find_capture_of_verification(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    verification_id: &str,
+    capture_id: &str,
+) -> StoreResult<Option<StoredCapture>> {
+    let row = sqlx::query(
+        "SELECT id, media_type, sealed, object_key, object_sha256, object_size FROM captures \
+         WHERE org_id = $1 AND verification_id = $2 AND id = $3",
+    )
+    .bind(org_id)
+    .bind(verification_id)
+    .bind(capture_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| stored_capture(&row)).transpose()
 }

@@ -89,6 +89,38 @@ fn review_item(row: &AnyRow) -> StoreResult<ReviewItemRow> {
     })
 }
 
+/// What an analyst reads of a KTP bundle: its sealed reading (the OCR's fields) and verdict.
+pub struct BundleReading {
+    pub verdict: String,
+    pub assurance_tier: String,
+    pub reading_sealed: Vec<u8>,
+    pub face_enrollment_id: Option<String>,
+}
+
+pub async fn find_bundle_reading(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    bundle_id: &str,
+) -> StoreResult<Option<BundleReading>> {
+    let row = sqlx::query(
+        "SELECT verdict, assurance_tier, reading_sealed, face_enrollment_id FROM ktp_bundles \
+         WHERE org_id = $1 AND id = $2",
+    )
+    .bind(org_id)
+    .bind(bundle_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok(BundleReading {
+            verdict: col(&row, "verdict")?,
+            assurance_tier: col(&row, "assurance_tier")?,
+            reading_sealed: col::<Option<Vec<u8>>>(&row, "reading_sealed")?.unwrap_or_default(),
+            face_enrollment_id: col(&row, "face_enrollment_id")?,
+        })
+    })
+    .transpose()
+}
+
 /// The face enrollment a KTP bundle made from its portrait, if any.
 pub async fn bundle_enrollment(conn: &mut AnyConnection, org_id: &str, bundle_id: &str) -> StoreResult<Option<String>> {
     let row = sqlx::query("SELECT face_enrollment_id FROM ktp_bundles WHERE org_id = $1 AND id = $2")

@@ -23,6 +23,7 @@ pub mod retention;
 pub mod search;
 pub mod submissions;
 pub mod tier_events;
+pub mod users;
 pub mod verifications;
 pub mod webhooks;
 

@@ -1,4 +1,4 @@
-use kenali_server::cli::verify_audit;
+use kenali_server::service::audit_chain;
 use serde_json::json;
 
 use crate::testkit::{servers, TestServer, NIK_MALE};
@@ -16,13 +16,13 @@ async fn make_history(server: &TestServer) {
 async fn the_chain_verifies_and_names_an_edited_or_removed_row() {
     for server in servers().await {
         make_history(&server).await;
-        let report = verify_audit(&server.state.store).await.unwrap().expect("intact chain");
+        let report = audit_chain::verify(&server.state.store, None).await.unwrap().expect("intact chain");
         assert!(report.orgs.iter().any(|(_, n)| *n > 10));
 
         let mut writer = server.state.store.write().await.unwrap();
         sqlx::query("UPDATE audit_log SET target = 'cus_forged' WHERE seq = 4").execute(&mut *writer).await.unwrap();
         drop(writer);
-        let broken = verify_audit(&server.state.store).await.unwrap().expect_err("edited row");
+        let broken = audit_chain::verify(&server.state.store, None).await.unwrap().expect_err("edited row");
         assert_eq!(broken.seq, 4);
         assert!(broken.reason.contains("altered"), "{broken}");
     }
@@ -31,7 +31,7 @@ async fn the_chain_verifies_and_names_an_edited_or_removed_row() {
         let mut writer = server.state.store.write().await.unwrap();
         sqlx::query("DELETE FROM audit_log WHERE seq = 3").execute(&mut *writer).await.unwrap();
         drop(writer);
-        let broken = verify_audit(&server.state.store).await.unwrap().expect_err("removed row");
+        let broken = audit_chain::verify(&server.state.store, None).await.unwrap().expect_err("removed row");
         assert_eq!(broken.seq, 4);
     }
     for server in servers().await {
@@ -42,7 +42,7 @@ async fn the_chain_verifies_and_names_an_edited_or_removed_row() {
             .await
             .unwrap();
         drop(writer);
-        verify_audit(&server.state.store).await.unwrap().expect_err("removed newest row");
+        audit_chain::verify(&server.state.store, None).await.unwrap().expect_err("removed newest row");
     }
 }
 
@@ -68,7 +68,7 @@ async fn concurrent_writes_keep_the_chain_whole() {
         for task in tasks {
             assert!(task.await.unwrap().is_success());
         }
-        let report = verify_audit(&server.state.store).await.unwrap().expect("intact chain");
+        let report = audit_chain::verify(&server.state.store, None).await.unwrap().expect("intact chain");
         // 16 customers × (created + verification + tier change) plus the bootstrap key.
         assert_eq!(report.orgs.iter().map(|(_, n)| n).sum::<u64>(), 16 * 3 + 1);
     }

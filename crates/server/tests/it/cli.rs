@@ -36,7 +36,18 @@ fn the_command_line_migrates_creates_keys_and_users() {
         &[("KENALI_USER_PASSWORD", "correct horse battery staple")],
     );
     assert!(user.status.success(), "{}", String::from_utf8_lossy(&user.stderr));
-    assert!(String::from_utf8_lossy(&user.stdout).trim().starts_with("usr_"));
+    let printed = String::from_utf8_lossy(&user.stdout).to_string();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(lines[0].starts_with("usr_"), "{printed}");
+    // Then a one-time link that enrolls the user's first passkey (the token after the `#`,
+    // which browsers never send to a server).
+    let token = lines[1].strip_prefix("http://localhost:8080/dashboard/enroll#token=").expect("an enrollment link");
+    assert!(token.starts_with("qe_enr_"), "{printed}");
+    let disable = kenali(&dir, &["user", "disable", "--org", "acme", "--email", "ANI@acme.id"], &[]);
+    assert!(disable.status.success(), "{}", String::from_utf8_lossy(&disable.stderr));
+    assert_eq!(String::from_utf8_lossy(&disable.stdout).trim(), lines[0]);
+    let nobody = kenali(&dir, &["user", "disable", "--org", "acme", "--email", "nobody@acme.id"], &[]);
+    assert!(!nobody.status.success());
     let again = kenali(&dir, &["user", "create", "--org", "acme", "--email", "ani@acme.id", "--role", "analyst"], &[]);
     assert!(!again.status.success(), "a duplicate email must fail");
     let short = kenali(

@@ -145,7 +145,7 @@ async fn erasure_shreds_the_customer_and_keeps_the_records() {
         assert_eq!(live_embeddings.try_get::<i64, _>("n").unwrap(), 0);
         // …while the regulated records stay, and the audit chain still verifies.
         assert_eq!(server.count("verifications").await, verifications_before);
-        let report = kenali_server::cli::verify_audit(&server.state.store).await.unwrap();
+        let report = kenali_server::service::audit_chain::verify(&server.state.store, None).await.unwrap();
         assert!(report.is_ok(), "audit chain broken after erasure");
         let (_, log) = server.get("/api/identity/audit-log?action=customer.erased").await;
         let entry = &log["data"][0];

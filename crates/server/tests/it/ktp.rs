@@ -112,6 +112,20 @@ async fn an_original_card_is_read_reaches_standard_and_enrolls_its_portrait() {
     }
 }
 
+/// A customer named `name` whose photocopied KTP (drawn by the test kit) waits in the review
+/// queue: the customer's id and the review item's.
+pub(crate) async fn photocopied_card_in_review(server: &TestServer, name: &str) -> (String, String) {
+    let id = customer(server, name).await;
+    let challenge = ktp_challenge(server, &id).await;
+    let card = render_card(&KtpFields::sample(12), "faces/obama_2.jpg");
+    let bundle = signed_bundle(&challenge, filmed(&card, &challenge, Presentation::Photocopy));
+    let (status, answer) = capture(server, &id, bundle).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["ktpBundle"]["verdict"], "requires_review", "{answer}");
+    let item = answer["ktpBundle"]["reviewItemId"].as_str().unwrap_or_else(|| panic!("no review item in {answer}"));
+    (id, item.to_string())
+}
+
 #[tokio::test]
 async fn a_photocopy_goes_to_review_and_an_analyst_decides_once() {
     let server = TestServer::start(None).await;

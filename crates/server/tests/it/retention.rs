@@ -2,9 +2,9 @@
 //! chain stays verifiable from a checkpoint, and every sweep that deletes is audited.
 
 use kenali_server::blobs::{BlobError, StoredObject};
-use kenali_server::cli::verify_audit;
 use kenali_server::faces::ImageInput;
 use kenali_server::retention::{sweep, OrgSweep};
+use kenali_server::service::audit_chain;
 use kenali_server::service::faces;
 use kenali_server::store::faces::stored_object;
 use reqwest::StatusCode;
@@ -184,7 +184,8 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
         assert_eq!(status, StatusCode::OK, "{profile}");
         assert_eq!(profile["customer"]["verifications"], json!([]));
         server.create_customer(json!({"fullName": "Ani Lestari"})).await;
-        let report = verify_audit(&server.state.store).await.unwrap().expect("chain intact from the checkpoint");
+        let report =
+            audit_chain::verify(&server.state.store, None).await.unwrap().expect("chain intact from the checkpoint");
         let ours = report.orgs.iter().find(|(org, _)| *org == org_id).unwrap();
         assert!(ours.1 >= 2, "the sweep's entry and the new customer's: {}", ours.1);
 
@@ -210,7 +211,7 @@ async fn each_window_deletes_its_data_and_the_audit_chain_stays_provable() {
             .execute(&mut *server.state.store.write().await.unwrap())
             .await
             .unwrap();
-        let broken = verify_audit(&server.state.store).await.unwrap().unwrap_err();
+        let broken = audit_chain::verify(&server.state.store, None).await.unwrap().unwrap_err();
         assert!(broken.reason.contains("checkpoint"), "{}", broken.reason);
     }
 }

@@ -1,0 +1,193 @@
+//! The dashboard's words in English and Bahasa Indonesia. Every message is a variant, so a page
+//! cannot name one that lacks a translation.
+
+use axum::http::HeaderMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Id,
+}
+
+/// The cookie that keeps a person's choice of language.
+pub const LANG_COOKIE: &str = "kenali_lang";
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Id => "id",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code {
+            "en" => Some(Lang::En),
+            "id" => Some(Lang::Id),
+            _ => None,
+        }
+    }
+
+    /// The other language, for the switch in the header.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::Id,
+            Lang::Id => Lang::En,
+        }
+    }
+
+    /// The person's choice (the cookie), else the browser's first preference among the two,
+    /// else English.
+    pub fn of_request(headers: &HeaderMap) -> Lang {
+        let chosen = headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == LANG_COOKIE)
+            .and_then(|(_, value)| Lang::parse(value.trim()));
+        if let Some(lang) = chosen {
+            return lang;
+        }
+        let accepted = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        accepted
+            .split(',')
+            .filter_map(|part| part.split(';').next())
+            .map(|tag| tag.trim().to_ascii_lowercase())
+            .find_map(|tag| Lang::parse(tag.split('-').next().unwrap_or("")))
+            .unwrap_or(Lang::En)
+    }
+}
+
+macro_rules! messages {
+    ($($name:ident => $en:literal, $id:literal;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Msg { $($name),* }
+
+        impl Msg {
+            pub fn text(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((Msg::$name, Lang::En) => $en, (Msg::$name, Lang::Id) => $id,)*
+                }
+            }
+        }
+    };
+}
+
+messages! {
+    SkipToContent => "Skip to content", "Langsung ke konten";
+    ReviewQueue => "Review queue", "Antrean tinjauan";
+    AuditLog => "Audit log", "Log audit";
+    Passkeys => "Passkeys", "Passkey";
+    SignIn => "Sign in", "Masuk";
+    SignOut => "Sign out", "Keluar";
+    Email => "Email", "Email";
+    Password => "Password", "Kata sandi";
+    Organization => "Organization (only if your email has accounts in several)", "Organisasi (hanya jika email Anda terdaftar di beberapa)";
+    SignInWithPasskey => "Sign in with a passkey", "Masuk dengan passkey";
+    Or => "or", "atau";
+    PasskeyUnsupported => "This browser cannot use passkeys.", "Peramban ini tidak mendukung passkey.";
+    PasskeyFailed => "The passkey was not accepted. Try again, or sign in with your password.", "Passkey tidak diterima. Coba lagi, atau masuk dengan kata sandi.";
+    Open => "Open", "Terbuka";
+    Approved => "Approved", "Disetujui";
+    Rejected => "Rejected", "Ditolak";
+    Opened => "Opened", "Dibuka";
+    Kind => "Kind", "Jenis";
+    Customer => "Customer", "Nasabah";
+    Reasons => "Reasons", "Alasan";
+    Status => "Status", "Status";
+    Actions => "Actions", "Tindakan";
+    View => "View", "Lihat";
+    NothingHere => "Nothing here.", "Tidak ada data.";
+    NextPage => "Next page", "Halaman berikutnya";
+    ReviewItem => "Review item", "Item tinjauan";
+    Frames => "Frames", "Bingkai";
+    NoFrames => "No frames are kept (the customer was erased, or none were stored).", "Tidak ada bingkai tersimpan (nasabah telah dihapus, atau tidak ada yang disimpan).";
+    Frame => "Frame", "Bingkai";
+    CardAndClaims => "The card beside the customer's claims", "Kartu dibandingkan dengan data nasabah";
+    Field => "Field", "Kolom";
+    ReadOffCard => "Read off the card", "Terbaca dari kartu";
+    Confidence => "Confidence", "Keyakinan";
+    Claimed => "Claimed", "Data nasabah";
+    Differs => "differs", "berbeda";
+    Erased => "The customer was erased: claims, reading and frames are gone.", "Nasabah telah dihapus: data, hasil baca, dan bingkai sudah tidak ada.";
+    Voters => "Voters", "Pemeriksa";
+    Check => "Check", "Pemeriksaan";
+    Voter => "Voter", "Pemeriksa";
+    Role => "Role", "Peran";
+    Verdict => "Verdict", "Hasil";
+    Measure => "Measure", "Ukuran";
+    Reason => "Reason", "Alasan";
+    Passed => "passed", "lolos";
+    Failed => "failed", "gagal";
+    Abstained => "abstained", "abstain";
+    Decision => "Decision", "Keputusan";
+    Approve => "Approve", "Setujui";
+    Reject => "Reject", "Tolak";
+    DecisionReason => "Reason (required; kept in the audit log)", "Alasan (wajib; disimpan di log audit)";
+    Submit => "Record the decision", "Simpan keputusan";
+    DecidedBy => "Decided by", "Diputuskan oleh";
+    DecidedAt => "Decided at", "Diputuskan pada";
+    CaptureVerdict => "Capture verdict", "Hasil pengambilan";
+    Assurance => "Assurance", "Tingkat jaminan";
+    Action => "Action", "Tindakan";
+    Actor => "Actor", "Pelaku";
+    Target => "Target", "Sasaran";
+    Since => "From", "Dari";
+    Until => "To", "Sampai";
+    Filter => "Filter", "Saring";
+    Time => "Time", "Waktu";
+    Details => "Details", "Rincian";
+    VerifyChain => "Verify chain", "Verifikasi rantai";
+    ChainIntact => "The audit chain is intact", "Rantai audit utuh";
+    ChainBroken => "The audit chain is broken", "Rantai audit rusak";
+    Entries => "entries", "entri";
+    YourPasskeys => "Your passkeys", "Passkey Anda";
+    AddPasskey => "Add a passkey", "Tambah passkey";
+    PasskeyName => "Name (e.g. work laptop)", "Nama (mis. laptop kantor)";
+    Remove => "Remove", "Hapus";
+    Created => "Created", "Dibuat";
+    LastUsed => "Last used", "Terakhir dipakai";
+    Never => "never", "belum pernah";
+    EnrollFirst => "Register a passkey to continue: your organization signs in with passkeys.", "Daftarkan passkey untuk melanjutkan: organisasi Anda masuk dengan passkey.";
+    Enroll => "Set up your passkey", "Siapkan passkey Anda";
+    EnrollIntro => "This one-time link registers a passkey on this device for your Kenali account.", "Tautan sekali pakai ini mendaftarkan passkey di perangkat ini untuk akun Kenali Anda.";
+    EnrollDone => "Your passkey is registered. Sign in with it now.", "Passkey Anda sudah terdaftar. Silakan masuk dengannya.";
+    EnrollFailed => "This link could not be used: it may have expired or been used already.", "Tautan ini tidak dapat dipakai: mungkin sudah kedaluwarsa atau sudah dipakai.";
+    Error => "Something went wrong", "Terjadi kesalahan";
+    RequestId => "Request id", "Id permintaan";
+    BackToQueue => "Back to the queue", "Kembali ke antrean";
+    SignedInAs => "Signed in as", "Masuk sebagai";
+    Language => "Bahasa Indonesia", "English";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, axum::http::HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn the_cookie_wins_then_the_browser_then_english() {
+        assert_eq!(
+            Lang::of_request(&headers(&[("cookie", "a=b; kenali_lang=id"), ("accept-language", "en")])),
+            Lang::Id
+        );
+        assert_eq!(Lang::of_request(&headers(&[("accept-language", "id-ID,id;q=0.9,en;q=0.8")])), Lang::Id);
+        assert_eq!(Lang::of_request(&headers(&[("accept-language", "fr-FR, en;q=0.5, id;q=0.4")])), Lang::En);
+        assert_eq!(Lang::of_request(&headers(&[("cookie", "kenali_lang=xx")])), Lang::En);
+    }
+
+    #[test]
+    fn each_language_has_its_own_words() {
+        assert_ne!(Msg::ReviewQueue.text(Lang::En), Msg::ReviewQueue.text(Lang::Id));
+        assert_eq!(Lang::En.other(), Lang::Id);
+    }
+}

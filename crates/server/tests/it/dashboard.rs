@@ -1,0 +1,313 @@
+//! The analyst dashboard: its pages over HTTP (headers, CSRF, cross-site forms, escaping, the
+//! frames and the decision form) on both databases, and the whole analyst's path in Chromium.
+
+use kenali_server::dashboard::CONTENT_SECURITY_POLICY;
+use kenali_server::service::users::{self, Role};
+use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY as CSP, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::browser::Browser;
+use crate::ktp::photocopied_card_in_review;
+use crate::testkit::{servers, TestServer};
+
+const PASSWORD: &str = "correct horse battery staple";
+/// A customer's name that would run script if a page pasted it in unescaped.
+const SCRIPT_NAME: &str = "<script>alert('name')</script>Budi";
+/// A decision reason that would run script if a page pasted it in unescaped.
+const SCRIPT_REASON: &str = "<img src=x onerror=alert('reason')> a copy of a copy";
+
+/// A person at a browser, as plain HTTP: the session cookie once signed in, no redirects
+/// followed.
+struct Visitor {
+    client: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Visitor {
+    fn new(server: &TestServer) -> Visitor {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Visitor { client, base: server.base.clone(), cookie: None }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let req = match &self.cookie {
+            Some(cookie) => req.header(COOKIE, cookie),
+            None => req,
+        };
+        let response = req.send().await.unwrap();
+        if let Some(set) = response.headers().get(SET_COOKIE) {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
+            if pair.starts_with("kenali_session=") {
+                self.cookie = Some(pair).filter(|p| p != "kenali_session=");
+            }
+        }
+        let (status, headers) = (response.status(), response.headers().clone());
+        Page { status, headers, body: response.text().await.unwrap() }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.client.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    /// A form posted from this origin's page.
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.client.post(format!("{}{path}", self.base)).header("origin", &self.base).form(form);
+        self.send(req).await
+    }
+
+    async fn sign_in(server: &TestServer, email: &str) -> Visitor {
+        let mut visitor = Visitor::new(server);
+        let page = visitor.post("/dashboard/login", &[("email", email), ("password", PASSWORD)]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        assert_eq!(page.headers[LOCATION], "/dashboard/review");
+        assert!(visitor.cookie.is_some());
+        visitor
+    }
+}
+
+/// The page's CSRF token (the value of its `csrf` form field).
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// The ids after `prefix` in a page's links (`/captures/` → the frames' ids).
+fn ids_after(html: &str, prefix: &str) -> Vec<String> {
+    html.match_indices(prefix)
+        .map(|(at, _)| html[at + prefix.len()..].split(['"', '/', '?']).next().unwrap().to_string())
+        .collect()
+}
+
+async fn analyst(server: &TestServer, email: &str) -> String {
+    users::create(&server.state, "default", email, Role::Analyst, Some(PASSWORD), "test").await.unwrap().user.id
+}
+
+async fn audit_entries(server: &TestServer, action: &str) -> Vec<Value> {
+    let (status, page) = server.get(&format!("/api/identity/audit-log?action={action}&limit=100")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn pages_carry_strict_headers_no_inline_script_and_send_strangers_to_sign_in() {
+    for server in servers().await {
+        let mut stranger = Visitor::new(&server);
+        for path in ["/dashboard", "/dashboard/review", "/dashboard/audit", "/dashboard/passkeys"] {
+            let page = stranger.get(path).await;
+            assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        }
+        assert_eq!(stranger.get("/dashboard/review").await.headers[LOCATION], "/dashboard/login");
+        let login = stranger.get("/dashboard/login").await;
+        assert_eq!(login.status, StatusCode::OK);
+        assert_eq!(login.headers[CSP], CONTENT_SECURITY_POLICY);
+        assert!(CONTENT_SECURITY_POLICY.contains("script-src 'self'") && !CONTENT_SECURITY_POLICY.contains("unsafe"));
+        assert!(CONTENT_SECURITY_POLICY.contains("frame-ancestors 'none'"));
+        assert_eq!(login.headers["x-frame-options"], "DENY");
+        assert_eq!(login.headers["referrer-policy"], "same-origin");
+        assert_eq!(login.headers[CACHE_CONTROL], "no-store");
+        // Every script is a file of this origin; no page loads anything from elsewhere.
+        assert_eq!(
+            login.body.matches("<script").count(),
+            login.body.matches("<script src=\"/dashboard/assets/").count()
+        );
+        assert!(!login.body.contains("http://") && !login.body.contains("https://"), "{}", login.body);
+        let script = stranger.get("/dashboard/assets/app.js").await;
+        assert_eq!(script.status, StatusCode::OK);
+        assert!(script.headers[CONTENT_TYPE].to_str().unwrap().starts_with("text/javascript"));
+        assert!(script.body.contains("navigator.credentials.get"));
+        // Indonesian for those who ask for it.
+        let req = stranger.client.get(format!("{}/dashboard/login", server.base)).header("accept-language", "id-ID,id");
+        let indonesian = stranger.send(req).await;
+        assert!(indonesian.body.contains("Masuk dengan passkey"), "{}", indonesian.body);
+        // A wrong password shows the form again with the API's uniform refusal.
+        analyst(&server, "ani@acme.id").await;
+        let refused =
+            stranger.post("/dashboard/login", &[("email", "ani@acme.id"), ("password", "wrong password!")]).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert!(refused.body.contains("sign-in-error"));
+        assert!(stranger.cookie.is_none());
+    }
+}
+
+#[tokio::test]
+async fn an_analyst_reviews_a_photocopy_with_forms_that_refuse_other_sites_and_render_script_as_text() {
+    for server in servers().await {
+        let user_id = analyst(&server, "ani@acme.id").await;
+        let (_, item) = photocopied_card_in_review(&server, SCRIPT_NAME).await;
+        let mut ani = Visitor::sign_in(&server, "ani@acme.id").await;
+
+        let queue = ani.get("/dashboard/review").await;
+        assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
+        assert!(queue.body.contains(&format!("/dashboard/review/{item}")), "{}", queue.body);
+        let page = ani.get(&format!("/dashboard/review/{item}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(page.headers[CACHE_CONTROL], "no-store");
+        // The customer's name is shown as text: its markup is escaped, never parsed.
+        assert!(page.body.contains("&lt;script&gt;alert('name')&lt;/script&gt;Budi"), "{}", page.body);
+        assert!(!page.body.contains("<script>alert"));
+        // The failed voter, with its measure, and the card's fields beside the claims.
+        assert!(page.body.contains("data-voter=\"print_colour\""), "{}", page.body);
+        assert!(page.body.contains("<tr class=\"failed\" data-voter=\"print_colour\">"), "{}", page.body);
+        assert!(page.body.contains("id=\"card-fields\""));
+
+        // Each frame is decrypted on demand, never cached, and its viewing is audited.
+        let frames = ids_after(&page.body, "/captures/");
+        assert!(!frames.is_empty(), "{}", page.body);
+        let frame = ani.get(&format!("/dashboard/review/{item}/captures/{}", frames[0])).await;
+        assert_eq!(frame.status, StatusCode::OK);
+        assert_eq!(frame.headers[CACHE_CONTROL], "no-store");
+        let media = frame.headers[CONTENT_TYPE].to_str().unwrap().to_string();
+        assert!(media == "image/jpeg" || media == "image/png", "{media}");
+        let viewed = audit_entries(&server, "capture.viewed").await;
+        assert_eq!(viewed[0]["actor"], user_id.as_str());
+        assert_eq!(viewed[0]["target"], frames[0].as_str());
+        let elsewhere = ani.get(&format!("/dashboard/review/{item}/captures/cap_01J00000000000000000000000")).await;
+        assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+
+        let csrf = csrf_of(&page.body);
+        let decision = format!("/dashboard/review/{item}/decision");
+        let form = [("csrf", csrf.as_str()), ("decision", "reject"), ("reason", SCRIPT_REASON)];
+        // Sent by another site: refused before anything is read.
+        let req =
+            ani.client.post(format!("{}{decision}", server.base)).header("origin", "https://evil.example").form(&form);
+        assert_eq!(ani.send(req).await.status, StatusCode::FORBIDDEN);
+        let req =
+            ani.client.post(format!("{}{decision}", server.base)).header("sec-fetch-site", "cross-site").form(&form);
+        assert_eq!(ani.send(req).await.status, StatusCode::FORBIDDEN);
+        // Without the session's token, or with another's.
+        let tokenless = ani.post(&decision, &[("decision", "reject"), ("reason", "x")]).await;
+        assert_eq!(tokenless.status, StatusCode::FORBIDDEN);
+        assert!(tokenless.body.contains("csrf_token_invalid"));
+        let forged = ani.post(&decision, &[("csrf", "AAAA"), ("decision", "reject"), ("reason", "x")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        // A decision without a reason is shown again with why, and changes nothing.
+        let reasonless = ani.post(&decision, &[("csrf", &csrf), ("decision", "reject"), ("reason", "  ")]).await;
+        assert_eq!(reasonless.status, StatusCode::BAD_REQUEST);
+        assert!(reasonless.body.contains("decision-error"));
+        let (_, open) = server.get("/api/identity/review-queue").await;
+        assert_eq!(open["data"][0]["id"], item.as_str(), "{open}");
+
+        let decided = ani.post(&decision, &form).await;
+        assert_eq!(decided.status, StatusCode::SEE_OTHER, "{}", decided.body);
+        let page = ani.get(&format!("/dashboard/review/{item}")).await;
+        assert!(page.body.contains("&lt;img src=x onerror=alert('reason')&gt; a copy of a copy"), "{}", page.body);
+        assert!(!page.body.contains("<img src=x"));
+        assert!(page.body.contains(&format!("<code id=\"decided-by\">{user_id}</code>")), "{}", page.body);
+        // The decision carries the person, in the queue and in the audit log.
+        let (_, rejected) = server.get("/api/identity/review-queue?status=rejected").await;
+        assert_eq!(rejected["data"][0]["decidedBy"], user_id.as_str(), "{rejected}");
+        let audited = audit_entries(&server, "review.decided").await;
+        assert_eq!(audited[0]["actor"], user_id.as_str());
+        let twice = ani.post(&decision, &[("csrf", &csrf), ("decision", "approve"), ("reason", "again")]).await;
+        assert_eq!(twice.status, StatusCode::CONFLICT);
+
+        // The audit page finds it and proves the chain.
+        let log = ani.get("/dashboard/audit?action=review.decided").await;
+        assert!(log.body.contains(&user_id) && log.body.contains(&item), "{}", log.body);
+        let verified = ani.post("/dashboard/audit/verify", &[("csrf", &csrf)]).await;
+        assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+        assert!(verified.body.contains("id=\"chain-result\" role=\"status\""), "{}", verified.body);
+
+        // Signing out ends the session: its cookie opens nothing more.
+        let stale = ani.cookie.clone();
+        assert_eq!(ani.post("/dashboard/logout", &[("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
+        ani.cookie = stale;
+        assert_eq!(ani.get("/dashboard/review").await.status, StatusCode::SEE_OTHER);
+    }
+}
+
+/// The analyst's whole path in Chromium: a password, a passkey registered with the virtual
+/// authenticator, sign-out, sign-in with the passkey alone, a photocopied KTP reviewed and
+/// rejected, and the decision found in the audit log. Screenshots under
+/// `target/dashboard-screenshots/`.
+#[tokio::test]
+async fn in_chromium_an_analyst_signs_in_with_a_passkey_and_rejects_a_photocopy() {
+    for server in servers().await {
+        let user_id = analyst(&server, "ani@acme.id").await;
+        let (_, item) = photocopied_card_in_review(&server, SCRIPT_NAME).await;
+        // Passkeys are bound to `localhost`, the name the server answers to without a public URL.
+        let base = server.base.replace("127.0.0.1", "localhost");
+        let browser = Browser::start(&format!("analyst-{}", server.backend)).await;
+
+        browser.goto(&format!("{base}/dashboard/review")).await;
+        browser.wait_for_path("/dashboard/login").await;
+        browser.screenshot("sign-in").await;
+        browser.type_into("#email", "ani@acme.id").await;
+        browser.type_into("#password", PASSWORD).await;
+        browser.click("#password-submit").await;
+        browser.wait_for_path("/dashboard/review").await;
+        assert_eq!(browser.text("#signed-in-as").await, "ani@acme.id");
+
+        browser.click("a[href='/dashboard/passkeys']").await;
+        let authenticator = browser.add_virtual_authenticator().await;
+        browser.type_into("#passkey-name", "virtual authenticator").await;
+        browser.click("#passkey-add").await;
+        browser.wait_for("#passkeys").await;
+        assert!(browser.text("#passkeys").await.contains("virtual authenticator"));
+        assert_eq!(browser.credentials(&authenticator).await.len(), 1);
+        browser.screenshot("passkey-registered").await;
+
+        browser.click("#sign-out").await;
+        browser.wait_for_path("/dashboard/login").await;
+        // The passkey alone: no email typed, the authenticator offers its discoverable passkey.
+        browser.click("#passkey-sign-in").await;
+        browser.wait_for_path("/dashboard/review").await;
+        let signed_in = audit_entries(&server, "auth.signed_in").await;
+        assert_eq!(signed_in[0]["details"]["method"], "passkey", "{signed_in:?}");
+        browser.screenshot("review-queue").await;
+
+        browser.click(&format!("a[href='/dashboard/review/{item}']")).await;
+        browser.wait_for("#frames img").await;
+        // Every frame decoded in the browser (decrypted by the server for this page).
+        let all_loaded =
+            "return [...document.querySelectorAll('#frames img')].every(i => i.complete && i.naturalWidth > 0)";
+        let mut loaded = Value::Bool(false);
+        for _ in 0..100 {
+            loaded = browser.script(all_loaded).await;
+            if loaded == Value::Bool(true) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(loaded, Value::Bool(true), "a frame did not load");
+        assert!(browser.count("tr.failed[data-voter='print_colour']").await == 1);
+        // The customer's name stayed text: the page runs our one script and nothing else.
+        assert_eq!(browser.script("return document.scripts.length").await, 1);
+        assert!(browser.text("#card-fields").await.contains(SCRIPT_NAME));
+        browser.screenshot("review-item").await;
+
+        browser.click("#decision-reject").await;
+        browser.type_into("#reason", SCRIPT_REASON).await;
+        browser.click("#decision-submit").await;
+        browser.wait_for("#decided-by").await;
+        assert_eq!(browser.text("#decided-by").await, user_id);
+        assert_eq!(browser.text("#decision-reason").await, SCRIPT_REASON);
+        assert_eq!(
+            browser.script("return document.images.length").await,
+            browser.script("return document.querySelectorAll('#frames img').length").await
+        );
+        browser.screenshot("decided").await;
+
+        browser.goto(&format!("{base}/dashboard/audit?action=review.decided")).await;
+        let row = browser.text("#audit-log tbody tr").await;
+        assert!(row.contains(&user_id) && row.contains(&item), "{row}");
+        browser.click("#verify-chain-button").await;
+        assert!(browser.text("#chain-result").await.contains("intact"));
+        browser.screenshot("audit-log").await;
+
+        // Bahasa Indonesia, kept across pages.
+        browser.click("a[lang='id']").await;
+        browser.wait_for_path("/dashboard/audit").await;
+        assert_eq!(browser.text("main h1").await, "Log audit");
+        browser.screenshot("audit-log-id").await;
+    }
+}
