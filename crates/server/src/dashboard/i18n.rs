@@ -159,6 +159,27 @@ messages! {
     RequestId => "Request id", "Id permintaan";
     BackToQueue => "Back to the queue", "Kembali ke antrean";
     SignedInAs => "Signed in as", "Masuk sebagai";
+    Customers => "Customers", "Nasabah";
+    Search => "Search", "Cari";
+    SearchHint => "NIK, email, phone, customer id, externalRef or name words", "NIK, email, telepon, id nasabah, externalRef, atau kata nama";
+    Name => "Name", "Nama";
+    Tier => "Tier", "Tingkat";
+    MatchedOn => "Matched on", "Cocok pada";
+    DateOfBirth => "Date of birth", "Tanggal lahir";
+    Phone => "Phone", "Telepon";
+    TierLadder => "Tier ladder", "Jenjang tingkat";
+    Timeline => "Verification history", "Riwayat verifikasi";
+    Enrollments => "Face enrollments", "Pendaftaran wajah";
+    Attempts => "Attempts", "Percobaan";
+    Source => "Source", "Sumber";
+    Model => "Model", "Model";
+    Latency => "Latency", "Latensi";
+    Erase => "Erase this customer", "Hapus nasabah ini";
+    EraseWarning => "Erasure is irreversible (UU PDP): the customer's key is destroyed, and every personal field, image and embedding with it.", "Penghapusan tidak dapat dibatalkan (UU PDP): kunci nasabah dimusnahkan, beserta semua data pribadi, gambar, dan embedding.";
+    EraseConfirm => "Type the customer's id to confirm:", "Ketik id nasabah untuk konfirmasi:";
+    EraseReason => "Reason (kept in the audit log; no personal data)", "Alasan (disimpan di log audit; tanpa data pribadi)";
+    EraseMistyped => "The id typed is not this customer's: nothing was erased.", "Id yang diketik bukan milik nasabah ini: tidak ada yang dihapus.";
+    CustomerErased => "Erased:", "Dihapus:";
     Language => "Bahasa Indonesia", "English";
 }
 

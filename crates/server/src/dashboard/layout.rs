@@ -70,6 +70,7 @@ pub fn page(viewer: &Viewer, current: &str, title: Msg, body: Markup) -> Markup 
                         span.brand { "Kenali" }
                         @if internal {
                             (nav_link("/dashboard/review", Msg::ReviewQueue))
+                            (nav_link("/dashboard/customers", Msg::Customers))
                             (nav_link("/dashboard/audit", Msg::AuditLog))
                         }
                         (nav_link("/dashboard/passkeys", Msg::Passkeys))

@@ -10,6 +10,7 @@
 
 mod account;
 mod audit;
+mod customers;
 pub mod i18n;
 mod layout;
 mod review;
@@ -48,6 +49,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/dashboard/review/{id}", get(review::item))
         .route("/dashboard/review/{id}/captures/{capture_id}", get(review::capture))
         .route("/dashboard/review/{id}/decision", post(review::decide))
+        .route("/dashboard/customers", get(customers::list))
+        .route("/dashboard/customers/{id}", get(customers::show))
+        .route("/dashboard/customers/{id}/erase", post(customers::erase))
         .route("/dashboard/audit", get(audit::log))
         .route("/dashboard/audit/verify", post(audit::verify))
         .layer(from_fn_with_state(state.clone(), guard))

@@ -77,3 +77,36 @@ pub fn new_customer_row(
         erased_at: None,
     })
 }
+
+/// How many of a customer's enrollments and attempts a profile shows (the newest).
+pub const PROFILE_LIST_LIMIT: i64 = 50;
+
+/// Everything the dashboard's customer page shows.
+pub struct Profile {
+    pub row: CustomerRow,
+    pub pii: crate::ledger::Pii,
+    /// Newest first.
+    pub history: Vec<crate::store::verifications::VerificationRow>,
+    pub progress: kenali_core::tier::TierProgress,
+    /// Newest first, at most [`PROFILE_LIST_LIMIT`].
+    pub enrollments: Vec<crate::store::faces::EnrollmentRow>,
+    /// Newest first, at most [`PROFILE_LIST_LIMIT`].
+    pub attempts: Vec<crate::store::faces::AttemptRow>,
+}
+
+/// A live customer's profile: claims, the tier ladder, the verification history, enrollments
+/// and attempts.
+pub async fn profile(state: &AppState, org_id: &str, customer_id: &str) -> Result<Profile> {
+    use crate::store::{faces, verifications, Page};
+    let policy = tier_policy(state, org_id).await?;
+    let mut conn = state.store.reader().acquire().await?;
+    let row = load_customer(&mut conn, org_id, customer_id).await?;
+    let pii = crate::ledger::open_pii(&state.keys, &row)?;
+    let mut history = verifications::history(&mut conn, org_id, &row.id).await?;
+    history.reverse();
+    let progress = crate::ledger::tier_progress(&mut conn, org_id, &row.id, policy).await?;
+    let page = Page { limit: PROFILE_LIST_LIMIT, cursor: None };
+    let (enrollments, _) = faces::list_enrollments(&mut conn, org_id, Some(&row.id), None, &page).await?;
+    let (attempts, _) = faces::list_attempts(&mut conn, org_id, Some(&row.id), None, &page).await?;
+    Ok(Profile { row, pii, history, progress, enrollments, attempts })
+}

@@ -20,6 +20,7 @@ pub mod oauth;
 pub mod passkeys;
 pub mod review;
 pub mod review_evidence;
+pub mod search;
 pub mod sign_in;
 pub mod submissions;
 pub mod users;

@@ -5,11 +5,11 @@ use kenali_server::dashboard::CONTENT_SECURITY_POLICY;
 use kenali_server::service::users::{self, Role};
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY as CSP, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::browser::Browser;
 use crate::ktp::photocopied_card_in_review;
-use crate::testkit::{servers, TestServer};
+use crate::testkit::{servers, TestServer, NIK_MALE};
 
 const PASSWORD: &str = "correct horse battery staple";
 /// A customer's name that would run script if a page pasted it in unescaped.
@@ -87,8 +87,12 @@ fn ids_after(html: &str, prefix: &str) -> Vec<String> {
         .collect()
 }
 
+async fn person(server: &TestServer, email: &str, role: Role) -> String {
+    users::create(&server.state, "default", email, role, Some(PASSWORD), "test").await.unwrap().user.id
+}
+
 async fn analyst(server: &TestServer, email: &str) -> String {
-    users::create(&server.state, "default", email, Role::Analyst, Some(PASSWORD), "test").await.unwrap().user.id
+    person(server, email, Role::Analyst).await
 }
 
 async fn audit_entries(server: &TestServer, action: &str) -> Vec<Value> {
@@ -225,6 +229,63 @@ async fn an_analyst_reviews_a_photocopy_with_forms_that_refuse_other_sites_and_r
     }
 }
 
+#[tokio::test]
+async fn customers_are_found_shown_with_their_ladder_and_erased_only_by_an_admin_who_types_the_id() {
+    for server in servers().await {
+        analyst(&server, "ani@acme.id").await;
+        let admin_id = person(&server, "root@acme.id", Role::Admin).await;
+        let customer = server.create_customer(json!({"fullName": SCRIPT_NAME, "nik": NIK_MALE})).await;
+        let id = customer["id"].as_str().unwrap().to_string();
+        let mut ani = Visitor::sign_in(&server, "ani@acme.id").await;
+
+        // Found through the NIK's blind index; the name is shown as text.
+        let found = ani.get(&format!("/dashboard/customers?q={NIK_MALE}")).await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+        assert!(found.body.contains(&format!("/dashboard/customers/{id}")), "{}", found.body);
+        assert!(
+            found.body.contains("&lt;script&gt;alert('name')&lt;/script&gt;Budi")
+                && !found.body.contains("<script>alert")
+        );
+        let nothing = ani.get("/dashboard/customers?q=3201010101900099").await;
+        assert!(nothing.body.contains("id=\"no-customers\""), "{}", nothing.body);
+        let control = ani.get("/dashboard/customers?q=a%07b").await;
+        assert!(control.body.contains("control characters"), "{}", control.body);
+
+        // The profile: the ladder (basic through the NIK; what standard still needs) and
+        // the timeline; an analyst sees no erase form and cannot post one.
+        let profile = ani.get(&format!("/dashboard/customers/{id}")).await;
+        assert_eq!(profile.status, StatusCode::OK, "{}", profile.body);
+        assert!(profile.body.contains("<strong>basic</strong> → standard"), "{}", profile.body);
+        assert!(profile.body.contains("<li class=\"missing\">○ a KTP capture with assurance high"), "{}", profile.body);
+        assert!(profile.body.contains("nik_format"));
+        assert!(!profile.body.contains("erase-form"));
+        let csrf = csrf_of(&profile.body);
+        let erase = format!("/dashboard/customers/{id}/erase");
+        let refused = ani.post(&erase, &[("csrf", &csrf), ("confirm", &id)]).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert_eq!(server.get(&format!("/api/identity/customers/{id}")).await.0, StatusCode::OK);
+
+        // An admin must type the id back; a mistyped one erases nothing.
+        let mut root = Visitor::sign_in(&server, "root@acme.id").await;
+        let profile = root.get(&format!("/dashboard/customers/{id}")).await;
+        assert!(profile.body.contains("erase-form"));
+        let csrf = csrf_of(&profile.body);
+        let mistyped = root.post(&erase, &[("csrf", &csrf), ("confirm", "cus_wrong"), ("reason", "ticket 4411")]).await;
+        assert_eq!(mistyped.status, StatusCode::BAD_REQUEST);
+        assert!(mistyped.body.contains("erase-error"));
+        assert_eq!(server.get(&format!("/api/identity/customers/{id}")).await.0, StatusCode::OK);
+        let tokenless = root.post(&erase, &[("confirm", &id)]).await;
+        assert_eq!(tokenless.status, StatusCode::FORBIDDEN);
+        let erased = root.post(&erase, &[("csrf", &csrf), ("confirm", &id), ("reason", "ticket 4411")]).await;
+        assert_eq!(erased.status, StatusCode::SEE_OTHER, "{}", erased.body);
+        assert_eq!(server.get(&format!("/api/identity/customers/{id}")).await.0, StatusCode::GONE);
+        let audited = audit_entries(&server, "customer.erased").await;
+        assert_eq!(audited[0]["actor"], admin_id.as_str());
+        assert_eq!(audited[0]["details"]["reason"], "ticket 4411");
+        assert_eq!(root.get(&format!("/dashboard/customers/{id}")).await.status, StatusCode::GONE);
+    }
+}
+
 /// The analyst's whole path in Chromium: a password, a passkey registered with the virtual
 /// authenticator, sign-out, sign-in with the passkey alone, a photocopied KTP reviewed and
 /// rejected, and the decision found in the audit log. Screenshots under
@@ -233,7 +294,7 @@ async fn an_analyst_reviews_a_photocopy_with_forms_that_refuse_other_sites_and_r
 async fn in_chromium_an_analyst_signs_in_with_a_passkey_and_rejects_a_photocopy() {
     for server in servers().await {
         let user_id = analyst(&server, "ani@acme.id").await;
-        let (_, item) = photocopied_card_in_review(&server, SCRIPT_NAME).await;
+        let (customer_id, item) = photocopied_card_in_review(&server, SCRIPT_NAME).await;
         // Passkeys are bound to `localhost`, the name the server answers to without a public URL.
         let base = server.base.replace("127.0.0.1", "localhost");
         let browser = Browser::start(&format!("analyst-{}", server.backend)).await;
@@ -296,6 +357,14 @@ async fn in_chromium_an_analyst_signs_in_with_a_passkey_and_rejects_a_photocopy(
             browser.script("return document.querySelectorAll('#frames img').length").await
         );
         browser.screenshot("decided").await;
+
+        browser.click("a[href='/dashboard/customers']").await;
+        browser.type_into("#q", &customer_id).await;
+        browser.click("#customer-search button").await;
+        browser.click("a.customer-link").await;
+        assert!(browser.text("#timeline").await.contains("review_decision"));
+        assert_eq!(browser.text("#customer-name").await, SCRIPT_NAME);
+        browser.screenshot("customer").await;
 
         browser.goto(&format!("{base}/dashboard/audit?action=review.decided")).await;
         let row = browser.text("#audit-log tbody tr").await;
