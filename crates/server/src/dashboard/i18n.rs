@@ -180,6 +180,15 @@ messages! {
     EraseReason => "Reason (kept in the audit log; no personal data)", "Alasan (disimpan di log audit; tanpa data pribadi)";
     EraseMistyped => "The id typed is not this customer's: nothing was erased.", "Id yang diketik bukan milik nasabah ini: tidak ada yang dihapus.";
     CustomerErased => "Erased:", "Dihapus:";
+    Overview => "Overview", "Ringkasan";
+    OverviewIntro => "The last 14 days, in UTC.", "14 hari terakhir, dalam UTC.";
+    CapturesPerDay => "KTP captures per day by verdict", "Pengambilan KTP per hari menurut hasil";
+    StepUpAllowRate => "Step-up allow rate", "Tingkat izin step-up";
+    StepUpLatency => "Step-up latency", "Latensi step-up";
+    QueueAge => "Open review items by age", "Item tinjauan terbuka menurut umur";
+    AllowRate => "allowed", "diizinkan";
+    NoStepUps => "No step-ups in these days.", "Tidak ada step-up pada hari-hari ini.";
+    Refused => "refused", "ditolak sistem";
     Language => "Bahasa Indonesia", "English";
 }
 

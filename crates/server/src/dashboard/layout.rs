@@ -69,6 +69,7 @@ pub fn page(viewer: &Viewer, current: &str, title: Msg, body: Markup) -> Markup 
                     nav aria-label="Kenali" {
                         span.brand { "Kenali" }
                         @if internal {
+                            (nav_link("/dashboard/overview", Msg::Overview))
                             (nav_link("/dashboard/review", Msg::ReviewQueue))
                             (nav_link("/dashboard/customers", Msg::Customers))
                             (nav_link("/dashboard/audit", Msg::AuditLog))

@@ -10,9 +10,11 @@
 
 mod account;
 mod audit;
+mod charts;
 mod customers;
 pub mod i18n;
 mod layout;
+mod overview;
 mod review;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -49,6 +51,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/dashboard/review/{id}", get(review::item))
         .route("/dashboard/review/{id}/captures/{capture_id}", get(review::capture))
         .route("/dashboard/review/{id}/decision", post(review::decide))
+        .route("/dashboard/overview", get(overview::show))
         .route("/dashboard/customers", get(customers::list))
         .route("/dashboard/customers/{id}", get(customers::show))
         .route("/dashboard/customers/{id}/erase", post(customers::erase))

@@ -17,6 +17,7 @@ pub mod ktp;
 pub mod liveness;
 pub mod nik;
 pub mod oauth;
+pub mod overview;
 pub mod passkeys;
 pub mod review;
 pub mod review_evidence;

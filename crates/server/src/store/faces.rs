@@ -379,3 +379,44 @@ pub async fn find_capture_of_verification(
     .await?;
     row.map(|row| stored_capture(&row)).transpose()
 }
+
+/// One KTP capture or step-up attempt, as the dashboard's overview counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptSample {
+    pub kind: String,
+    pub outcome: String,
+    pub latency_ms: i64,
+    pub created_at: String,
+}
+
+/// The org's KTP capture and step-up attempts since `since`, oldest first: at most the newest
+/// `limit` of them.
+pub async fn capture_and_step_up_attempts(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    since: &str,
+    limit: i64,
+) -> StoreResult<Vec<AttemptSample>> {
+    let rows = sqlx::query(
+        "SELECT kind, outcome, latency_ms, created_at FROM attempts WHERE org_id = $1 AND created_at >= $2 \
+         AND kind IN ('ktp_capture', 'step_up') ORDER BY created_at DESC LIMIT $3",
+    )
+    .bind(org_id)
+    .bind(since)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    let mut samples = rows
+        .iter()
+        .map(|row| {
+            Ok(AttemptSample {
+                kind: col(row, "kind")?,
+                outcome: col(row, "outcome")?,
+                latency_ms: col(row, "latency_ms")?,
+                created_at: col(row, "created_at")?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    samples.reverse();
+    Ok(samples)
+}

@@ -212,3 +212,15 @@ pub async fn decide_review_item(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// When each open review item was opened, oldest first (at most `limit`).
+pub async fn open_review_times(conn: &mut AnyConnection, org_id: &str, limit: i64) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT created_at FROM review_items WHERE org_id = $1 AND status = 'open' ORDER BY created_at LIMIT $2",
+    )
+    .bind(org_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|row| col(row, "created_at")).collect()
+}

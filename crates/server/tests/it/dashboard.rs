@@ -149,6 +149,17 @@ async fn an_analyst_reviews_a_photocopy_with_forms_that_refuse_other_sites_and_r
         let (_, item) = photocopied_card_in_review(&server, SCRIPT_NAME).await;
         let mut ani = Visitor::sign_in(&server, "ani@acme.id").await;
 
+        // The overview counts the capture (not passed: sent to review) and the waiting item.
+        let overview = ani.get("/dashboard/overview").await;
+        assert_eq!(overview.status, StatusCode::OK, "{}", overview.body);
+        assert!(overview.body.contains("data-series=\"failed\" data-value=\"1\""), "{}", overview.body);
+        assert!(
+            overview.body.contains("data-label=\"&lt; 1 h\" data-series=\"Open\" data-value=\"1\""),
+            "{}",
+            overview.body
+        );
+        assert!(overview.body.contains("id=\"latency-chart\""));
+
         let queue = ani.get("/dashboard/review").await;
         assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
         assert!(queue.body.contains(&format!("/dashboard/review/{item}")), "{}", queue.body);
@@ -325,6 +336,10 @@ async fn in_chromium_an_analyst_signs_in_with_a_passkey_and_rejects_a_photocopy(
         let signed_in = audit_entries(&server, "auth.signed_in").await;
         assert_eq!(signed_in[0]["details"]["method"], "passkey", "{signed_in:?}");
         browser.screenshot("review-queue").await;
+        browser.click("a[href='/dashboard/overview']").await;
+        browser.wait_for("#captures-chart svg rect").await;
+        browser.screenshot("overview").await;
+        browser.click("a[href='/dashboard/review']").await;
 
         browser.click(&format!("a[href='/dashboard/review/{item}']")).await;
         browser.wait_for("#frames img").await;
