@@ -181,6 +181,7 @@ messages! {
     EraseMistyped => "The id typed is not this customer's: nothing was erased.", "Id yang diketik bukan milik nasabah ini: tidak ada yang dihapus.";
     CustomerErased => "Erased:", "Dihapus:";
     Overview => "Overview", "Ringkasan";
+    TierEvents => "Tier events", "Perubahan tingkat";
     OverviewIntro => "The last 14 days, in UTC.", "14 hari terakhir, dalam UTC.";
     CapturesPerDay => "KTP captures per day by verdict", "Pengambilan KTP per hari menurut hasil";
     StepUpAllowRate => "Step-up allow rate", "Tingkat izin step-up";

@@ -72,6 +72,7 @@ pub fn page(viewer: &Viewer, current: &str, title: Msg, body: Markup) -> Markup 
                             (nav_link("/dashboard/overview", Msg::Overview))
                             (nav_link("/dashboard/review", Msg::ReviewQueue))
                             (nav_link("/dashboard/customers", Msg::Customers))
+                            (nav_link("/dashboard/tier-events", Msg::TierEvents))
                             (nav_link("/dashboard/audit", Msg::AuditLog))
                         }
                         (nav_link("/dashboard/passkeys", Msg::Passkeys))

@@ -16,6 +16,7 @@ pub mod i18n;
 mod layout;
 mod overview;
 mod review;
+mod tier_events;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::{self, HeaderValue};
@@ -55,6 +56,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/dashboard/customers", get(customers::list))
         .route("/dashboard/customers/{id}", get(customers::show))
         .route("/dashboard/customers/{id}/erase", post(customers::erase))
+        .route("/dashboard/tier-events", get(tier_events::list))
         .route("/dashboard/audit", get(audit::log))
         .route("/dashboard/audit/verify", post(audit::verify))
         .layer(from_fn_with_state(state.clone(), guard))

@@ -262,6 +262,16 @@ async fn customers_are_found_shown_with_their_ladder_and_erased_only_by_an_admin
         let control = ani.get("/dashboard/customers?q=a%07b").await;
         assert!(control.body.contains("control characters"), "{}", control.body);
 
+        // The tier went from none to basic through the NIK: a tier event, by customer.
+        let events = ani.get(&format!("/dashboard/tier-events?customer={id}")).await;
+        assert_eq!(events.status, StatusCode::OK, "{}", events.body);
+        assert!(events.body.contains("none → <strong>basic</strong>"), "{}", events.body);
+        assert!(events.body.contains(&format!("/dashboard/customers/{id}")));
+        let elsewhere = ani.get("/dashboard/tier-events?customer=cus_01J00000000000000000000000").await;
+        assert!(elsewhere.body.contains("no-tier-events"), "{}", elsewhere.body);
+        let bad_day = ani.get("/dashboard/tier-events?since=yesterday").await;
+        assert_eq!(bad_day.status, StatusCode::BAD_REQUEST);
+
         // The profile: the ladder (basic through the NIK; what standard still needs) and
         // the timeline; an analyst sees no erase form and cannot post one.
         let profile = ani.get(&format!("/dashboard/customers/{id}")).await;
