@@ -10,12 +10,11 @@ use serde::Deserialize;
 use super::account::CsrfForm;
 use super::i18n::Msg;
 use super::layout::{json_code, page, when};
-use super::{PageError, Viewer};
+use super::{day_bound, PageError, Viewer};
 use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::extract::PageQuery;
 use crate::service::audit_chain;
-use crate::service::validate::timestamp_param;
 use crate::state::AppState;
 use crate::store::audit::{self, AuditFilter};
 
@@ -39,13 +38,6 @@ pub struct AuditQuery {
 fn non_empty(value: &str) -> Option<String> {
     let value = value.trim();
     (!value.is_empty()).then(|| value.to_string())
-}
-
-/// A date picker's day as the start or end of that day in UTC.
-fn day_bound(field: &str, day: &str, end: bool) -> Result<Option<String>, ApiError> {
-    let Some(day) = non_empty(day) else { return Ok(None) };
-    let time = if end { "T23:59:59Z" } else { "T00:00:00Z" };
-    Ok(timestamp_param(field, Some(&format!("{day}{time}")))?)
 }
 
 pub async fn log(State(state): State<AppState>, viewer: Viewer, Query(query): Query<AuditQuery>) -> Response {

@@ -190,7 +190,7 @@ fn attempts(lang: Lang, profile: &Profile) -> Markup {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct EraseForm {
     #[serde(default)]
     csrf: String,
@@ -211,11 +211,7 @@ pub async fn erase(
     if let Err(refused) = viewer.require(Scope::Admin) {
         return refused.into_response();
     }
-    let form = form.map(|Form(f)| f).unwrap_or(EraseForm {
-        csrf: String::new(),
-        confirm: String::new(),
-        reason: String::new(),
-    });
+    let form = form.map(|Form(form)| form).unwrap_or_default();
     if let Err(refused) = viewer.check_csrf(&state, &form.csrf) {
         return refused.into_response();
     }

@@ -39,15 +39,7 @@ impl Lang {
     /// The person's choice (the cookie), else the browser's first preference among the two,
     /// else English.
     pub fn of_request(headers: &HeaderMap) -> Lang {
-        let chosen = headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == LANG_COOKIE)
-            .and_then(|(_, value)| Lang::parse(value.trim()));
-        if let Some(lang) = chosen {
+        if let Some(lang) = crate::extract::cookie(headers, LANG_COOKIE).and_then(Lang::parse) {
             return lang;
         }
         let accepted = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");

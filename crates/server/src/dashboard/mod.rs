@@ -227,6 +227,17 @@ impl IntoResponse for PageError {
     }
 }
 
+/// A date picker's day (`YYYY-MM-DD`) as the start or the end of that day in UTC, for a
+/// filter; an empty field is no bound.
+pub(crate) fn day_bound(field: &str, day: &str, end: bool) -> Result<Option<String>, ApiError> {
+    let day = day.trim();
+    if day.is_empty() {
+        return Ok(None);
+    }
+    let time = if end { "T23:59:59Z" } else { "T00:00:00Z" };
+    Ok(crate::service::validate::timestamp_param(field, Some(&format!("{day}{time}")))?)
+}
+
 /// `Content-Type` for an image the dashboard serves.
 pub(crate) fn content_type(media_type: &'static str) -> (header::HeaderName, HeaderValue) {
     (header::CONTENT_TYPE, HeaderValue::from_static(media_type))

@@ -252,7 +252,7 @@ pub async fn capture(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct DecisionForm {
     #[serde(default)]
     csrf: String,
@@ -272,10 +272,7 @@ pub async fn decide(
     if let Err(refused) = viewer.require(Scope::Internal) {
         return refused.into_response();
     }
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(_) => DecisionForm { csrf: String::new(), decision: String::new(), reason: String::new() },
-    };
+    let form = form.map(|Form(form)| form).unwrap_or_default();
     if let Err(refused) = viewer.check_csrf(&state, &form.csrf) {
         return refused.into_response();
     }

@@ -7,11 +7,10 @@ use serde::Deserialize;
 
 use super::i18n::Msg;
 use super::layout::{page, when};
-use super::{PageError, Viewer};
+use super::{day_bound, PageError, Viewer};
 use crate::auth::Scope;
 use crate::error::ApiError;
 use crate::extract::PageQuery;
-use crate::service::validate::timestamp_param;
 use crate::state::AppState;
 use crate::store::tier_events;
 
@@ -32,10 +31,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer, Query(query): Q
     let lang = viewer.lang;
     let customer = Some(query.customer.trim()).filter(|c| !c.is_empty());
     let listed = async {
-        let since = match query.since.trim() {
-            "" => None,
-            day => timestamp_param("since", Some(&format!("{day}T00:00:00Z")))?,
-        };
+        let since = day_bound("since", &query.since, false)?;
         let page = PageQuery { limit: Some("100".into()), cursor: query.cursor.clone() }.page()?;
         let mut conn = state.store.reader().acquire().await.map_err(ApiError::from)?;
         let org_id = &viewer.session.user.org_id;

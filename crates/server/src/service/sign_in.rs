@@ -110,16 +110,9 @@ pub fn clear_cookie(config: &Config) -> String {
 
 /// The session cookie's value in the request, if any.
 pub fn presented_cookie(headers: &HeaderMap, config: &Config) -> Option<String> {
-    let name = cookie_name(config);
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.trim().to_string())
+    crate::extract::cookie(headers, cookie_name(config))
         .filter(|value| !value.is_empty() && value.len() <= 128)
+        .map(str::to_string)
 }
 
 /// The session's CSRF token: a MAC of its id, so nothing more is stored and it changes with

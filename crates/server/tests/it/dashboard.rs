@@ -95,12 +95,6 @@ async fn analyst(server: &TestServer, email: &str) -> String {
     person(server, email, Role::Analyst).await
 }
 
-async fn audit_entries(server: &TestServer, action: &str) -> Vec<Value> {
-    let (status, page) = server.get(&format!("/api/identity/audit-log?action={action}&limit=100")).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    page["data"].as_array().unwrap().clone()
-}
-
 #[tokio::test]
 async fn pages_carry_strict_headers_no_inline_script_and_send_strangers_to_sign_in() {
     for server in servers().await {
@@ -182,7 +176,7 @@ async fn an_analyst_reviews_a_photocopy_with_forms_that_refuse_other_sites_and_r
         assert_eq!(frame.headers[CACHE_CONTROL], "no-store");
         let media = frame.headers[CONTENT_TYPE].to_str().unwrap().to_string();
         assert!(media == "image/jpeg" || media == "image/png", "{media}");
-        let viewed = audit_entries(&server, "capture.viewed").await;
+        let viewed = server.audit_entries("capture.viewed").await;
         assert_eq!(viewed[0]["actor"], user_id.as_str());
         assert_eq!(viewed[0]["target"], frames[0].as_str());
         let elsewhere = ani.get(&format!("/dashboard/review/{item}/captures/cap_01J00000000000000000000000")).await;
@@ -220,7 +214,7 @@ async fn an_analyst_reviews_a_photocopy_with_forms_that_refuse_other_sites_and_r
         // The decision carries the person, in the queue and in the audit log.
         let (_, rejected) = server.get("/api/identity/review-queue?status=rejected").await;
         assert_eq!(rejected["data"][0]["decidedBy"], user_id.as_str(), "{rejected}");
-        let audited = audit_entries(&server, "review.decided").await;
+        let audited = server.audit_entries("review.decided").await;
         assert_eq!(audited[0]["actor"], user_id.as_str());
         let twice = ani.post(&decision, &[("csrf", &csrf), ("decision", "approve"), ("reason", "again")]).await;
         assert_eq!(twice.status, StatusCode::CONFLICT);
@@ -300,7 +294,7 @@ async fn customers_are_found_shown_with_their_ladder_and_erased_only_by_an_admin
         let erased = root.post(&erase, &[("csrf", &csrf), ("confirm", &id), ("reason", "ticket 4411")]).await;
         assert_eq!(erased.status, StatusCode::SEE_OTHER, "{}", erased.body);
         assert_eq!(server.get(&format!("/api/identity/customers/{id}")).await.0, StatusCode::GONE);
-        let audited = audit_entries(&server, "customer.erased").await;
+        let audited = server.audit_entries("customer.erased").await;
         assert_eq!(audited[0]["actor"], admin_id.as_str());
         assert_eq!(audited[0]["details"]["reason"], "ticket 4411");
         assert_eq!(root.get(&format!("/dashboard/customers/{id}")).await.status, StatusCode::GONE);
@@ -343,7 +337,7 @@ async fn in_chromium_an_analyst_signs_in_with_a_passkey_and_rejects_a_photocopy(
         // The passkey alone: no email typed, the authenticator offers its discoverable passkey.
         browser.click("#passkey-sign-in").await;
         browser.wait_for_path("/dashboard/review").await;
-        let signed_in = audit_entries(&server, "auth.signed_in").await;
+        let signed_in = server.audit_entries("auth.signed_in").await;
         assert_eq!(signed_in[0]["details"]["method"], "passkey", "{signed_in:?}");
         browser.screenshot("review-queue").await;
         browser.click("a[href='/dashboard/overview']").await;

@@ -87,13 +87,6 @@ async fn user(server: &TestServer, email: &str, role: Role, password: Option<&st
     users::create(&server.state, "default", email, role, password, "test").await.unwrap()
 }
 
-/// The audit entries of an action, newest first.
-async fn audit_entries(server: &TestServer, action: &str) -> Vec<Value> {
-    let (status, page) = server.get(&format!("/api/identity/audit-log?action={action}&limit=100")).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    page["data"].as_array().unwrap().clone()
-}
-
 #[tokio::test]
 async fn a_password_session_works_the_dashboard_routes_with_csrf_and_ends_at_logout() {
     for server in servers().await {
@@ -138,7 +131,7 @@ async fn a_password_session_works_the_dashboard_routes_with_csrf_and_ends_at_log
         // With it, the person acts, and the audit log names them.
         let created = browser.post(&server, "/api/customers", json!({"fullName": "Siti Rahma"})).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-        let entry = audit_entries(&server, "customer.created").await.remove(0);
+        let entry = server.audit_entries("customer.created").await.remove(0);
         assert_eq!(entry["actor"], analyst.user.id.as_str());
 
         // A tier override by a signed-in analyst records the analyst, and no one else.
@@ -163,7 +156,7 @@ async fn a_password_session_works_the_dashboard_routes_with_csrf_and_ends_at_log
         let after = stale.clone().get(&server, "/api/auth/me").await;
         assert_eq!(after.status, StatusCode::UNAUTHORIZED);
         assert_eq!(after.body["error"]["code"], "session_expired");
-        assert_eq!(audit_entries(&server, "auth.signed_out").await.len(), 1);
+        assert_eq!(server.audit_entries("auth.signed_out").await.len(), 1);
 
         // API keys are not people: the session routes refuse them.
         let (status, body) = server.get("/api/auth/me").await;
@@ -199,7 +192,7 @@ async fn a_wrong_password_and_an_unknown_account_get_one_answer_and_a_flood_is_r
         };
         let (wrong, unknown) = (median(&mut wrong), median(&mut unknown));
         assert!(unknown * 2 >= wrong, "unknown account {unknown:?} vs wrong password {wrong:?}");
-        let refused = audit_entries(&server, "auth.sign_in_refused").await;
+        let refused = server.audit_entries("auth.sign_in_refused").await;
         assert_eq!(refused.len(), 4);
         assert_eq!(refused[0]["target"], ani.user.id.as_str());
         assert_eq!(refused[0]["details"]["reason"], "wrong_password");
@@ -266,7 +259,7 @@ async fn sessions_end_when_idle_at_their_absolute_end_and_when_the_user_is_disab
         assert_eq!(live.get(&server, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED);
         assert_eq!(second.get(&server, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED);
         assert_eq!(Browser::login(&server, "ani@acme.id", PASSWORD).await.1.status, StatusCode::UNAUTHORIZED);
-        let refused = audit_entries(&server, "auth.sign_in_refused").await;
+        let refused = server.audit_entries("auth.sign_in_refused").await;
         assert_eq!(refused[0]["details"]["reason"], "disabled");
     }
 }
@@ -348,7 +341,7 @@ async fn a_passkey_registered_while_signed_in_signs_in_alone_once_per_challenge(
             .post(&server, "/api/auth/webauthn/auth/finish", json!({"ceremonyId": ceremony, "credential": assertion}))
             .await;
         assert_eq!(crossed.status, StatusCode::UNAUTHORIZED, "{}", crossed.body);
-        let refused = audit_entries(&server, "auth.sign_in_refused").await;
+        let refused = server.audit_entries("auth.sign_in_refused").await;
         assert_eq!(refused[0]["target"], budi.user.id.as_str());
         assert_eq!(refused[0]["details"]["reason"], "passkey_of_another_account");
 

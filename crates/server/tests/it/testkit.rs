@@ -149,6 +149,13 @@ impl TestServer {
         kenali_server::app::create_api_key(&self.state, org, "test", scopes).await.unwrap().2
     }
 
+    /// The audit entries of an action, newest first.
+    pub async fn audit_entries(&self, action: &str) -> Vec<Value> {
+        let (status, page) = self.get(&format!("/api/identity/audit-log?action={action}&limit=100")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["data"].as_array().unwrap().clone()
+    }
+
     pub async fn create_customer(&self, body: Value) -> Value {
         let (status, body) = self.post("/api/customers", body).await;
         assert!(status.is_success(), "{status} {body}");
