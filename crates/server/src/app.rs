@@ -223,7 +223,7 @@ async fn apply_bootstrap_key(state: &AppState) -> anyhow::Result<()> {
     let org = orgs::get_or_create(&mut tx, "default").await?;
     let actor =
         Actor { org_id: org.id.clone(), actor: "bootstrap".into(), actor_user_id: None, request_id: "startup".into() };
-    api::api_keys::insert_key(&mut tx, &actor, "bootstrap", &Scope::ALL, secret).await?;
+    crate::service::api_keys::insert(&mut tx, &actor, "bootstrap", &Scope::ALL, secret).await?;
     tx.commit().await?;
     tracing::info!(org = %org.id, "created org `default` with the bootstrap API key (all scopes)");
     Ok(())
@@ -240,7 +240,7 @@ pub async fn create_api_key(
     let mut tx = state.store.begin().await?;
     let org = orgs::get_or_create(&mut tx, org_name).await?;
     let actor = Actor { org_id: org.id.clone(), actor: "cli".into(), actor_user_id: None, request_id: "cli".into() };
-    let row = api::api_keys::insert_key(&mut tx, &actor, name, scopes, &secret).await?;
+    let row = crate::service::api_keys::insert(&mut tx, &actor, name, scopes, &secret).await?;
     tx.commit().await?;
     Ok((org.id, row.id, secret))
 }

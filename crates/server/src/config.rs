@@ -84,6 +84,12 @@ pub struct Config {
     pub session_idle_secs: u64,
     /// ... and this long after sign-in, however busy (300 to 604800 seconds).
     pub session_max_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client: addresses or CIDR blocks,
+    /// comma-separated (`10.0.0.0/8, 192.168.1.5`). Unset: the socket's peer is the client.
+    pub trusted_proxies: Option<String>,
+    /// `trusted_proxies`, parsed when the configuration is loaded.
+    #[serde(skip)]
+    pub trusted_proxy_nets: Vec<ipnet::IpNet>,
 }
 
 impl Default for Config {
@@ -119,6 +125,8 @@ impl Default for Config {
             public_url: None,
             session_idle_secs: 1800,
             session_max_secs: 12 * 3600,
+            trusted_proxies: None,
+            trusted_proxy_nets: Vec::new(),
         }
     }
 }
@@ -180,6 +188,7 @@ impl Config {
         if !(300..=604_800).contains(&config.session_max_secs) {
             return Err(ConfigError::Invalid("session_max_secs must be from 300 to 604800 seconds".into()));
         }
+        config.trusted_proxy_nets = parse_trusted_proxies(config.trusted_proxies.as_deref().unwrap_or(""))?;
         Ok(config)
     }
 
@@ -222,6 +231,22 @@ impl Config {
     }
 }
 
+/// `10.0.0.0/8, 192.168.1.5, fd00::/8`: each an address (a block of one) or a CIDR block.
+fn parse_trusted_proxies(list: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError::Invalid(format!("trusted_proxies: {entry:?} is not an IP address or a CIDR block"))
+                })
+        })
+        .collect()
+}
+
 /// A value set directly wins over its `_FILE` twin; the file's trailing newline is dropped.
 fn fill_from_file(value: &mut Option<Secret>, file: &Option<PathBuf>) -> Result<(), ConfigError> {
     if value.is_some() {
@@ -239,6 +264,16 @@ fn fill_from_file(value: &mut Option<Secret>, file: &Option<PathBuf>) -> Result<
 #[allow(clippy::unwrap_used, clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_blocks() {
+        let nets = parse_trusted_proxies(" 10.0.0.0/8, 192.168.1.5,fd00::/8 ,").unwrap();
+        assert_eq!(nets.len(), 3);
+        assert!(nets[1].contains(&"192.168.1.5".parse::<std::net::IpAddr>().unwrap()));
+        assert!(parse_trusted_proxies("").unwrap().is_empty());
+        assert!(parse_trusted_proxies("10.0.0.0/8, proxy.internal").is_err());
+        assert!(parse_trusted_proxies("10.0.0.0/33").is_err());
+    }
 
     #[test]
     fn layers_apply_in_order_and_secrets_stay_hidden() {

@@ -168,7 +168,9 @@ impl IntoResponse for ApiError {
 impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         let status = match &err {
-            ServiceError::InvalidField { .. } | ServiceError::InvalidNik(_) => StatusCode::BAD_REQUEST,
+            ServiceError::InvalidField { .. } | ServiceError::InvalidNik(_) | ServiceError::InvalidSettings(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::CustomerErased(_) | ServiceError::ChallengeExpired => StatusCode::GONE,
             ServiceError::Image { .. } | ServiceError::NoReference(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -202,6 +204,9 @@ impl From<ServiceError> for ApiError {
                     .iter()
                     .map(|p| json!({"field": "nik", "code": p.code(), "message": p.message()}))
                     .collect();
+            }
+            ServiceError::InvalidSettings(problems) => {
+                api.details = problems.iter().map(|p| json!({"field": p.field, "message": p.message})).collect();
             }
             ServiceError::RateLimited { retry_after_secs, .. } => api.retry_after_secs = Some(*retry_after_secs),
             ServiceError::Busy(_) => api.retry_after_secs = Some(2),

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A JSON body: 415 without a JSON content type, 413 over the limit, 400 naming the field
 /// for type errors, unknown fields and missing fields.
@@ -143,17 +144,51 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The caller's network address, for sign-in rate limits and the audit log ("unknown" when the
-/// server runs without connection info, as in-process tests do).
+/// The caller's network address, for rate limits, attempts and the audit log ("unknown" when
+/// the server runs without connection info, as in-process tests do). Behind a reverse proxy
+/// named in `trusted_proxies`, the address that proxy saw: the right-most entry of
+/// `X-Forwarded-For` that is not itself a trusted proxy (entries further left are whatever
+/// the client wrote, and a client could write anything there).
 pub struct ClientAddress(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let address = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string());
-        Ok(ClientAddress(address.unwrap_or_else(|| "unknown".into())))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        let address = client_address(peer, &parts.headers, &state.config.trusted_proxy_nets);
+        Ok(ClientAddress(address.map_or_else(|| "unknown".into(), |ip| ip.to_string())))
     }
+}
+
+/// The client of a request from `peer`, reading `X-Forwarded-For` only when `peer` is trusted.
+pub fn client_address(
+    peer: Option<std::net::IpAddr>,
+    headers: &axum::http::HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer?;
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for entry in forwarded.iter().rev() {
+        // A value the proxy did not write in the form it writes: stop at the last good hop.
+        let Ok(ip) = entry.parse::<std::net::IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    Some(client)
 }
 
 /// The value of the request's cookie `name`, if it sent one.
@@ -166,4 +201,43 @@ pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a 
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value.trim())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn forwarded(values: &[&'static str]) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        for value in values {
+            headers.append("x-forwarded-for", axum::http::HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let proxies: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "192.168.1.5/32".parse().unwrap()];
+        let spoofed = forwarded(&["1.2.3.4"]);
+        // A client talking to us directly cannot choose its address.
+        assert_eq!(client_address(Some(ip("203.0.113.9")), &spoofed, &proxies), Some(ip("203.0.113.9")));
+        assert_eq!(client_address(Some(ip("10.0.0.2")), &spoofed, &[]), Some(ip("10.0.0.2")));
+        // Behind the proxy: the address the proxy saw, right-most; what the client wrote to
+        // its left is ignored, and proxies in between are skipped.
+        let chain = forwarded(&["1.2.3.4, 198.51.100.7", "10.0.0.9"]);
+        assert_eq!(client_address(Some(ip("10.0.0.2")), &chain, &proxies), Some(ip("198.51.100.7")));
+        assert_eq!(
+            client_address(Some(ip("192.168.1.5")), &forwarded(&["2001:db8::1"]), &proxies),
+            Some(ip("2001:db8::1"))
+        );
+        // No header, or garbage in it: the proxy itself (or the last good hop).
+        assert_eq!(client_address(Some(ip("10.0.0.2")), &forwarded(&[]), &proxies), Some(ip("10.0.0.2")));
+        assert_eq!(
+            client_address(Some(ip("10.0.0.2")), &forwarded(&["1.2.3.4, nonsense"]), &proxies),
+            Some(ip("10.0.0.2"))
+        );
+        assert_eq!(client_address(None, &spoofed, &proxies), None);
+    }
 }

@@ -284,7 +284,7 @@ pub async fn last_step_up_selfie(
     });
     let Some((match_verification_id, sha256)) = allowed else { return Ok(None) };
     let Some(capture) =
-        crate::store::faces::find_capture(conn, &customer.org_id, &customer.id, "frame", &sha256).await?
+        crate::store::faces::find_capture(conn, &customer.org_id, &customer.id, Some("frame"), &sha256).await?
     else {
         return Ok(None);
     };

@@ -75,6 +75,13 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Deco
     Ok(image.to_rgb8())
 }
 
+/// Encodes an image the server made (a rectified card) as a JPEG of `quality` (1-100).
+pub fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, image::ImageError> {
+    let mut out = Cursor::new(Vec::new());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100)).encode_image(image)?;
+    Ok(out.into_inner())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -85,6 +92,16 @@ mod tests {
         let mut out = Cursor::new(Vec::new());
         image.write_to(&mut out, ImageFormat::Png).unwrap();
         out.into_inner()
+    }
+
+    #[test]
+    fn an_encoded_jpeg_decodes_to_the_same_size() {
+        let image = RgbImage::from_pixel(320, 200, image::Rgb([200, 120, 40]));
+        let jpeg = encode_jpeg(&image, 85).unwrap();
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+        let back = decode_image(&jpeg, DecodeLimits::default()).unwrap();
+        assert_eq!(back.dimensions(), (320, 200));
+        assert!(back.get_pixel(10, 10).0.iter().zip([200u8, 120, 40]).all(|(a, b)| a.abs_diff(b) < 6));
     }
 
     #[test]

@@ -1,9 +1,7 @@
 //! `POST /api/identity/face/match`, `GET /api/identity/face/enrollments`,
 //! `GET /api/identity/attempts`, `GET /api/identity/customers/{id}/attempts`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use kenali_core::tier::EnrollmentSource;
 use serde::{Deserialize, Serialize};
@@ -11,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::load_customer;
 use crate::auth::Scope;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
+use crate::extract::{ApiJson, ApiQuery, Auth, ClientAddress, PageQuery};
 use crate::ledger::Actor;
 use crate::service::face_match::{self, MatchRequest, MatchResult};
 use crate::state::AppState;
@@ -23,7 +21,7 @@ use crate::views::ListView;
 pub async fn face_match(
     State(state): State<AppState>,
     auth: Auth,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<MatchRequest>,
 ) -> ApiResult<Json<MatchResult>> {
     let actor = Actor::from_principal(auth.require(Scope::Public)?);

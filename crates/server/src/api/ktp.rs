@@ -1,16 +1,14 @@
 //! `POST /api/identity/document/ktp/challenge` and `POST /api/identity/document/ktp/capture`
 //! (seed 001); the workflow is `crate::service::ktp`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::Value;
 
 use crate::auth::Scope;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, Auth, ClientAddress};
 use crate::ledger::Actor;
 use crate::middleware::CarriesSecret;
 use crate::service::bundle::{issue_challenge, ChallengeIssued, ChallengeRequest};
@@ -32,7 +30,7 @@ pub async fn ktp_challenge(
 pub async fn ktp_capture(
     State(state): State<AppState>,
     auth: Auth,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<CaptureRequest>,
 ) -> ApiResult<Json<Value>> {
     let actor = Actor::from_principal(auth.require(Scope::Public)?);

@@ -1,16 +1,14 @@
 //! `POST /api/identity/face/flash-challenge`, `POST /api/identity/face/liveness`,
 //! `POST /api/identity/auth/step-up` (SPEC §5–§7).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::Value;
 
 use crate::auth::Scope;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, Auth, ClientAddress};
 use crate::ledger::Actor;
 use crate::middleware::CarriesSecret;
 use crate::service::bundle::{issue_challenge, ChallengeIssued, ChallengeRequest};
@@ -32,7 +30,7 @@ pub async fn face_challenge(
 pub async fn face_liveness(
     State(state): State<AppState>,
     auth: Auth,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<LivenessRequest>,
 ) -> ApiResult<Json<Value>> {
     let actor = Actor::from_principal(auth.require(Scope::Public)?);
@@ -44,7 +42,7 @@ pub async fn face_liveness(
 pub async fn step_up(
     State(state): State<AppState>,
     auth: Auth,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddress(client): ClientAddress,
     ApiJson(body): ApiJson<StepUpRequest>,
 ) -> ApiResult<Json<Value>> {
     let actor = Actor::from_principal(auth.require(Scope::Public)?);

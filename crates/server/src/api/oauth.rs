@@ -19,7 +19,7 @@ use crate::ledger::Actor;
 use crate::middleware::CarriesSecret;
 use crate::service::oauth::{self as service, GrantError};
 use crate::state::AppState;
-use crate::store::oauth::{self as store, OAuthClientRow};
+use crate::store::oauth::OAuthClientRow;
 use crate::views::ListView;
 
 /// The form of a token request (RFC 6749 §4.4.2); the client authenticates with HTTP Basic
@@ -321,9 +321,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<ListView<OAuthClientView>>> {
     let principal = auth.require(Scope::Admin)?;
-    let page = query.page()?;
-    let mut conn = state.store.reader().acquire().await?;
-    let (rows, next_cursor) = store::list_clients(&mut conn, &principal.org_id, &page).await?;
+    let (rows, next_cursor) = service::list_clients(&state, &principal.org_id, &query.page()?).await?;
     Ok(Json(ListView { data: rows.iter().map(OAuthClientView::from).collect(), next_cursor }))
 }
 

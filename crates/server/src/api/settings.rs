@@ -4,16 +4,14 @@
 use axum::extract::State;
 use axum::Json;
 use kenali_core::settings::OrgSettings;
-use kenali_core::time_fmt::now_timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
 
 use crate::auth::Scope;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, Auth};
-use crate::ledger::{self, Actor};
+use crate::ledger::Actor;
+use crate::service::settings as service;
 use crate::state::AppState;
-use crate::store::org_settings;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -110,8 +108,7 @@ fn view(settings: &OrgSettings, updated_at: Option<&str>) -> SettingsEnvelope {
 #[utoipa::path(get, path = "/api/identity/org/settings", tag = "operations", responses((status = 200, description = "the settings", body = SettingsEnvelope), crate::error::ErrorResponse))]
 pub async fn show(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SettingsEnvelope>> {
     let principal = auth.require(Scope::Admin)?;
-    let mut conn = state.store.reader().acquire().await?;
-    let (settings, updated_at) = org_settings::get(&mut conn, &principal.org_id).await?;
+    let (settings, updated_at) = service::get(&state, &principal.org_id).await?;
     Ok(Json(view(&settings, updated_at.as_deref())))
 }
 
@@ -123,52 +120,7 @@ pub async fn update(
     auth: Auth,
     ApiJson(patch): ApiJson<SettingsPatch>,
 ) -> ApiResult<Json<SettingsEnvelope>> {
-    let principal = auth.require(Scope::Admin)?;
-    let mut tx = state.store.begin().await?;
-    let (before, updated_at) = org_settings::get(&mut tx, &principal.org_id).await?;
-    let after = patch.apply(before);
-    let problems = after.problems();
-    if !problems.is_empty() {
-        let details = problems.iter().map(|p| json!({"field": p.field, "message": p.message})).collect();
-        let summary = problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; ");
-        return Err(ApiError::bad_request("invalid_settings", summary).with_details(details));
-    }
-    let changes = changed_fields(&before, &after)?;
-    if changes.is_empty() {
-        return Ok(Json(view(&after, updated_at.as_deref())));
-    }
-    let now = now_timestamp();
-    org_settings::put(&mut tx, &principal.org_id, &after, &now).await?;
-    let actor = Actor::from_principal(principal);
-    ledger::audit(&mut tx, &actor, "org.settings_changed", &principal.org_id, json!({"changes": changes})).await?;
-    tx.commit().await?;
-    Ok(Json(view(&after, Some(&now))))
-}
-
-/// `{"retention.recordsDays": {"from": 2555, "to": 3000}, ...}` for each value that differs.
-fn changed_fields(before: &OrgSettings, after: &OrgSettings) -> ApiResult<Map<String, Value>> {
-    fn flatten(prefix: &str, value: &Value, out: &mut Map<String, Value>) {
-        match value {
-            Value::Object(map) => {
-                for (key, inner) in map {
-                    let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
-                    flatten(&name, inner, out);
-                }
-            }
-            other => {
-                out.insert(prefix.to_string(), other.clone());
-            }
-        }
-    }
-    let (mut old, mut new) = (Map::new(), Map::new());
-    flatten("", &serde_json::to_value(before).map_err(ApiError::internal)?, &mut old);
-    flatten("", &serde_json::to_value(after).map_err(ApiError::internal)?, &mut new);
-    Ok(new
-        .into_iter()
-        .filter(|(key, value)| old.get(key) != Some(value))
-        .map(|(key, value)| {
-            let from = old.get(&key).cloned().unwrap_or(Value::Null);
-            (key, json!({"from": from, "to": value}))
-        })
-        .collect())
+    let actor = Actor::from_principal(auth.require(Scope::Admin)?);
+    let (settings, updated_at) = service::change(&state, &actor, |before| patch.apply(before)).await?;
+    Ok(Json(view(&settings, updated_at.as_deref())))
 }

@@ -5,25 +5,18 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use kenali_core::id::{new_id, IdKind};
-use kenali_core::time_fmt::{format_timestamp, now_timestamp};
-use kenali_core::webhook::EVENT_TYPES;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::auth::Scope;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, ApiQuery, Auth, PageQuery};
-use crate::ledger::{self, Actor};
+use crate::ledger::Actor;
 use crate::middleware::CarriesSecret;
+use crate::service::webhooks::{self as service, EndpointChange};
 use crate::state::AppState;
-use crate::store::events::{self, kind};
-use crate::store::org_settings;
-use crate::store::webhooks::{self, DeliveryView, WebhookRow};
+use crate::store::events::kind;
+use crate::store::webhooks::{DeliveryView, WebhookRow};
 use crate::views::ListView;
-use crate::webhooks::{check_target_url, generate_secret, secret_context};
-
-const DESCRIPTION_MAX: usize = 500;
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -103,38 +96,6 @@ pub struct RedeliveryQueued {
     delivery: QueuedDelivery,
 }
 
-async fn checked_url(state: &AppState, url: &str) -> ApiResult<String> {
-    check_target_url(url, state.config.webhook_allow_private).await.map_err(|e| ApiError::invalid_field("url", e))
-}
-
-fn checked_events(events: Option<Vec<String>>) -> ApiResult<Vec<String>> {
-    let Some(events) = events else {
-        // Every event but the test one, which only goes where it is sent.
-        return Ok(EVENT_TYPES.iter().filter(|e| **e != kind::WEBHOOK_TEST).map(|e| e.to_string()).collect());
-    };
-    if events.is_empty() {
-        return Err(ApiError::invalid_field("events", "must name at least one event type"));
-    }
-    if let Some(unknown) = events.iter().find(|e| !EVENT_TYPES.contains(&e.as_str())) {
-        return Err(ApiError::invalid_field(
-            "events",
-            format!("{unknown:?} is not an event type (one of {})", EVENT_TYPES.join(", ")),
-        ));
-    }
-    let mut unique = events;
-    unique.sort();
-    unique.dedup();
-    Ok(unique)
-}
-
-fn checked_description(description: Option<String>) -> ApiResult<Option<String>> {
-    let description = description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
-    if description.as_ref().is_some_and(|d| d.chars().count() > DESCRIPTION_MAX) {
-        return Err(ApiError::invalid_field("description", format!("must be at most {DESCRIPTION_MAX} characters")));
-    }
-    Ok(description)
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateWebhook {
@@ -150,48 +111,26 @@ pub async fn create(
     auth: Auth,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> ApiResult<(StatusCode, Extension<CarriesSecret>, Json<WebhookCreated>)> {
-    let principal = auth.require(Scope::Admin)?;
-    let url = checked_url(&state, &body.url).await?;
-    let events = checked_events(body.events)?;
-    let description = checked_description(body.description)?;
-    let secret = generate_secret();
-    let id = new_id(IdKind::Webhook);
-    let now = now_timestamp();
-    let sealed = state.keys.webhook.seal(secret.as_bytes(), &secret_context(&id));
-    let row = WebhookRow {
-        id,
-        org_id: principal.org_id.clone(),
-        url,
-        description,
-        events,
-        secret_sealed: hex::encode(sealed),
-        enabled: body.enabled.unwrap_or(true),
-        created_at: now.clone(),
-        updated_at: now,
+    let actor = Actor::from_principal(auth.require(Scope::Admin)?);
+    let endpoint = EndpointChange {
+        url: Some(body.url),
+        events: Some(body.events),
+        description: Some(body.description),
+        enabled: body.enabled,
     };
-    let mut tx = state.store.begin().await?;
-    webhooks::insert(&mut tx, &row).await?;
-    let actor = Actor::from_principal(principal);
-    ledger::audit(&mut tx, &actor, "webhook.created", &row.id, json!({"url": row.url, "events": row.events})).await?;
-    tx.commit().await?;
+    let created = service::create(&state, &actor, endpoint).await?;
     Ok((
         StatusCode::CREATED,
         Extension(CarriesSecret),
-        Json(WebhookCreated { webhook: WebhookView::from(&row), secret }),
+        Json(WebhookCreated { webhook: WebhookView::from(&created.webhook), secret: created.secret }),
     ))
 }
 
 #[utoipa::path(get, path = "/api/identity/webhooks", tag = "webhooks", responses((status = 200, description = "the endpoints", body = ListView<WebhookView>), crate::error::ErrorResponse))]
 pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<ListView<WebhookView>>> {
     let principal = auth.require(Scope::Admin)?;
-    let mut conn = state.store.reader().acquire().await?;
-    let rows = webhooks::list(&mut conn, &principal.org_id).await?;
+    let rows = service::list(&state, &principal.org_id).await?;
     Ok(Json(ListView { data: rows.iter().map(WebhookView::from).collect(), next_cursor: None }))
-}
-
-async fn load(state: &AppState, org_id: &str, id: &str) -> ApiResult<WebhookRow> {
-    let mut conn = state.store.reader().acquire().await?;
-    webhooks::find(&mut conn, org_id, id).await?.ok_or_else(|| ApiError::not_found("webhook"))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -210,25 +149,14 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateWebhook>,
 ) -> ApiResult<Json<WebhookEnvelope>> {
-    let principal = auth.require(Scope::Admin)?;
-    let mut row = load(&state, &principal.org_id, &id).await?;
-    if let Some(url) = body.url {
-        row.url = checked_url(&state, &url).await?;
-    }
-    if body.events.is_some() {
-        row.events = checked_events(body.events)?;
-    }
-    if body.description.is_some() {
-        row.description = checked_description(body.description)?;
-    }
-    row.enabled = body.enabled.unwrap_or(row.enabled);
-    row.updated_at = now_timestamp();
-    let mut tx = state.store.begin().await?;
-    webhooks::update(&mut tx, &row).await?;
-    let actor = Actor::from_principal(principal);
-    let details = json!({"url": row.url, "events": row.events, "enabled": row.enabled});
-    ledger::audit(&mut tx, &actor, "webhook.updated", &row.id, details).await?;
-    tx.commit().await?;
+    let actor = Actor::from_principal(auth.require(Scope::Admin)?);
+    let change = EndpointChange {
+        url: body.url,
+        events: body.events.map(Some),
+        description: body.description.map(Some),
+        enabled: body.enabled,
+    };
+    let row = service::update(&state, &actor, &id, change).await?;
     Ok(Json(WebhookEnvelope { webhook: WebhookView::from(&row) }))
 }
 
@@ -238,15 +166,9 @@ pub async fn delete(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<WebhookDeleted>> {
-    let principal = auth.require(Scope::Admin)?;
-    let row = load(&state, &principal.org_id, &id).await?;
-    let now = now_timestamp();
-    let mut tx = state.store.begin().await?;
-    webhooks::delete(&mut tx, &principal.org_id, &row.id, &now).await?;
-    let actor = Actor::from_principal(principal);
-    ledger::audit(&mut tx, &actor, "webhook.deleted", &row.id, json!({"url": row.url})).await?;
-    tx.commit().await?;
-    Ok(Json(WebhookDeleted { webhook: DeletedWebhook { id: row.id, deleted_at: now } }))
+    let actor = Actor::from_principal(auth.require(Scope::Admin)?);
+    let (id, deleted_at) = service::delete(&state, &actor, &id).await?;
+    Ok(Json(WebhookDeleted { webhook: DeletedWebhook { id, deleted_at } }))
 }
 
 /// Sends a `webhook.test` event to this endpoint only (even when disabled).
@@ -256,12 +178,8 @@ pub async fn test(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<TestQueued>)> {
-    let principal = auth.require(Scope::Admin)?;
-    let row = load(&state, &principal.org_id, &id).await?;
-    let mut tx = state.store.begin().await?;
-    let data = json!({"webhookId": row.id, "message": "a test delivery from Kenali"});
-    let event_id = events::publish_to(&mut tx, &principal.org_id, kind::WEBHOOK_TEST, data, Some(&row.id)).await?;
-    tx.commit().await?;
+    let actor = Actor::from_principal(auth.require(Scope::Admin)?);
+    let event_id = service::send_test(&state, &actor, &id).await?;
     let event = QueuedEvent { id: event_id, event_type: kind::WEBHOOK_TEST.to_string() };
     Ok((StatusCode::ACCEPTED, Json(TestQueued { event })))
 }
@@ -276,9 +194,7 @@ pub async fn deliveries(
 ) -> ApiResult<Json<ListView<DeliveryView>>> {
     let principal = auth.require(Scope::Admin)?;
     let page = page.page()?;
-    let row = load(&state, &principal.org_id, &id).await?;
-    let mut conn = state.store.reader().acquire().await?;
-    let data = webhooks::deliveries(&mut conn, &row.id, page.limit).await?;
+    let data = service::deliveries(&state, &principal.org_id, &id, page.limit).await?;
     Ok(Json(ListView { data, next_cursor: None }))
 }
 
@@ -289,18 +205,8 @@ pub async fn redeliver(
     auth: Auth,
     Path((id, event_id)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<RedeliveryQueued>)> {
-    let principal = auth.require(Scope::Admin)?;
-    let row = load(&state, &principal.org_id, &id).await?;
-    let now = time::OffsetDateTime::now_utc();
-    let mut tx = state.store.begin().await?;
-    let (settings, _) = org_settings::get(&mut tx, &principal.org_id).await?;
-    let give_up_at = format_timestamp(now + time::Duration::hours(i64::from(settings.webhook_retry_hours)));
-    if !webhooks::redeliver(&mut tx, &row.id, &event_id, &format_timestamp(now), &give_up_at).await? {
-        return Err(ApiError::conflict("not_failed", "no failed delivery of this event to this endpoint"));
-    }
-    let actor = Actor::from_principal(principal);
-    ledger::audit(&mut tx, &actor, "webhook.redelivered", &row.id, json!({"eventId": event_id})).await?;
-    tx.commit().await?;
+    let actor = Actor::from_principal(auth.require(Scope::Admin)?);
+    let row = service::redeliver(&state, &actor, &id, &event_id).await?;
     let delivery = QueuedDelivery { event_id, webhook_id: row.id, status: "pending".into() };
     Ok((StatusCode::ACCEPTED, Json(RedeliveryQueued { delivery })))
 }

@@ -15,7 +15,7 @@ use super::layout::{page, when};
 use super::{PageError, Viewer};
 use crate::auth::Scope;
 use crate::service::customers::{self, Profile};
-use crate::service::{erasure, search};
+use crate::service::{erasure, review_evidence, search};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -83,7 +83,7 @@ pub async fn show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<
     if let Err(refused) = viewer.require(Scope::Internal) {
         return refused.into_response();
     }
-    match customers::profile(&state, &viewer.session.user.org_id, &id).await {
+    match customers::profile(&state, &viewer.session.actor(), &id).await {
         Ok(profile) => profile_page(&viewer, &profile, None).into_response(),
         Err(e) => PageError::from(e).with_lang(viewer.lang).into_response(),
     }
@@ -154,20 +154,43 @@ fn profile_page(viewer: &Viewer, profile: &Profile, erase_error: Option<&str>) -
     Html(page(viewer, "/dashboard/customers", Msg::Customer, body).into_string())
 }
 
+/// Each enrollment with a thumbnail of the image it was made from, while one is kept (every
+/// thumbnail a request of its own, decrypted on demand and audited).
 fn enrollments(lang: Lang, profile: &Profile) -> Markup {
     html! {
         @if profile.enrollments.is_empty() { p.muted { (Msg::NothingHere.text(lang)) } } @else {
             table #enrollments {
-                thead { tr { th { "ID" } th { (Msg::Source.text(lang)) } th { (Msg::Status.text(lang)) }
-                    th { (Msg::Model.text(lang)) } th { (Msg::Created.text(lang)) } } }
+                thead { tr { th { (Msg::Image.text(lang)) } th { "ID" } th { (Msg::Source.text(lang)) }
+                    th { (Msg::Status.text(lang)) } th { (Msg::Model.text(lang)) } th { (Msg::Created.text(lang)) } } }
                 tbody {
                     @for e in &profile.enrollments {
-                        tr { td { code { (e.id) } } td { (e.source) } td { (e.status) } td { (e.model_id) }
-                            td { (when(&e.created_at)) } }
+                        tr {
+                            td { @if e.image_sha256.is_some() && e.retired_at.is_none() {
+                                img.thumb.card[e.source == "ktp_extract"] src=(format!("/dashboard/customers/{}/enrollments/{}/image", profile.row.id, e.id))
+                                    alt=(e.source) loading="lazy";
+                            } }
+                            td { code { (e.id) } } td { (e.source) } td { (e.status) } td { (e.model_id) }
+                            td { (when(&e.created_at)) }
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// The image an enrollment was made from, decrypted for this request (never cached).
+pub async fn enrollment_image(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, enrollment_id)): Path<(String, String)>,
+) -> Response {
+    if let Err(refused) = viewer.require(Scope::Internal) {
+        return refused.into_response();
+    }
+    match review_evidence::enrollment_image(&state, &viewer.session.actor(), &id, &enrollment_id).await {
+        Ok((media_type, bytes)) => ([super::content_type(media_type)], bytes).into_response(),
+        Err(e) => PageError::from(e).with_lang(viewer.lang).into_response(),
     }
 }
 
@@ -217,7 +240,7 @@ pub async fn erase(
     }
     let lang = viewer.lang;
     if form.confirm.trim() != id {
-        return match customers::profile(&state, &viewer.session.user.org_id, &id).await {
+        return match customers::profile(&state, &viewer.session.actor(), &id).await {
             Ok(profile) => {
                 (StatusCode::BAD_REQUEST, profile_page(&viewer, &profile, Some(Msg::EraseMistyped.text(lang))))
                     .into_response()

@@ -54,6 +54,7 @@ pub fn page(viewer: &Viewer, current: &str, title: Msg, body: Markup) -> Markup 
     let lang = viewer.lang;
     let full = viewer.session.purpose == Purpose::Full;
     let internal = full && viewer.session.role.scopes().contains(&Scope::Internal);
+    let admin = full && viewer.session.role.scopes().contains(&Scope::Admin);
     let nav_link = |href: &'static str, label: Msg| {
         html! {
             a href=(href) aria-current=[(current == href).then_some("page")] { (label.text(lang)) }
@@ -74,6 +75,12 @@ pub fn page(viewer: &Viewer, current: &str, title: Msg, body: Markup) -> Markup 
                             (nav_link("/dashboard/customers", Msg::Customers))
                             (nav_link("/dashboard/tier-events", Msg::TierEvents))
                             (nav_link("/dashboard/audit", Msg::AuditLog))
+                            (nav_link("/dashboard/exports", Msg::Exports))
+                        }
+                        @if admin {
+                            (nav_link("/dashboard/webhooks", Msg::Webhooks))
+                            (nav_link("/dashboard/api-keys", Msg::ApiKeys))
+                            (nav_link("/dashboard/settings", Msg::Settings))
                         }
                         (nav_link("/dashboard/passkeys", Msg::Passkeys))
                     }

@@ -9,14 +9,18 @@
 //! session's CSRF token and come from this origin.
 
 mod account;
+mod api_keys;
 mod audit;
 mod charts;
 mod customers;
+mod exports;
 pub mod i18n;
 mod layout;
 mod overview;
 mod review;
+mod settings;
 mod tier_events;
+mod webhooks;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::{self, HeaderValue};
@@ -51,14 +55,28 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/dashboard/review", get(review::queue))
         .route("/dashboard/review/{id}", get(review::item))
         .route("/dashboard/review/{id}/captures/{capture_id}", get(review::capture))
+        .route("/dashboard/review/{id}/card", get(review::card))
         .route("/dashboard/review/{id}/decision", post(review::decide))
         .route("/dashboard/overview", get(overview::show))
         .route("/dashboard/customers", get(customers::list))
         .route("/dashboard/customers/{id}", get(customers::show))
         .route("/dashboard/customers/{id}/erase", post(customers::erase))
+        .route("/dashboard/customers/{id}/enrollments/{enrollment_id}/image", get(customers::enrollment_image))
         .route("/dashboard/tier-events", get(tier_events::list))
         .route("/dashboard/audit", get(audit::log))
         .route("/dashboard/audit/verify", post(audit::verify))
+        .route("/dashboard/exports", get(exports::show))
+        .route("/dashboard/exports/download", get(exports::download))
+        .route("/dashboard/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/dashboard/webhooks/{id}", get(webhooks::show))
+        .route("/dashboard/webhooks/{id}/{action}", post(webhooks::act))
+        .route("/dashboard/webhooks/{id}/deliveries/{event_id}/redeliver", post(webhooks::redeliver))
+        .route("/dashboard/api-keys", get(api_keys::list))
+        .route("/dashboard/api-keys/create", post(api_keys::create_key))
+        .route("/dashboard/api-keys/{id}/revoke", post(api_keys::revoke_key))
+        .route("/dashboard/oauth-clients/create", post(api_keys::create_client))
+        .route("/dashboard/oauth-clients/{id}/revoke", post(api_keys::revoke_client))
+        .route("/dashboard/settings", get(settings::show).post(settings::save))
         .layer(from_fn_with_state(state.clone(), guard))
 }
 
@@ -164,6 +182,53 @@ impl Viewer {
     }
 }
 
+/// A submitted form's fields in order, repeated names kept (a group of checkboxes). A body
+/// that is not a form reads as no fields, which the CSRF check then refuses.
+#[derive(Debug, Default)]
+pub struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    /// The first value of `name`, trimmed; empty when absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(key, _)| key == name).map_or("", |(_, value)| value.trim())
+    }
+
+    /// Every value of `name`, trimmed, in the order sent.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.trim().to_string()).collect()
+    }
+
+    /// Whether a checkbox named `name` was ticked.
+    pub fn ticked(&self, name: &str) -> bool {
+        self.0.iter().any(|(key, _)| key == name)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for FormFields {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let body = axum::body::Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        if !is_form {
+            return Ok(FormFields::default());
+        }
+        Ok(FormFields(serde_urlencoded::from_bytes(&body).unwrap_or_default()))
+    }
+}
+
+impl Viewer {
+    /// `scope`, then this form's CSRF token: what every state-changing page checks first.
+    pub fn may_submit(&self, state: &AppState, scope: Scope, form: &FormFields) -> Result<(), Refused> {
+        self.require(scope)?;
+        self.check_csrf(state, form.get("csrf"))
+    }
+}
+
 /// Why a page is not shown, as the answer to send instead (boxed: a response is large).
 pub struct Refused(Box<Response>);
 
@@ -224,6 +289,16 @@ impl IntoResponse for PageError {
         let mut response = (self.api.status, Html(page.into_string())).into_response();
         response.extensions_mut().insert(ErrorLogNote { code: self.api.code, internal: self.api.internal });
         response
+    }
+}
+
+/// A form's own mistake, to show above the form with nothing changed; any other failure as
+/// the error page.
+pub(crate) fn form_mistake(error: crate::service::Error) -> Result<String, PageError> {
+    match error {
+        crate::service::Error::InvalidField { field, message } => Ok(format!("{field}: {message}")),
+        crate::service::Error::InvalidSettings(_) => Ok(error.to_string()),
+        other => Err(PageError::from(other)),
     }
 }
 

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::extract::PageQuery;
 use crate::ledger::Pii;
 use crate::service::review::{self, DecisionRequest, MAX_REASON_CHARS};
-use crate::service::review_evidence::{self, ReadField, ReviewEvidence, VoterLine};
+use crate::service::review_evidence::{self, PortraitComparison, ReadField, ReviewEvidence, VoterLine};
 use crate::state::AppState;
 use crate::store::ktp as ktp_store;
 
@@ -88,7 +88,7 @@ pub async fn item(State(state): State<AppState>, viewer: Viewer, Path(id): Path<
     if let Err(refused) = viewer.require(Scope::Internal) {
         return refused.into_response();
     }
-    match review_evidence::evidence(&state, &viewer.session.user.org_id, &id).await {
+    match review_evidence::evidence(&state, &viewer.session.actor(), &id).await {
         Ok(evidence) => item_page(&viewer, &evidence, None).into_response(),
         Err(e) => PageError::from(e).with_lang(viewer.lang).into_response(),
     }
@@ -135,7 +135,21 @@ fn item_page(viewer: &Viewer, evidence: &ReviewEvidence, form_error: Option<&str
         @if !evidence.reading.is_empty() {
             section aria-labelledby="card-title" {
                 h2 #card-title { (Msg::CardAndClaims.text(lang)) }
-                (card_table(lang, &evidence.reading, evidence.claims.as_ref()))
+                div.card-and-fields {
+                    @if evidence.portrait.is_some() {
+                        figure #rectified-card {
+                            img src=(format!("/dashboard/review/{}/card", item.id)) alt=(Msg::RectifiedCard.text(lang)) loading="lazy";
+                            figcaption { (Msg::RectifiedCard.text(lang)) }
+                        }
+                    }
+                    (card_table(lang, &evidence.reading, evidence.claims.as_ref()))
+                }
+            }
+        }
+        @if let Some(comparison) = &evidence.portrait {
+            section aria-labelledby="faces-title" {
+                h2 #faces-title { (Msg::PortraitAgainstFaces.text(lang)) }
+                (faces_table(lang, &item.customer_id, comparison))
             }
         }
         section aria-labelledby="voters-title" {
@@ -157,6 +171,45 @@ fn item_page(viewer: &Viewer, evidence: &ReviewEvidence, form_error: Option<&str
         }
     };
     Html(page(viewer, "/dashboard/review", Msg::ReviewItem, body).into_string())
+}
+
+/// The portrait beside each enrolled face, with their similarity and the org's threshold.
+fn faces_table(lang: Lang, customer_id: &str, comparison: &PortraitComparison) -> Markup {
+    let image = |enrollment_id: &str| format!("/dashboard/customers/{customer_id}/enrollments/{enrollment_id}/image");
+    html! {
+        @if !comparison.has_face {
+            p.muted #no-portrait-face { (Msg::NoPortraitFace.text(lang)) }
+        } @else {
+            p { (Msg::MatchThresholdIs.text(lang)) " " strong #match-threshold { (measure(Some(f64::from(comparison.threshold)))) } "." }
+            div.faces {
+                figure #portrait {
+                    img.thumb.card src=(image(&comparison.portrait.id)) alt=(Msg::CardPortrait.text(lang)) loading="lazy";
+                    figcaption { (Msg::CardPortrait.text(lang)) br; code { (comparison.portrait.id) } }
+                }
+                @if comparison.others.is_empty() {
+                    p.muted #no-other-faces { (Msg::NoOtherFaces.text(lang)) }
+                }
+                @for other in &comparison.others {
+                    @let same = other.score.map(|score| score >= comparison.threshold);
+                    figure.face data-enrollment=(other.enrollment.id) {
+                        @if other.enrollment.image_sha256.is_some() && other.enrollment.retired_at.is_none() {
+                            img.thumb.card[other.enrollment.source == "ktp_extract"] src=(image(&other.enrollment.id))
+                                alt=(other.enrollment.source) loading="lazy";
+                        }
+                        figcaption {
+                            (other.enrollment.source) " · " (other.enrollment.status) br;
+                            (Msg::Similarity.text(lang)) ": " strong.similarity { (measure(other.score.map(f64::from))) }
+                            @match same {
+                                Some(true) => { " " span.chip.passed { (Msg::SamePerson.text(lang)) } }
+                                Some(false) => { " " span.chip.failed { (Msg::AnotherPerson.text(lang)) } }
+                                None => {}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The customer's claim for a reading's field, where the customer states one.
@@ -238,6 +291,17 @@ fn decision_form(viewer: &Viewer, id: &str, error: Option<&str>) -> Markup {
 }
 
 /// One frame of the item, decrypted for this response only (`no-store` from the guard).
+/// The card rectified from the frame it was read from.
+pub async fn card(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    if let Err(refused) = viewer.require(Scope::Internal) {
+        return refused.into_response();
+    }
+    match review_evidence::rectified_card(&state, &viewer.session.actor(), &id).await {
+        Ok(jpeg) => ([content_type("image/jpeg")], jpeg).into_response(),
+        Err(e) => PageError::from(e).with_lang(viewer.lang).into_response(),
+    }
+}
+
 pub async fn capture(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -294,7 +358,7 @@ pub async fn decide(
             if api.status != StatusCode::BAD_REQUEST && api.status != StatusCode::CONFLICT {
                 return PageError::from(api).with_lang(viewer.lang).into_response();
             }
-            match review_evidence::evidence(&state, &viewer.session.user.org_id, &id).await {
+            match review_evidence::evidence(&state, &viewer.session.actor(), &id).await {
                 Ok(evidence) => (api.status, item_page(&viewer, &evidence, Some(&api.message))).into_response(),
                 Err(e) => PageError::from(e).with_lang(viewer.lang).into_response(),
             }

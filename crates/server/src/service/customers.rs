@@ -2,8 +2,10 @@
 
 use kenali_core::settings::OrgSettings;
 use kenali_core::tier::TierPolicy;
+use serde_json::{json, Value};
 
 use super::{Error, Result};
+use crate::ledger::Actor;
 use crate::state::AppState;
 use crate::store::customers::CustomerRow;
 
@@ -95,9 +97,11 @@ pub struct Profile {
 }
 
 /// A live customer's profile: claims, the tier ladder, the verification history, enrollments
-/// and attempts.
-pub async fn profile(state: &AppState, org_id: &str, customer_id: &str) -> Result<Profile> {
+/// and attempts. A person reading it is audited (`customer.viewed`): the page shows their
+/// personal data.
+pub async fn profile(state: &AppState, actor: &Actor, customer_id: &str) -> Result<Profile> {
     use crate::store::{faces, verifications, Page};
+    let org_id = actor.org_id.as_str();
     let policy = tier_policy(state, org_id).await?;
     let mut conn = state.store.reader().acquire().await?;
     let row = load_customer(&mut conn, org_id, customer_id).await?;
@@ -108,5 +112,15 @@ pub async fn profile(state: &AppState, org_id: &str, customer_id: &str) -> Resul
     let page = Page { limit: PROFILE_LIST_LIMIT, cursor: None };
     let (enrollments, _) = faces::list_enrollments(&mut conn, org_id, Some(&row.id), None, &page).await?;
     let (attempts, _) = faces::list_attempts(&mut conn, org_id, Some(&row.id), None, &page).await?;
+    drop(conn);
+    audit_viewed(state, actor, &row.id, json!({"page": "profile"})).await?;
     Ok(Profile { row, pii, history, progress, enrollments, attempts })
+}
+
+/// A person opened a page showing the customer's personal data.
+pub async fn audit_viewed(state: &AppState, actor: &Actor, customer_id: &str, details: Value) -> Result<()> {
+    let mut tx = state.store.begin().await?;
+    crate::ledger::audit(&mut tx, actor, "customer.viewed", customer_id, details).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! and background jobs read the same cases without knowing about HTTP.
 
 use kenali_core::nik::NikProblem;
+use kenali_core::settings::SettingProblem;
 
 use crate::store::StoreError;
 
@@ -30,6 +31,9 @@ pub enum Error {
     /// The NIK breaks one or more of its rules (each listed).
     #[error("nik: {}", .0.iter().map(|p| p.message()).collect::<Vec<_>>().join("; "))]
     InvalidNik(Vec<NikProblem>),
+    /// Org settings outside their bounds (each named); nothing was saved.
+    #[error("{}", .0.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; "))]
+    InvalidSettings(Vec<SettingProblem>),
     #[error("{0} not found")]
     NotFound(&'static str),
     /// The customer was erased (its data key is gone).
@@ -119,6 +123,7 @@ impl Error {
         match self {
             Error::InvalidField { .. } => "invalid_field",
             Error::InvalidNik(_) => "invalid_nik",
+            Error::InvalidSettings(_) => "invalid_settings",
             Error::NotFound(_) => "not_found",
             Error::CustomerErased(_) => "customer_erased",
             Error::Image { problem, .. } => match problem {

@@ -1,7 +1,6 @@
 //! `face/match`: one face against an enrollment, a caller's reference image or the customer's
 //! pool, recorded as a `face_match` verification when a customer is named.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use kenali_core::face::{threshold_for, RiskLevel};
@@ -57,12 +56,7 @@ pub struct MatchResult {
 
 /// Against the enrollment, else the reference image, else the customer's pool (best wins).
 /// With a customer named, the match is recorded as a `face_match` verification.
-pub async fn face_match(
-    state: &AppState,
-    actor: &Actor,
-    client: SocketAddr,
-    body: MatchRequest,
-) -> Result<MatchResult> {
+pub async fn face_match(state: &AppState, actor: &Actor, client: String, body: MatchRequest) -> Result<MatchResult> {
     let started = Instant::now();
     let service = face_service(state)?;
     if body.enrollment_id.is_none() && body.reference_image.is_none() && body.customer_id.is_none() {

@@ -1,7 +1,6 @@
 //! What the face and KTP workflows share: the face service, the attempt log, sealed captures
 //! and scoring a probe against a customer's pool.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use kenali_core::face::best_match;
@@ -35,7 +34,7 @@ pub struct AttemptContext {
     pub customer_id: Option<String>,
     pub kind: &'static str,
     pub started: Instant,
-    pub client: SocketAddr,
+    pub client: String,
 }
 
 impl AttemptContext {
@@ -48,7 +47,7 @@ impl AttemptContext {
             outcome: outcome.to_string(),
             reasons: serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into()),
             latency_ms: i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX),
-            client_ip: Some(self.client.ip().to_string()),
+            client_ip: Some(self.client.clone()),
             verification_id: verification_id.map(str::to_string),
             created_at: now_timestamp(),
         }
@@ -72,7 +71,7 @@ pub async fn customer_attempt(
     limit: crate::ratelimit::Limit,
     kind: &'static str,
     started: Instant,
-    client: SocketAddr,
+    client: String,
 ) -> Result<(CustomerRow, AttemptContext)> {
     let customer = {
         let mut conn = state.store.reader().acquire().await?;

@@ -2,7 +2,6 @@
 //! the server's own OCR, anti-spoof and tamper voters fused into an assurance tier, the portrait
 //! enrolled as a face reference, and a review item when the assurance is low.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use kenali_core::document::{self, AntiSpoof, AssuranceTier, Judgement, Tamper};
@@ -122,7 +121,7 @@ fn review_reasons(decision: &Judgement) -> Vec<String> {
 
 /// Reads and judges a KTP capture bundle, records everything it decided, and answers as
 /// `KtpCaptureAnswer` (kept sealed for a replay of the same bundle).
-pub async fn ktp_capture(state: &AppState, actor: &Actor, client: SocketAddr, body: CaptureRequest) -> Result<Value> {
+pub async fn ktp_capture(state: &AppState, actor: &Actor, client: String, body: CaptureRequest) -> Result<Value> {
     let started = Instant::now();
     face_service(state)?;
     let (customer, attempt) = customer_attempt(

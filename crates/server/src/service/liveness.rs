@@ -1,7 +1,6 @@
 //! Liveness from a signed bundle, and step-up: liveness and a match against the customer's pool
 //! in one decision (SPEC §5–§7).
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use kenali_core::face::{threshold_for, RiskLevel};
@@ -220,12 +219,7 @@ fn liveness_details(run: &LivenessRun) -> Details {
 }
 
 /// Liveness from a signed bundle: the answer, kept sealed for a replay of the same bundle.
-pub async fn face_liveness(
-    state: &AppState,
-    actor: &Actor,
-    client: SocketAddr,
-    body: LivenessRequest,
-) -> Result<Value> {
+pub async fn face_liveness(state: &AppState, actor: &Actor, client: String, body: LivenessRequest) -> Result<Value> {
     let started = Instant::now();
     face_service(state)?;
     let (customer, attempt) = customer_attempt(
@@ -299,7 +293,7 @@ pub struct StepUpRequest {
 
 /// Atomic liveness + match against the pool (or a reference image): the answer, kept sealed
 /// for a replay of the same bundle.
-pub async fn step_up(state: &AppState, actor: &Actor, client: SocketAddr, body: StepUpRequest) -> Result<Value> {
+pub async fn step_up(state: &AppState, actor: &Actor, client: String, body: StepUpRequest) -> Result<Value> {
     let started = Instant::now();
     let service = face_service(state)?.clone();
     if body.action_label.as_ref().is_some_and(|l| l.chars().count() > 200) {

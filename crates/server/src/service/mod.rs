@@ -2,6 +2,7 @@
 //! erasure) and the helpers they share, kept out of the HTTP handlers: a handler parses, calls
 //! one of these and maps the answer. Each returns [`Error`], the domain's own error type.
 
+pub mod api_keys;
 pub mod audit_chain;
 pub mod bundle;
 pub mod customers;
@@ -22,10 +23,12 @@ pub mod passkeys;
 pub mod review;
 pub mod review_evidence;
 pub mod search;
+pub mod settings;
 pub mod sign_in;
 pub mod submissions;
 pub mod users;
 pub mod validate;
 pub mod vendor_push;
+pub mod webhooks;
 
 pub use error::{Error, ImageProblem, Result};

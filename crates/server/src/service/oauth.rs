@@ -42,6 +42,16 @@ pub struct NewClient {
     pub secret: String,
 }
 
+/// A page of the org's clients, newest first (never their secrets).
+pub async fn list_clients(
+    state: &AppState,
+    org_id: &str,
+    page: &crate::store::Page,
+) -> Result<(Vec<OAuthClientRow>, Option<String>)> {
+    let mut conn = state.store.reader().acquire().await?;
+    Ok(store::list_clients(&mut conn, org_id, page).await?)
+}
+
 pub async fn create_client(state: &AppState, actor: &Actor, name: &str, scopes: &[String]) -> Result<NewClient> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {

@@ -2,14 +2,20 @@
 //! off the card, every voter's verdict and measure, and the capture's frames, decrypted one at
 //! a time on demand. Opening a frame is audited: it is a person looking at a biometric.
 
+use kenali_core::seal::DataKey;
 use serde_json::{json, Value};
 
 use super::{Error, Result};
 use crate::ledger::{self, Actor, Pii};
 use crate::state::AppState;
 use crate::store::customers;
-use crate::store::faces::{self, CaptureSummary, SealedAt};
+use crate::store::dukcapil as dukcapil_store;
+use crate::store::faces::{self, CaptureSummary, EnrollmentRow, SealedAt, StoredCapture};
 use crate::store::ktp::{self as ktp_store, ReviewItemRow};
+use crate::store::Page;
+
+/// The customer's enrollments a comparison reads (the newest).
+const COMPARED_ENROLLMENTS: i64 = 20;
 
 /// One voter's verdict as the capture recorded it.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +53,26 @@ pub struct ReviewEvidence {
     pub bundle: Option<(String, String)>,
     pub voters: Vec<VoterLine>,
     pub captures: Vec<CaptureSummary>,
+    /// The card's portrait against the customer's other enrolled faces (a KTP capture whose
+    /// portrait was enrolled, while the customer's key exists).
+    pub portrait: Option<PortraitComparison>,
+}
+
+/// The card's portrait enrollment held against each of the customer's other enrollments by
+/// the cosine of their embeddings, with the org's match threshold.
+pub struct PortraitComparison {
+    pub portrait: EnrollmentRow,
+    /// Whether the card gave a usable face (else the portrait is a stub that matches nothing).
+    pub has_face: bool,
+    pub threshold: f32,
+    pub others: Vec<FaceScore>,
+}
+
+/// One enrolled face and its similarity to the portrait (`None`: retired or a stub, no
+/// embedding to compare).
+pub struct FaceScore {
+    pub enrollment: EnrollmentRow,
+    pub score: Option<f32>,
 }
 
 /// The voters a review item recorded: `{check: [voter...]}` or one list.
@@ -89,8 +115,9 @@ async fn find_item(conn: &mut sqlx::AnyConnection, org_id: &str, id: &str) -> Re
 }
 
 /// The item with its evidence. An erased customer's item still shows its voters; its claims,
-/// reading and frames are gone.
-pub async fn evidence(state: &AppState, org_id: &str, id: &str) -> Result<ReviewEvidence> {
+/// reading and frames are gone. Opening the claims is audited (`customer.viewed`).
+pub async fn evidence(state: &AppState, actor: &Actor, id: &str) -> Result<ReviewEvidence> {
+    let org_id = actor.org_id.as_str();
     let mut conn = state.store.reader().acquire().await?;
     let item = find_item(&mut conn, org_id, id).await?;
     let customer = customers::find(&mut conn, org_id, &item.customer_id).await?.ok_or(Error::NotFound("customer"))?;
@@ -105,8 +132,12 @@ pub async fn evidence(state: &AppState, org_id: &str, id: &str) -> Result<Review
     };
     let mut reading = Vec::new();
     let mut bundle = None;
+    let mut portrait = None;
     if item.kind == kenali_core::verification::ReviewSubject::KtpCapture.as_str() {
         if let Some(found) = ktp_store::find_bundle_reading(&mut conn, org_id, &item.subject_id).await? {
+            if let (Some(key), Some(portrait_id)) = (&key, &found.face_enrollment_id) {
+                portrait = compare_portrait(&mut conn, key, org_id, &customer.id, portrait_id).await?;
+            }
             if let (Some(key), false) = (&key, found.reading_sealed.is_empty()) {
                 let bytes = key
                     .open(&found.reading_sealed, &format!("ktp/reading/{}", item.subject_id))
@@ -122,7 +153,45 @@ pub async fn evidence(state: &AppState, org_id: &str, id: &str) -> Result<Review
         None => Vec::new(),
     };
     let voters = voter_lines(&serde_json::from_str(&item.voters).unwrap_or(Value::Null));
-    Ok(ReviewEvidence { external_ref: customer.external_ref.clone(), claims, reading, bundle, voters, captures, item })
+    drop(conn);
+    if claims.is_some() {
+        let details = json!({"reviewItemId": item.id});
+        super::customers::audit_viewed(state, actor, &item.customer_id, details).await?;
+    }
+    Ok(ReviewEvidence {
+        external_ref: customer.external_ref.clone(),
+        claims,
+        reading,
+        bundle,
+        voters,
+        captures,
+        portrait,
+        item,
+    })
+}
+
+async fn compare_portrait(
+    conn: &mut sqlx::AnyConnection,
+    key: &DataKey,
+    org_id: &str,
+    customer_id: &str,
+    portrait_id: &str,
+) -> Result<Option<PortraitComparison>> {
+    let Some(portrait) = faces::find_enrollment(conn, org_id, portrait_id).await? else { return Ok(None) };
+    let portrait_embedding = crate::faces::open_embedding(key, &portrait)?;
+    let threshold = crate::store::org_settings::get(conn, org_id).await?.0.match_threshold;
+    let page = Page { limit: COMPARED_ENROLLMENTS, cursor: None };
+    let (enrollments, _) = faces::list_enrollments(conn, org_id, Some(customer_id), None, &page).await?;
+    let mut others = Vec::new();
+    for enrollment in enrollments.into_iter().filter(|e| e.id != portrait.id) {
+        let embedding = crate::faces::open_embedding(key, &enrollment)?;
+        let score = match (&portrait_embedding, embedding) {
+            (Some(a), Some(b)) => Some(kenali_vision::embed::cosine(a, &b)),
+            _ => None,
+        };
+        others.push(FaceScore { enrollment, score });
+    }
+    Ok(Some(PortraitComparison { has_face: portrait_embedding.is_some(), portrait, threshold, others }))
 }
 
 /// One of the item's frames, decrypted, with its media type; the viewing is audited.
@@ -144,19 +213,126 @@ pub async fn capture_image(
         (item, customer, capture)
     };
     let key = ledger::data_key(&state.keys, &customer)?;
-    let sealed = match capture.image {
+    let (capture_id, media_type, bytes) = open_capture(state, &key, capture).await?;
+    let details = json!({"reviewItemId": item.id, "customerId": item.customer_id});
+    audit_view(state, actor, &capture_id, details).await?;
+    Ok((media_type, bytes))
+}
+
+/// The image an enrollment of the customer was made from (a selfie, a Dukcapil photo, a KTP
+/// frame, a step-up frame), decrypted; the viewing is audited. 404 when no stored image is
+/// left (retired by erasure, swept by retention, or never kept, as a partner's upload).
+pub async fn enrollment_image(
+    state: &AppState,
+    actor: &Actor,
+    customer_id: &str,
+    enrollment_id: &str,
+) -> Result<(&'static str, Vec<u8>)> {
+    let org_id = actor.org_id.as_str();
+    let (customer, capture, context) = {
+        let mut conn = state.store.reader().acquire().await?;
+        let customer = customers::find(&mut conn, org_id, customer_id).await?.ok_or(Error::NotFound("customer"))?;
+        let enrollment = faces::find_enrollment(&mut conn, org_id, enrollment_id)
+            .await?
+            .filter(|e| e.customer_id == customer.id)
+            .ok_or(Error::NotFound("enrollment"))?;
+        let no_image = || Error::NotFound("enrollment image");
+        let sha256 = enrollment.image_sha256.as_deref().ok_or_else(no_image)?;
+        // A selfie or a frame is a capture; a Dukcapil photo is kept with its verdict.
+        match faces::find_capture(&mut conn, org_id, &customer.id, None, sha256).await? {
+            Some(capture) => {
+                let context = format!("capture/{}", capture.id);
+                (customer, capture, context)
+            }
+            None => {
+                let (photo, context) =
+                    dukcapil_store::find_photo(&mut conn, org_id, &customer.id, sha256).await?.ok_or_else(no_image)?;
+                (customer, photo, context)
+            }
+        }
+    };
+    let key = ledger::data_key(&state.keys, &customer)?;
+    let (capture_id, media_type) = (capture.id.clone(), media_type_of(&capture));
+    let bytes = open_sealed(state, &key, capture.image, &context).await?;
+    let details = json!({"enrollmentId": enrollment_id, "customerId": customer.id});
+    audit_view(state, actor, &capture_id, details).await?;
+    Ok((media_type, bytes))
+}
+
+/// The card as the pipeline read it: the frame the fields were read from, the card located
+/// and rectified to ID-1 proportions again (the server keeps frames, not the rectified card),
+/// as a JPEG. Audited like a frame.
+pub async fn rectified_card(state: &AppState, actor: &Actor, item_id: &str) -> Result<Vec<u8>> {
+    let org_id = actor.org_id.as_str();
+    let no_card = || Error::NotFound("rectified card");
+    let (item, customer, capture) = {
+        let mut conn = state.store.reader().acquire().await?;
+        let item = find_item(&mut conn, org_id, item_id).await?;
+        if item.kind != kenali_core::verification::ReviewSubject::KtpCapture.as_str() {
+            return Err(no_card());
+        }
+        let customer =
+            customers::find(&mut conn, org_id, &item.customer_id).await?.ok_or(Error::NotFound("customer"))?;
+        let bundle = ktp_store::find_bundle_reading(&mut conn, org_id, &item.subject_id).await?.ok_or_else(no_card)?;
+        // The portrait's enrollment names the frame the card was read from.
+        let portrait_id = bundle.face_enrollment_id.ok_or_else(no_card)?;
+        let portrait = faces::find_enrollment(&mut conn, org_id, &portrait_id).await?.ok_or_else(no_card)?;
+        let sha256 = portrait.image_sha256.ok_or_else(no_card)?;
+        let capture = faces::find_capture(&mut conn, org_id, &customer.id, None, &sha256).await?.ok_or_else(no_card)?;
+        (item, customer, capture)
+    };
+    let key = ledger::data_key(&state.keys, &customer)?;
+    let (capture_id, _, bytes) = open_capture(state, &key, capture).await?;
+    let jpeg = tokio::task::spawn_blocking(move || {
+        let frame = kenali_vision::decode_image(&bytes, kenali_vision::DecodeLimits::default()).ok()?;
+        let quad = kenali_vision::card::locate_card(&frame)?;
+        let card = kenali_vision::card::rectify(&frame, &quad);
+        kenali_vision::decode::encode_jpeg(&card, 88).ok()
+    })
+    .await
+    .map_err(Error::internal)?
+    .ok_or_else(no_card)?;
+    let details = json!({"reviewItemId": item.id, "customerId": item.customer_id, "rectified": true});
+    audit_view(state, actor, &capture_id, details).await?;
+    Ok(jpeg)
+}
+
+/// A capture's image, fetched and opened with the customer's key: its id, media type and
+/// bytes.
+async fn open_capture(
+    state: &AppState,
+    key: &DataKey,
+    capture: StoredCapture,
+) -> Result<(String, &'static str, Vec<u8>)> {
+    let media_type = media_type_of(&capture);
+    let context = format!("capture/{}", capture.id);
+    let bytes = open_sealed(state, key, capture.image, &context).await?;
+    Ok((capture.id, media_type, bytes))
+}
+
+/// A sealed image, from the blob store or its row, opened under `context`.
+async fn open_sealed(state: &AppState, key: &DataKey, image: SealedAt, context: &str) -> Result<Vec<u8>> {
+    let sealed = match image {
         SealedAt::Object(object) => state.blobs.get(&object).await?,
         SealedAt::Row(bytes) => bytes,
     };
-    let bytes = key
-        .open(&sealed, &format!("capture/{}", capture.id))
-        .map_err(|e| Error::internal(format!("opening capture {}: {e}", capture.id)))?;
+    key.open(&sealed, context).map_err(|e| Error::internal(format!("opening {context}: {e}")))
+}
+
+fn media_type_of(capture: &StoredCapture) -> &'static str {
+    if capture.media_type == "image/png" {
+        "image/png"
+    } else {
+        "image/jpeg"
+    }
+}
+
+/// A person looked at a biometric image: `capture.viewed`, with what led them to it.
+async fn audit_view(state: &AppState, actor: &Actor, capture_id: &str, details: Value) -> Result<()> {
     let mut tx = state.store.begin().await?;
-    let details = json!({"reviewItemId": item.id, "customerId": item.customer_id});
-    ledger::audit(&mut tx, actor, "capture.viewed", &capture.id, details).await?;
+    ledger::audit(&mut tx, actor, "capture.viewed", capture_id, details).await?;
     tx.commit().await?;
-    let media_type = if capture.media_type == "image/png" { "image/png" } else { "image/jpeg" };
-    Ok((media_type, bytes))
+    Ok(())
 }
 
 #[cfg(test)]

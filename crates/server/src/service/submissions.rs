@@ -14,7 +14,6 @@ use kenali_vision::{decode_image, DecodeLimits};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
 
 use super::customers::load_customer;
 use super::faces::face_service;
@@ -536,11 +535,8 @@ pub async fn redeliver_callback(state: &AppState, actor: &Actor, id_or_correlati
     if status != "failed" {
         return Err(not_failed());
     }
-    let now = OffsetDateTime::now_utc();
     let mut tx = state.store.begin().await?;
-    let (settings, _) = crate::store::org_settings::get(&mut tx, &actor.org_id).await?;
-    let give_up_at = format_timestamp(now + time::Duration::hours(i64::from(settings.webhook_retry_hours)));
-    if !webhook_store::redeliver(&mut tx, webhook_id, &event_id, &format_timestamp(now), &give_up_at).await? {
+    if !super::webhooks::requeue_failed(&mut tx, &actor.org_id, webhook_id, &event_id).await? {
         return Err(not_failed());
     }
     ledger::audit(&mut tx, actor, "face_match_submission.callback_redelivered", &row.id, json!({"eventId": event_id}))

@@ -298,16 +298,19 @@ pub fn stored_object(row: &sqlx::any::AnyRow, prefix: &str) -> StoreResult<Optio
     }))
 }
 
+/// The customer's newest stored capture of the image whose SHA-256 is `sha256` (of `kind`,
+/// when named): the image an enrollment was made from.
 pub async fn find_capture(
     conn: &mut AnyConnection,
     org_id: &str,
     customer_id: &str,
-    kind: &str,
+    kind: Option<&str>,
     sha256: &str,
 ) -> StoreResult<Option<StoredCapture>> {
     let row = sqlx::query(
         "SELECT id, media_type, sealed, object_key, object_sha256, object_size FROM captures \
-         WHERE org_id = $1 AND customer_id = $2 AND kind = $3 AND sha256 = $4 ORDER BY id DESC LIMIT 1",
+         WHERE org_id = $1 AND customer_id = $2 AND ($3 IS NULL OR kind = $3) AND sha256 = $4 \
+         ORDER BY id DESC LIMIT 1",
     )
     .bind(org_id)
     .bind(customer_id)

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::oauth::{new_client, token};
 use crate::testkit::{servers, testdata_bytes, TestServer};
-use crate::webhooks::{assert_signed, event_of, hurry, Answer, Receiver};
+use crate::webhooks::{assert_signed, event_of, give_up_now, Answer, Receiver};
 
 const SUBMISSIONS: &str = "/api/b2b/face-match/submissions";
 
@@ -378,11 +378,7 @@ async fn a_faceless_image_fails_the_job_and_a_down_receiver_gets_the_callback_on
         let (status, answer) =
             server.post_as(&token, &format!("{SUBMISSIONS}/{id}/callback/redeliver"), json!({})).await;
         assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_failed")), "{answer}");
-        sqlx::query("UPDATE webhook_deliveries SET give_up_at = '2000-01-01T00:00:00.000000Z'")
-            .execute(&mut *server.state.store.write().await.unwrap())
-            .await
-            .unwrap();
-        hurry(&server).await;
+        give_up_now(&server).await;
         receiver.wait_for("the second attempt", |got| got.len() >= 2).await;
         callback_reaches(&server, &token, &id, "failed").await;
         let (_, details) = server.get_as(&token, &format!("{SUBMISSIONS}/{id}/details")).await;

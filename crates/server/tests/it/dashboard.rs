@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 
 use crate::browser::Browser;
 use crate::ktp::photocopied_card_in_review;
-use crate::testkit::{servers, TestServer, NIK_MALE};
+use crate::testkit::{servers, testdata_b64, TestServer, NIK_MALE};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 /// A customer's name that would run script if a page pasted it in unescaped.
 const SCRIPT_NAME: &str = "<script>alert('name')</script>Budi";
 /// A decision reason that would run script if a page pasted it in unescaped.
@@ -19,25 +19,25 @@ const SCRIPT_REASON: &str = "<img src=x onerror=alert('reason')> a copy of a cop
 
 /// A person at a browser, as plain HTTP: the session cookie once signed in, no redirects
 /// followed.
-struct Visitor {
-    client: reqwest::Client,
-    base: String,
-    cookie: Option<String>,
+pub(crate) struct Visitor {
+    pub(crate) client: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) cookie: Option<String>,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Visitor {
-    fn new(server: &TestServer) -> Visitor {
+    pub(crate) fn new(server: &TestServer) -> Visitor {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Visitor { client, base: server.base.clone(), cookie: None }
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let req = match &self.cookie {
             Some(cookie) => req.header(COOKIE, cookie),
             None => req,
@@ -53,18 +53,18 @@ impl Visitor {
         Page { status, headers, body: response.text().await.unwrap() }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.client.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
     /// A form posted from this origin's page.
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let req = self.client.post(format!("{}{path}", self.base)).header("origin", &self.base).form(form);
         self.send(req).await
     }
 
-    async fn sign_in(server: &TestServer, email: &str) -> Visitor {
+    pub(crate) async fn sign_in(server: &TestServer, email: &str) -> Visitor {
         let mut visitor = Visitor::new(server);
         let page = visitor.post("/dashboard/login", &[("email", email), ("password", PASSWORD)]).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
@@ -75,7 +75,7 @@ impl Visitor {
 }
 
 /// The page's CSRF token (the value of its `csrf` form field).
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
     html[at..].split('"').next().unwrap().to_string()
 }
@@ -87,7 +87,7 @@ fn ids_after(html: &str, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-async fn person(server: &TestServer, email: &str, role: Role) -> String {
+pub(crate) async fn person(server: &TestServer, email: &str, role: Role) -> String {
     users::create(&server.state, "default", email, role, Some(PASSWORD), "test").await.unwrap().user.id
 }
 
@@ -301,6 +301,77 @@ async fn customers_are_found_shown_with_their_ladder_and_erased_only_by_an_admin
     }
 }
 
+#[tokio::test]
+async fn a_review_item_shows_the_cards_portrait_beside_the_customers_faces_with_their_similarity() {
+    for server in servers().await {
+        analyst(&server, "ani@acme.id").await;
+        let mut ani = Visitor::sign_in(&server, "ani@acme.id").await;
+        let mut other_customer = None;
+        // The card carries Obama's portrait; Dukcapil's photo is his, then another man's.
+        for (photo, verdict) in [("faces/obama_1.jpg", "same person"), ("faces/biden_1.jpg", "another person")] {
+            let (customer_id, item) = photocopied_card_in_review(&server, "Barack").await;
+            let dukcapil = json!({"customerId": customer_id, "valid": true, "photo": testdata_b64(photo)});
+            let (status, answer) = server.post("/api/identity/nik/dukcapil", dukcapil).await;
+            assert_eq!(status, StatusCode::CREATED, "{answer}");
+            let enrollment = answer["faceEnrolment"]["id"].as_str().unwrap().to_string();
+
+            let page = ani.get(&format!("/dashboard/review/{item}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            assert!(page.body.contains("id=\"portrait\""), "{}", page.body);
+            // Reading the customer's claims on the page is audited, with the item that showed them.
+            let viewed = server.audit_entries("customer.viewed").await;
+            assert_eq!(
+                (viewed[0]["target"].as_str(), viewed[0]["details"]["reviewItemId"].as_str()),
+                (Some(customer_id.as_str()), Some(item.as_str()))
+            );
+            let figure = page.body.split(&format!("data-enrollment=\"{enrollment}\"")).nth(1).unwrap();
+            let figure = figure.split("</figure>").next().unwrap();
+            assert!(figure.contains(verdict), "{photo}: {figure}");
+            let similarity = |html: &str| -> f64 {
+                html.split("class=\"similarity\">").nth(1).unwrap().split('<').next().unwrap().parse().unwrap()
+            };
+            let threshold: f64 =
+                page.body.split("id=\"match-threshold\">").nth(1).unwrap().split('<').next().unwrap().parse().unwrap();
+            assert_eq!(similarity(figure) >= threshold, verdict == "same person", "{photo}: {figure}");
+
+            // The card's frame and Dukcapil's photo, each decrypted for its own request and
+            // audited as a person viewing a biometric.
+            let images = ids_after(&page.body, "/enrollments/");
+            assert_eq!(images.len(), 2, "{images:?}");
+            for enrollment_id in &images {
+                let image =
+                    ani.get(&format!("/dashboard/customers/{customer_id}/enrollments/{enrollment_id}/image")).await;
+                assert_eq!(image.status, StatusCode::OK, "{enrollment_id}");
+                assert_eq!(image.headers[CONTENT_TYPE], "image/jpeg");
+                assert_eq!(image.headers[CACHE_CONTROL], "no-store");
+            }
+            let viewed = server.audit_entries("capture.viewed").await;
+            assert_eq!(viewed[0]["details"]["enrollmentId"], images[1].as_str(), "{viewed:?}");
+            // An enrollment is shown only under its own customer.
+            if let Some((other, other_enrollment)) = &other_customer {
+                let crossed =
+                    ani.get(&format!("/dashboard/customers/{customer_id}/enrollments/{other_enrollment}/image")).await;
+                assert_eq!(crossed.status, StatusCode::NOT_FOUND);
+                let own = ani.get(&format!("/dashboard/customers/{other}/enrollments/{other_enrollment}/image")).await;
+                assert_eq!(own.status, StatusCode::OK);
+            }
+            // The card as it was read: located in its frame and straightened again.
+            let card = ani.client.get(format!("{}/dashboard/review/{item}/card", ani.base));
+            let card = card.header(COOKIE, ani.cookie.clone().unwrap()).send().await.unwrap();
+            assert_eq!((card.status(), card.headers()[CACHE_CONTROL].to_str().unwrap()), (StatusCode::OK, "no-store"));
+            let card = image::load_from_memory(&card.bytes().await.unwrap()).unwrap();
+            assert_eq!(
+                (card.width(), card.height()),
+                (kenali_vision::card::CARD_WIDTH, kenali_vision::card::CARD_HEIGHT)
+            );
+            // The profile shows a thumbnail of each face.
+            let profile = ani.get(&format!("/dashboard/customers/{customer_id}")).await;
+            assert_eq!(ids_after(&profile.body, "/enrollments/").len(), 2, "{}", profile.body);
+            other_customer = Some((customer_id, enrollment));
+        }
+    }
+}
+
 /// The analyst's whole path in Chromium: a password, a passkey registered with the virtual
 /// authenticator, sign-out, sign-in with the passkey alone, a photocopied KTP reviewed and
 /// rejected, and the decision found in the audit log. Screenshots under
@@ -364,6 +435,9 @@ async fn in_chromium_an_analyst_signs_in_with_a_passkey_and_rejects_a_photocopy(
         assert_eq!(browser.script("return document.scripts.length").await, 1);
         assert!(browser.text("#card-fields").await.contains(SCRIPT_NAME));
         browser.screenshot("review-item").await;
+        browser.script("document.querySelector('#card-title').scrollIntoView()").await;
+        browser.wait_for("#rectified-card img").await;
+        browser.screenshot("review-item-card").await;
 
         browser.click("#decision-reject").await;
         browser.type_into("#reason", SCRIPT_REASON).await;
@@ -371,10 +445,10 @@ async fn in_chromium_an_analyst_signs_in_with_a_passkey_and_rejects_a_photocopy(
         browser.wait_for("#decided-by").await;
         assert_eq!(browser.text("#decided-by").await, user_id);
         assert_eq!(browser.text("#decision-reason").await, SCRIPT_REASON);
-        assert_eq!(
-            browser.script("return document.images.length").await,
-            browser.script("return document.querySelectorAll('#frames img').length").await
-        );
+        // Every image on the page is this server's (frames, the rectified card, faces).
+        let foreign =
+            "return [...document.images].filter(i => !i.src.startsWith(location.origin + '/dashboard/')).length";
+        assert_eq!(browser.script(foreign).await, json!(0));
         browser.screenshot("decided").await;
 
         browser.click("a[href='/dashboard/customers']").await;

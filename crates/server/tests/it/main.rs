@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod customers;
 mod dashboard;
+mod dashboard_admin;
 mod decisions;
 mod erasure;
 mod export;

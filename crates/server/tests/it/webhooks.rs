@@ -107,6 +107,15 @@ pub(crate) fn assert_signed(received: &Received, secret: &str) {
 }
 
 /// Makes every pending delivery due now, as if its retry delay had passed.
+/// Ends every delivery's retry window and makes it due: its next failure is its last.
+pub(crate) async fn give_up_now(server: &TestServer) {
+    sqlx::query("UPDATE webhook_deliveries SET give_up_at = '2000-01-01T00:00:00.000000Z'")
+        .execute(&mut *server.state.store.write().await.unwrap())
+        .await
+        .unwrap();
+    hurry(server).await;
+}
+
 pub(crate) async fn hurry(server: &TestServer) {
     sqlx::query(
         "UPDATE webhook_deliveries SET next_attempt_at = '2000-01-01T00:00:00.000000Z' WHERE status = 'pending'",
