@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use image::RgbImage;
 use kenali_core::challenge::{draw_sequence, parse_color};
-use kenali_core::document::thresholds::CAPTION_GAP_MIN;
+use kenali_core::document::thresholds::{Passes, SingleThreshold, CAPTION_GAP_MIN, SINGLE_THRESHOLDS};
 use kenali_core::document::{self, AssuranceTier, Caption, Judgement};
 use kenali_core::ktp::KtpReading;
 use kenali_core::liveness::FlashSample;
@@ -467,45 +467,11 @@ impl Tally {
     }
 }
 
-/// Which side of its threshold a voter's score passes on.
-#[derive(Clone, Copy)]
-enum Passes {
-    AtLeast,
-    AtMost,
-    /// The score's magnitude at most (an offset either way).
-    WithinEither,
-}
-
-/// The voters whose score is the one measure their threshold applies to, with the threshold
-/// (`kenali_core::document::thresholds`). The others (`capture_quality`, `font_match`, the
-/// field checks) judge several measures, each against its own bound. Where one of these
-/// failed a capture on a secondary rule (`photo_substitution` on the caption's gap,
-/// `multi_frame_consistency` on motion) its score is that rule's measure, and the margin is
-/// only as exact as that.
-fn single_thresholds() -> [(&'static str, f32, Passes); 7] {
-    use kenali_core::document::thresholds::*;
-    [
-        ("flash_reflectance", CARD_FLASH_CORRELATION_MIN, Passes::AtLeast),
-        ("hologram_check", HOLOGRAM_SHIFT_MIN, Passes::AtLeast),
-        ("multi_frame_consistency", SAME_CARD_MIN, Passes::AtLeast),
-        ("photo_substitution", CAPTION_OFFSET_MAX, Passes::WithinEither),
-        ("print_colour", COLOUR_SPREAD_MIN, Passes::AtLeast),
-        ("screen_moire", CARD_MOIRE_PEAK_MAX, Passes::AtMost),
-        // `specular_check` passes a highlight whose rise is at least its threshold (1 = the
-        // rise that lights a cell).
-        ("specular_check", 1.0, Passes::AtLeast),
-    ]
-}
-
 /// How far a group's scores stay on the passing side of `threshold` (negative: that far over
 /// it): for genuine cards the least margin of any, for an attack the most (its best-passing
 /// capture). `None` when the group has no judged score.
 fn margin(scores: &[f32], threshold: f32, passes: Passes, genuine: bool) -> Option<f32> {
-    let margins = scores.iter().map(|&s| match passes {
-        Passes::AtLeast => s - threshold,
-        Passes::AtMost => threshold - s,
-        Passes::WithinEither => threshold - s.abs(),
-    });
+    let margins = scores.iter().map(|&s| passes.margin(s, threshold));
     if genuine {
         margins.reduce(f32::min)
     } else {
@@ -519,7 +485,7 @@ fn margin(scores: &[f32], threshold: f32, passes: Passes, genuine: bool) -> Opti
 /// fide presentation is rejected and before an attack is accepted by this voter alone.
 fn print_margins(groups: &[(&str, &Tally)]) {
     println!("margins (judged scores only; genuine: least margin, positive passes all; attack: largest, negative fails all):");
-    for (voter, threshold, passes) in single_thresholds() {
+    for SingleThreshold { voter, threshold, passes } in SINGLE_THRESHOLDS {
         let cells: Vec<String> = groups
             .iter()
             .map(|(group, tally)| {

@@ -119,3 +119,54 @@ pub const LABELS_MIN: usize = 8;
 /// `ocr_consistency`: free-text fields may differ by one edit per this many characters
 /// (two OCR engines rarely agree on every character); structured fields must be equal.
 pub const OCR_CHARS_PER_EDIT: usize = 8;
+
+/// Which side of its threshold a voter's score passes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passes {
+    AtLeast,
+    AtMost,
+    /// The score's magnitude at most (an offset either way).
+    WithinEither,
+}
+
+impl Passes {
+    /// How far `score` lies on the passing side of `threshold` (negative: that far over it).
+    pub fn margin(self, score: f32, threshold: f32) -> f32 {
+        match self {
+            Passes::AtLeast => score - threshold,
+            Passes::AtMost => threshold - score,
+            Passes::WithinEither => threshold - score.abs(),
+        }
+    }
+}
+
+/// A KTP voter whose score is the one measure its threshold applies to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SingleThreshold {
+    pub voter: &'static str,
+    pub threshold: f32,
+    pub passes: Passes,
+}
+
+/// The KTP voters judged by a single threshold, with it (the benchmark's margins and the
+/// dashboard's voter table read this). The others (`capture_quality`, `font_match`, the field
+/// checks) judge several measures, each against its own bound. Where one of these failed a
+/// capture on a secondary rule (`photo_substitution` on the caption's gap,
+/// `multi_frame_consistency` on motion) its score is that rule's measure, and the comparison
+/// is only as exact as that: the voter's reason names the rule.
+pub const SINGLE_THRESHOLDS: [SingleThreshold; 7] = [
+    SingleThreshold { voter: "flash_reflectance", threshold: CARD_FLASH_CORRELATION_MIN, passes: Passes::AtLeast },
+    SingleThreshold { voter: "hologram_check", threshold: HOLOGRAM_SHIFT_MIN, passes: Passes::AtLeast },
+    SingleThreshold { voter: "multi_frame_consistency", threshold: SAME_CARD_MIN, passes: Passes::AtLeast },
+    SingleThreshold { voter: "photo_substitution", threshold: CAPTION_OFFSET_MAX, passes: Passes::WithinEither },
+    SingleThreshold { voter: "print_colour", threshold: COLOUR_SPREAD_MIN, passes: Passes::AtLeast },
+    SingleThreshold { voter: "screen_moire", threshold: CARD_MOIRE_PEAK_MAX, passes: Passes::AtMost },
+    // `specular_check` passes a highlight whose rise is at least its threshold (1 = the rise
+    // that lights a cell).
+    SingleThreshold { voter: "specular_check", threshold: 1.0, passes: Passes::AtLeast },
+];
+
+/// The single threshold a KTP voter named `voter` is held to, if it has one.
+pub fn single_threshold(voter: &str) -> Option<SingleThreshold> {
+    SINGLE_THRESHOLDS.iter().copied().find(|t| t.voter == voter)
+}

@@ -110,6 +110,7 @@ messages! {
     Role => "Role", "Peran";
     Verdict => "Verdict", "Hasil";
     Measure => "Measure", "Ukuran";
+    Threshold => "Passes at", "Lolos pada";
     Reason => "Reason", "Alasan";
     Passed => "passed", "lolos";
     Failed => "failed", "gagal";

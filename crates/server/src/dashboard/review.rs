@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
+use kenali_core::document::thresholds::{Passes, SingleThreshold};
 use kenali_core::verification::ReviewVerdict;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -173,6 +174,18 @@ fn item_page(viewer: &Viewer, evidence: &ReviewEvidence, form_error: Option<&str
     Html(page(viewer, "/dashboard/review", Msg::ReviewItem, body).into_string())
 }
 
+/// A threshold as the side a measure passes on: `≥ 0.5`, `≤ 7.5`, `|x| ≤ 0.0203`.
+fn threshold(bound: &SingleThreshold) -> Markup {
+    let value = measure(Some(f64::from(bound.threshold)));
+    html! {
+        @match bound.passes {
+            Passes::AtLeast => { "≥ " (value) }
+            Passes::AtMost => { "≤ " (value) }
+            Passes::WithinEither => { "|x| ≤ " (value) }
+        }
+    }
+}
+
 /// The portrait beside each enrolled face, with their similarity and the org's threshold.
 fn faces_table(lang: Lang, customer_id: &str, comparison: &PortraitComparison) -> Markup {
     let image = |enrollment_id: &str| format!("/dashboard/customers/{customer_id}/enrollments/{enrollment_id}/image");
@@ -248,7 +261,8 @@ fn voter_table(lang: Lang, voters: &[VoterLine]) -> Markup {
     html! {
         table #voters {
             thead { tr { th { (Msg::Check.text(lang)) } th { (Msg::Voter.text(lang)) } th { (Msg::Role.text(lang)) }
-                th { (Msg::Verdict.text(lang)) } th { (Msg::Measure.text(lang)) } th { (Msg::Reason.text(lang)) } } }
+                th { (Msg::Verdict.text(lang)) } th { (Msg::Measure.text(lang)) } th { (Msg::Threshold.text(lang)) }
+                th { (Msg::Reason.text(lang)) } } }
             tbody {
                 @for voter in voters {
                     @let (class, verdict) = match voter.passed {
@@ -262,6 +276,7 @@ fn voter_table(lang: Lang, voters: &[VoterLine]) -> Markup {
                         td { (voter.role) }
                         td { span class=(format!("chip {class}")) { (verdict.text(lang)) } }
                         td { (measure(voter.score)) }
+                        td.threshold { @if let Some(bound) = &voter.threshold { (threshold(bound)) } }
                         td { (voter.reason) }
                     }
                 }

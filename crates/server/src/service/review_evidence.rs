@@ -2,6 +2,7 @@
 //! off the card, every voter's verdict and measure, and the capture's frames, decrypted one at
 //! a time on demand. Opening a frame is audited: it is a person looking at a biometric.
 
+use kenali_core::document::thresholds::{single_threshold, SingleThreshold};
 use kenali_core::seal::DataKey;
 use serde_json::{json, Value};
 
@@ -27,8 +28,11 @@ pub struct VoterLine {
     pub role: String,
     /// `None` when it abstained.
     pub passed: Option<bool>,
-    /// Its measure, where it has one; the reason states the threshold it was held to.
+    /// Its measure, where it has one.
     pub score: Option<f64>,
+    /// The one threshold its measure is held to, for a KTP voter judged by a single one (the
+    /// others hold several measures to their own bounds, which the reason names).
+    pub threshold: Option<SingleThreshold>,
     pub reason: String,
 }
 
@@ -83,6 +87,7 @@ pub fn voter_lines(voters: &Value) -> Vec<VoterLine> {
         role: v["role"].as_str().unwrap_or_default().to_string(),
         passed: v["passed"].as_bool(),
         score: v["score"].as_f64(),
+        threshold: None,
         reason: v["reason"].as_str().unwrap_or_default().to_string(),
     };
     match voters {
@@ -152,7 +157,12 @@ pub async fn evidence(state: &AppState, actor: &Actor, id: &str) -> Result<Revie
         Some(_) => faces::captures_of_verification(&mut conn, org_id, &item.verification_id).await?,
         None => Vec::new(),
     };
-    let voters = voter_lines(&serde_json::from_str(&item.voters).unwrap_or(Value::Null));
+    let mut voters = voter_lines(&serde_json::from_str(&item.voters).unwrap_or(Value::Null));
+    if item.kind == kenali_core::verification::ReviewSubject::KtpCapture.as_str() {
+        for voter in &mut voters {
+            voter.threshold = single_threshold(&voter.name);
+        }
+    }
     drop(conn);
     if claims.is_some() {
         let details = json!({"reviewItemId": item.id});

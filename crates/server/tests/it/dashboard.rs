@@ -166,6 +166,11 @@ async fn an_analyst_reviews_a_photocopy_with_forms_that_refuse_other_sites_and_r
         // The failed voter, with its measure, and the card's fields beside the claims.
         assert!(page.body.contains("data-voter=\"print_colour\""), "{}", page.body);
         assert!(page.body.contains("<tr class=\"failed\" data-voter=\"print_colour\">"), "{}", page.body);
+        // Its measure beside the one threshold it is held to (the core's own constant).
+        let print_colour =
+            page.body.split("data-voter=\"print_colour\">").nth(1).unwrap().split("</tr>").next().unwrap();
+        let bound = kenali_core::document::thresholds::COLOUR_SPREAD_MIN;
+        assert!(print_colour.contains(&format!("<td class=\"threshold\">≥ {bound}</td>")), "{print_colour}");
         assert!(page.body.contains("id=\"card-fields\""));
 
         // Each frame is decrypted on demand, never cached, and its viewing is audited.
