@@ -99,6 +99,28 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The native SDKs' test vector (docs/native-sdk.md), computed independently with Python's
+    /// hmac and hashlib: the key derived from a device secret and a nonce, the canonical
+    /// payload, and the bundle's signature.
+    #[test]
+    fn the_native_sdk_test_vector_holds() {
+        let secret = format!("qe_dsec_{}", "0123456789abcdef".repeat(4));
+        let nonce = "Q2hhbGxlbmdlTm9uY2UtMDAwMQ";
+        let key = device_signing_key(secret.as_bytes(), nonce);
+        assert_eq!(hex::encode(key), "98382d99f5639ee9ad318cbe93c5ef1b25ac55f9164cf6c50527927da56cfc7d");
+        let bundle = json!({
+            "version": "1", "sdkVersion": "android-1.0.0", "platform": "android",
+            "frames": ["/9j/4AAQSkZJRg=="], "capturedAt": "2026-12-07T05:00:00Z",
+            "flashChallengeNonce": nonce,
+            "flashSamples": [{"step": 0, "frameIndex": 0, "color": "#FF0000", "tMs": 480}],
+        });
+        assert_eq!(
+            signing_payload(&bundle).unwrap(),
+            r##"{"capturedAt":"2026-12-07T05:00:00Z","flashChallengeNonce":"Q2hhbGxlbmdlTm9uY2UtMDAwMQ","flashSamples":[{"color":"#FF0000","frameIndex":0,"step":0,"tMs":480}],"frames":["/9j/4AAQSkZJRg=="],"platform":"android","sdkVersion":"android-1.0.0","version":"1"}"##
+        );
+        assert_eq!(sign(&bundle, &key).unwrap(), "ff3343fd166851f75ad2a06a204e214bc82bb902da77e49d3bca3d79231d3091");
+    }
+
     #[test]
     fn sequences_never_repeat_a_colour_back_to_back() {
         let mut rng = rand::rngs::OsRng;

@@ -99,6 +99,7 @@ pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(api::review::queue))
         .routes(routes!(api::review::decide))
         .routes(routes!(api::devices::register))
+        .routes(routes!(api::devices::registration_token))
         .routes(routes!(api::devices::revoke))
         .routes(routes!(api::faces::attempts))
         .routes(routes!(api::faces::customer_attempts))
@@ -117,7 +118,8 @@ pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .layer(from_fn_with_state(state.clone(), authenticate))
         .layer(from_fn_with_state(state.clone(), request_timeout));
     // Open routes: the token route authenticates the client itself (RFC 6749 §2.3); a signed
-    // upload URL is its own credential; sign-in is how a person gets one.
+    // upload URL is its own credential; sign-in is how a person gets one; a device registration
+    // token is its app's one-time credential.
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(api::health::healthz))
         .routes(routes!(api::oauth::token))
@@ -127,6 +129,7 @@ pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(api::auth::sign_in_begin))
         .routes(routes!(api::auth::sign_in_finish))
         .routes(routes!(api::auth::enroll))
+        .routes(routes!(api::devices::register_with_token))
         .merge(protected)
 }
 

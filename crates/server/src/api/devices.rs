@@ -1,28 +1,20 @@
-//! `POST /api/identity/devices/register` and `POST /api/identity/devices/{id}/revoke`: native
-//! SDKs sign capture bundles with keys derived from a per-device secret (SPEC §5).
+//! `POST /api/identity/devices/register`, `.../registration-tokens`, `.../register-with-token`
+//! and `POST /api/identity/devices/{id}/revoke`: native SDKs sign capture bundles with keys
+//! derived from a per-device secret (SPEC §5; docs/native-sdk.md).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use kenali_core::id::{is_id_of, new_id, IdKind};
-use kenali_core::time_fmt::now_timestamp;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::load_customer;
 use crate::auth::Scope;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, Auth};
-use crate::ledger::{self, data_key, Actor};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, Auth, ClientAddress};
+use crate::ledger::Actor;
 use crate::middleware::CarriesSecret;
-use crate::service::devices::secret_context;
+use crate::service::devices::{self, Registered};
 use crate::state::AppState;
-use crate::store::devices::{self, DeviceRow};
-
-/// Platforms a native SDK runs on.
-pub const PLATFORMS: [&str; 2] = ["android", "ios"];
-pub const SECRET_PREFIX: &str = "qe_dsec_";
+use crate::store::devices::DeviceRow;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -78,46 +70,76 @@ pub async fn register(
     auth: Auth,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Extension<CarriesSecret>, Json<DeviceRegistered>)> {
-    let principal = auth.require(Scope::Public)?;
-    if !PLATFORMS.contains(&body.platform.as_str()) {
-        return Err(ApiError::invalid_field("platform", format!("must be one of {}", PLATFORMS.join(", "))));
-    }
-    if body.label.as_ref().is_some_and(|l| l.is_empty() || l.chars().count() > 100) {
-        return Err(ApiError::invalid_field("label", "must be 1 to 100 characters"));
-    }
-    let mut tx = state.store.begin().await?;
-    let customer = load_customer(&mut tx, &principal.org_id, &body.customer_id).await?;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let secret = format!("{SECRET_PREFIX}{}", hex::encode(bytes));
-    let id = new_id(IdKind::Device);
-    let key = data_key(&state.keys, &customer)?;
-    let row = DeviceRow {
-        secret_sealed: hex::encode(key.seal(secret.as_bytes(), &secret_context(&id))),
-        id,
-        org_id: principal.org_id.clone(),
-        customer_id: customer.id.clone(),
-        platform: body.platform,
-        label: body.label,
-        created_at: now_timestamp(),
-        revoked_at: None,
-    };
-    devices::insert(&mut tx, &row).await?;
-    let actor = Actor::from_principal(principal);
-    ledger::audit(
-        &mut tx,
-        &actor,
-        "device.registered",
-        &row.id,
-        json!({"customerId": customer.id, "platform": row.platform}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Extension(CarriesSecret),
-        Json(DeviceRegistered { device: DeviceView::from(&row), secret }),
-    ))
+    let actor = Actor::from_principal(auth.require(Scope::Public)?);
+    let registered = devices::register(&state, &actor, &body.customer_id, &body.platform, body.label).await?;
+    Ok(created(registered))
+}
+
+fn created(registered: Registered) -> (StatusCode, Extension<CarriesSecret>, Json<DeviceRegistered>) {
+    let device = DeviceView::from(&registered.device);
+    (StatusCode::CREATED, Extension(CarriesSecret), Json(DeviceRegistered { device, secret: registered.secret }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    customer_id: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationTokenView {
+    /// `qe_drt_...`: registers one device of this customer, once, before `expiresAt`.
+    token: String,
+    customer_id: String,
+    expires_at: String,
+}
+
+/// `{"registrationToken": {...}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationTokenCreated {
+    registration_token: RegistrationTokenView,
+}
+
+/// Mints a one-time token for one customer's app to register its device with (10 minutes):
+/// your backend calls this with its API key and hands the token to the app, so that no API key
+/// ever ships inside an app.
+#[utoipa::path(post, path = "/api/identity/devices/registration-tokens", tag = "devices", request_body = TokenRequest, responses((status = 201, description = "the token, shown once", body = RegistrationTokenCreated), crate::error::ErrorResponse))]
+pub async fn registration_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> ApiResult<(StatusCode, Extension<CarriesSecret>, Json<RegistrationTokenCreated>)> {
+    let actor = Actor::from_principal(auth.require(Scope::Public)?);
+    let minted = devices::mint_registration_token(&state, &actor, &body.customer_id).await?;
+    let registration_token =
+        RegistrationTokenView { token: minted.token, customer_id: minted.customer_id, expires_at: minted.expires_at };
+    Ok((StatusCode::CREATED, Extension(CarriesSecret), Json(RegistrationTokenCreated { registration_token })))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRegisterRequest {
+    /// `qe_drt_...` from `POST /api/identity/devices/registration-tokens`.
+    registration_token: String,
+    platform: String,
+    label: Option<String>,
+}
+
+/// What a native app calls, with the registration token its backend gave it and no API key:
+/// registers a device of the token's customer and spends the token. 401
+/// `invalid_registration_token` for a token that is unknown, used or expired (one answer);
+/// 30 tries per address in 5 minutes.
+#[utoipa::path(post, path = "/api/identity/devices/register-with-token", tag = "devices", security(()), request_body = TokenRegisterRequest, responses((status = 201, description = "the device and its secret, shown once", body = DeviceRegistered), crate::error::ErrorResponse))]
+pub async fn register_with_token(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    ApiJson(body): ApiJson<TokenRegisterRequest>,
+) -> ApiResult<(StatusCode, Extension<CarriesSecret>, Json<DeviceRegistered>)> {
+    let registered =
+        devices::register_with_token(&state, &address, &body.registration_token, &body.platform, body.label).await?;
+    Ok(created(registered))
 }
 
 #[utoipa::path(post, path = "/api/identity/devices/{id}/revoke", tag = "devices", params(("id" = String, Path, description = "device id (dev_...)")), responses((status = 200, description = "revoked", body = DeviceEnvelope), crate::error::ErrorResponse))]
@@ -126,19 +148,7 @@ pub async fn revoke(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeviceEnvelope>> {
-    let principal = auth.require(Scope::Public)?;
-    if !is_id_of(IdKind::Device, &id) {
-        return Err(ApiError::not_found("device"));
-    }
-    let mut tx = state.store.begin().await?;
-    let device = devices::find(&mut tx, &principal.org_id, &id).await?.ok_or_else(|| ApiError::not_found("device"))?;
-    let now = now_timestamp();
-    if !devices::revoke(&mut tx, &principal.org_id, &id, &now).await? {
-        return Err(ApiError::conflict("device_revoked", "this device was already revoked"));
-    }
-    let actor = Actor::from_principal(principal);
-    ledger::audit(&mut tx, &actor, "device.revoked", &id, json!({"customerId": device.customer_id})).await?;
-    tx.commit().await?;
-    let revoked = DeviceRow { revoked_at: Some(now), ..device };
+    let actor = Actor::from_principal(auth.require(Scope::Public)?);
+    let revoked = devices::revoke(&state, &actor, &id).await?;
     Ok(Json(DeviceEnvelope { device: DeviceView::from(&revoked) }))
 }

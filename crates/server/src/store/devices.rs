@@ -67,3 +67,59 @@ pub async fn revoke(conn: &mut AnyConnection, org_id: &str, id: &str, at: &str) 
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A device registration token as minted (the token itself is never stored).
+pub struct RegistrationTokenRow<'a> {
+    pub token_hash: &'a str,
+    pub org_id: &'a str,
+    pub customer_id: &'a str,
+    pub created_by: &'a str,
+    pub created_at: &'a str,
+    pub expires_at: &'a str,
+}
+
+/// Stores a new token, and drops those that expired before `forget_before` (a used or lapsed
+/// token is worth nothing; the audit log keeps who minted and used it).
+pub async fn insert_registration_token(
+    conn: &mut AnyConnection,
+    token: &RegistrationTokenRow<'_>,
+    forget_before: &str,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM device_registration_tokens WHERE expires_at < $1")
+        .bind(forget_before)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO device_registration_tokens (token_hash, org_id, customer_id, created_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token.token_hash)
+    .bind(token.org_id)
+    .bind(token.customer_id)
+    .bind(token.created_by)
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Uses a token once: its org and customer when it was unused and unexpired (one statement, so
+/// two apps racing with the same token cannot both win).
+pub async fn use_registration_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    device_id: &str,
+    now: &str,
+) -> StoreResult<Option<(String, String)>> {
+    let row = sqlx::query(
+        "UPDATE device_registration_tokens SET used_at = $1, device_id = $2 \
+         WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1 RETURNING org_id, customer_id",
+    )
+    .bind(now)
+    .bind(device_id)
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| Ok((col(&row, "org_id")?, col(&row, "customer_id")?))).transpose()
+}

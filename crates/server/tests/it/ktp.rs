@@ -480,6 +480,100 @@ async fn native_devices_sign_with_derived_keys_until_revoked() {
     assert_eq!(status, StatusCode::CONFLICT);
 }
 
+/// A native app registers its device with a one-time token its backend minted, without any
+/// API key; the device then signs bundles like one registered with the key.
+#[tokio::test]
+async fn an_app_registers_its_device_with_a_one_time_token_and_no_api_key() {
+    for server in servers().await {
+        let id = customer(&server, "Native").await;
+        let (status, minted) =
+            server.post("/api/identity/devices/registration-tokens", json!({"customerId": id})).await;
+        assert_eq!(status, StatusCode::CREATED, "{minted}");
+        let token = minted["registrationToken"]["token"].as_str().unwrap().to_string();
+        assert!(token.starts_with("qe_drt_") && token.len() == 7 + 64, "{token}");
+        assert_eq!(minted["registrationToken"]["customerId"], id.as_str());
+        let (status, missing) = server
+            .post("/api/identity/devices/registration-tokens", json!({"customerId": "cus_01J00000000000000000000000"}))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+
+        // The app holds no API key: only the token.
+        let app = reqwest::Client::new();
+        let register = |token: &str| {
+            app.post(format!("{}/api/identity/devices/register-with-token", server.base))
+                .json(&json!({"registrationToken": token, "platform": "ios", "label": "iPhone 15"}))
+                .send()
+        };
+        let bad_platform = app
+            .post(format!("{}/api/identity/devices/register-with-token", server.base))
+            .json(&json!({"registrationToken": token, "platform": "symbian"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad_platform.status(), StatusCode::BAD_REQUEST, "checked before the token is spent");
+        let answer = register(&token).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::CREATED);
+        let registered: Value = answer.json().await.unwrap();
+        let device = registered["device"]["id"].as_str().unwrap().to_string();
+        let secret = registered["secret"].as_str().unwrap().to_string();
+        assert!(device.starts_with("dev_") && secret.starts_with("qe_dsec_"), "{registered}");
+        assert_eq!(registered["device"]["customerId"], id.as_str());
+
+        // Spent, unknown, lapsed: one answer, and nothing registered.
+        let devices_before = server.count("devices").await;
+        let expired = {
+            let (_, minted) = server.post("/api/identity/devices/registration-tokens", json!({"customerId": id})).await;
+            let expired = minted["registrationToken"]["token"].as_str().unwrap().to_string();
+            sqlx::query("UPDATE device_registration_tokens SET expires_at = '2000-01-01T00:00:00.000000Z' WHERE used_at IS NULL")
+                .execute(&mut *server.state.store.write().await.unwrap())
+                .await
+                .unwrap();
+            expired
+        };
+        let unknown = format!("qe_drt_{}", "0".repeat(64));
+        for refused in [token.as_str(), unknown.as_str(), expired.as_str(), "qe_sk_not_a_token"] {
+            let answer = register(refused).await.unwrap();
+            assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{refused}");
+            let body: Value = answer.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "invalid_registration_token", "{body}");
+        }
+        assert_eq!(server.count("devices").await, devices_before);
+        // Only the token's hash is kept.
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM device_registration_tokens WHERE token_hash = $1")
+            .bind(&token)
+            .fetch_one(&mut *server.state.store.write().await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(stored, 0);
+
+        // The device signs with keys derived from its secret, as one registered with a key.
+        let challenge = ktp_challenge(&server, &id).await;
+        let derived =
+            kenali_core::challenge::device_signing_key(secret.as_bytes(), challenge["nonce"].as_str().unwrap());
+        let bundle =
+            resign(signed_bundle(&challenge, vec![kenali_testkit::testdata_b64("faces/obama_1.jpg")]), &derived);
+        let (status, answer) = server
+            .post("/api/identity/document/ktp/capture", json!({"customerId": id, "bundle": bundle, "hmacKey": device}))
+            .await;
+        assert_eq!((status, &answer["ktpBundle"]["verdict"]), (StatusCode::OK, &json!("failed")), "{answer}");
+
+        // Audited: who minted the token, and the device it registered, as the actor.
+        let minted_by = server.audit_entries("device.registration_token_created").await;
+        assert!(minted_by[0]["actor"].as_str().unwrap().starts_with("key_"), "{minted_by:?}");
+        let registered = server.audit_entries("device.registered").await;
+        assert_eq!(registered[0]["actor"], device.as_str());
+
+        // A token outlives nothing: its customer erased, it registers nothing.
+        let (_, minted) = server.post("/api/identity/devices/registration-tokens", json!({"customerId": id})).await;
+        let orphan = minted["registrationToken"]["token"].as_str().unwrap().to_string();
+        let (status, erased) =
+            server.post(&format!("/api/identity/customers/{id}/erase"), json!({"reason": "ticket 77"})).await;
+        assert_eq!(status, StatusCode::OK, "{erased}");
+        assert_eq!(register(&orphan).await.unwrap().status(), StatusCode::GONE);
+        assert_eq!(server.count("devices").await, devices_before);
+    }
+}
+
 #[tokio::test]
 async fn challenges_are_rate_limited_per_customer() {
     let server = TestServer::start(None).await;
