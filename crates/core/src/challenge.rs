@@ -121,6 +121,32 @@ mod tests {
         assert_eq!(sign(&bundle, &key).unwrap(), "ff3343fd166851f75ad2a06a204e214bc82bb902da77e49d3bca3d79231d3091");
     }
 
+    /// The vectors the web SDK's tests hold too (sdk/web/test/fixtures): both sides must make
+    /// the same bytes, so a bundle the SDK signs verifies here byte for byte.
+    #[test]
+    fn the_web_sdks_shared_vectors_hold() {
+        let vectors: Value =
+            serde_json::from_str(include_str!("../../../sdk/web/test/fixtures/signing-vectors.json")).unwrap();
+        for case in vectors["canonical"].as_array().unwrap() {
+            let input: Value = serde_json::from_str(case["input"].as_str().unwrap()).unwrap();
+            let canonical = serde_json_canonicalizer::to_string(&input).unwrap();
+            assert_eq!(canonical, case["output"].as_str().unwrap());
+        }
+        let web = &vectors["web"];
+        assert_eq!(signing_payload(&web["bundle"]).unwrap(), web["payload"].as_str().unwrap());
+        let secret = web["hmacSecret"].as_str().unwrap().as_bytes();
+        assert_eq!(sign(&web["bundle"], secret).unwrap(), web["signature"].as_str().unwrap());
+        let mut signed = web["bundle"].clone();
+        signed["signature"] = web["signature"].clone();
+        assert!(verify(&signed, secret).is_ok());
+        let native = &vectors["native"];
+        let key =
+            device_signing_key(native["deviceSecret"].as_str().unwrap().as_bytes(), native["nonce"].as_str().unwrap());
+        assert_eq!(hex::encode(key), native["derivedKey"].as_str().unwrap());
+        assert_eq!(signing_payload(&native["bundle"]).unwrap(), native["payload"].as_str().unwrap());
+        assert_eq!(sign(&native["bundle"], &key).unwrap(), native["signature"].as_str().unwrap());
+    }
+
     #[test]
     fn sequences_never_repeat_a_colour_back_to_back() {
         let mut rng = rand::rngs::OsRng;
