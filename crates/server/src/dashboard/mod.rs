@@ -170,6 +170,12 @@ impl Viewer {
         Ok(())
     }
 
+    /// `scope`, then this form's CSRF token: what every state-changing page checks first.
+    pub fn may_submit(&self, state: &AppState, scope: Scope, form: &FormFields) -> Result<(), Refused> {
+        self.require(scope)?;
+        self.check_csrf(state, form.get("csrf"))
+    }
+
     /// The form's CSRF token is this session's.
     pub fn check_csrf(&self, state: &AppState, presented: &str) -> Result<(), Refused> {
         if sign_in::csrf_matches(state, &self.session.id_hash, presented) {
@@ -218,14 +224,6 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for FormFields {
             return Ok(FormFields::default());
         }
         Ok(FormFields(serde_urlencoded::from_bytes(&body).unwrap_or_default()))
-    }
-}
-
-impl Viewer {
-    /// `scope`, then this form's CSRF token: what every state-changing page checks first.
-    pub fn may_submit(&self, state: &AppState, scope: Scope, form: &FormFields) -> Result<(), Refused> {
-        self.require(scope)?;
-        self.check_csrf(state, form.get("csrf"))
     }
 }
 

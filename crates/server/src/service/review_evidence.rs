@@ -72,8 +72,8 @@ pub struct PortraitComparison {
     pub others: Vec<FaceScore>,
 }
 
-/// One enrolled face and its similarity to the portrait (`None`: retired or a stub, no
-/// embedding to compare).
+/// One enrolled face and its similarity to the portrait (`None`: retired, a stub, or made by
+/// another model: nothing to compare).
 pub struct FaceScore {
     pub enrollment: EnrollmentRow,
     pub score: Option<f32>,
@@ -195,8 +195,9 @@ async fn compare_portrait(
     let mut others = Vec::new();
     for enrollment in enrollments.into_iter().filter(|e| e.id != portrait.id) {
         let embedding = crate::faces::open_embedding(key, &enrollment)?;
+        // Embeddings of different models are never compared (SPEC §7).
         let score = match (&portrait_embedding, embedding) {
-            (Some(a), Some(b)) => Some(kenali_vision::embed::cosine(a, &b)),
+            (Some(a), Some(b)) if enrollment.model_id == portrait.model_id => Some(kenali_vision::embed::cosine(a, &b)),
             _ => None,
         };
         others.push(FaceScore { enrollment, score });
