@@ -207,6 +207,7 @@ messages! {
     Enable => "Enable", "Aktifkan";
     Disable => "Disable", "Nonaktifkan";
     DeleteEndpoint => "Delete this endpoint", "Hapus endpoint ini";
+    DeleteConfirm => "Delete it with its delivery log (this cannot be undone)", "Hapus beserta log pengirimannya (tidak dapat dibatalkan)";
     EndpointDeleted => "Endpoint deleted:", "Endpoint dihapus:";
     Queued => "Queued:", "Diantrekan:";
     Saved => "Saved.", "Tersimpan.";

@@ -20,7 +20,7 @@ pub async fn show(State(state): State<AppState>, viewer: Viewer) -> Response {
         return refused.into_response();
     }
     match settings::get(&state, &viewer.session.user.org_id).await {
-        Ok((current, updated_at)) => render(&viewer, &current, updated_at.as_deref(), Notice::None),
+        Ok((current, updated_at)) => render(&viewer, &current, updated_at.as_deref(), Notice::None, None),
         Err(e) => PageError::from(e).with_lang(viewer.lang).into_response(),
     }
 }
@@ -31,9 +31,23 @@ enum Notice<'a> {
     NotSaved(&'a str),
 }
 
-fn render(viewer: &Viewer, current: &OrgSettings, updated_at: Option<&str>, notice: Notice) -> Response {
+/// The page; after a refused form, its fields hold what was typed (`typed`), not what is saved.
+fn render(
+    viewer: &Viewer,
+    current: &OrgSettings,
+    updated_at: Option<&str>,
+    notice: Notice,
+    typed: Option<&FormFields>,
+) -> Response {
     let lang = viewer.lang;
     let r = &current.retention;
+    let number_field = |name: &str, label: Msg, saved: String, step: &str| {
+        let value = typed.map_or(saved, |form| form.get(name).to_string());
+        number(lang, name, label, &value, step)
+    };
+    let check_field = |name: &str, label: Msg, saved: bool| {
+        checkbox(lang, name, label, typed.map_or(saved, |form| form.ticked(name)))
+    };
     let status = if matches!(notice, Notice::NotSaved(_)) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let body = html! {
         p { (Msg::SettingsIntro.text(lang)) }
@@ -48,18 +62,18 @@ fn render(viewer: &Viewer, current: &OrgSettings, updated_at: Option<&str>, noti
             input type="hidden" name="csrf" value=(viewer.csrf);
             fieldset {
                 legend { (Msg::Policies.text(lang)) }
-                (number(lang, "matchThreshold", Msg::MatchThreshold, &current.match_threshold.to_string(), "0.01"))
-                (checkbox(lang, "premiumRequiresDukcapil", Msg::PremiumRequiresDukcapil, current.premium_requires_dukcapil))
-                (checkbox(lang, "vendorEvidenceProvesPremium", Msg::VendorEvidenceProvesPremium, current.vendor_evidence_proves_premium))
-                (number(lang, "vendorPushMaxAgeSecs", Msg::VendorPushMaxAge, &current.vendor_push_max_age_secs.to_string(), "1"))
-                (checkbox(lang, "analystsRequirePasskey", Msg::AnalystsRequirePasskey, current.analysts_require_passkey))
-                (number(lang, "webhookRetryHours", Msg::WebhookRetryHours, &current.webhook_retry_hours.to_string(), "1"))
+                (number_field("matchThreshold", Msg::MatchThreshold, current.match_threshold.to_string(), "0.01"))
+                (check_field("premiumRequiresDukcapil", Msg::PremiumRequiresDukcapil, current.premium_requires_dukcapil))
+                (check_field("vendorEvidenceProvesPremium", Msg::VendorEvidenceProvesPremium, current.vendor_evidence_proves_premium))
+                (number_field("vendorPushMaxAgeSecs", Msg::VendorPushMaxAge, current.vendor_push_max_age_secs.to_string(), "1"))
+                (check_field("analystsRequirePasskey", Msg::AnalystsRequirePasskey, current.analysts_require_passkey))
+                (number_field("webhookRetryHours", Msg::WebhookRetryHours, current.webhook_retry_hours.to_string(), "1"))
             }
             fieldset {
                 legend { (Msg::Retention.text(lang)) }
-                (number(lang, "retention.onboardingFramesDays", Msg::OnboardingFramesDays, &r.onboarding_frames_days.to_string(), "1"))
-                (number(lang, "retention.stepUpFramesDays", Msg::StepUpFramesDays, &r.step_up_frames_days.to_string(), "1"))
-                (number(lang, "retention.recordsDays", Msg::RecordsDays, &r.records_days.to_string(), "1"))
+                (number_field("retention.onboardingFramesDays", Msg::OnboardingFramesDays, r.onboarding_frames_days.to_string(), "1"))
+                (number_field("retention.stepUpFramesDays", Msg::StepUpFramesDays, r.step_up_frames_days.to_string(), "1"))
+                (number_field("retention.recordsDays", Msg::RecordsDays, r.records_days.to_string(), "1"))
             }
             button #save-settings type="submit" { (Msg::Save.text(lang)) }
         }
@@ -110,12 +124,12 @@ pub async fn save(State(state): State<AppState>, viewer: Viewer, form: FormField
     };
     let wanted = match read_form(&form, current) {
         Ok(wanted) => wanted,
-        Err(why) => return render(&viewer, &current, updated_at.as_deref(), Notice::NotSaved(&why)),
+        Err(why) => return render(&viewer, &current, updated_at.as_deref(), Notice::NotSaved(&why), Some(&form)),
     };
     match settings::change(&state, &viewer.session.actor(), |_| wanted).await {
-        Ok((saved, updated_at)) => render(&viewer, &saved, updated_at.as_deref(), Notice::Saved),
+        Ok((saved, updated_at)) => render(&viewer, &saved, updated_at.as_deref(), Notice::Saved, None),
         Err(e) => match form_mistake(e) {
-            Ok(why) => render(&viewer, &current, updated_at.as_deref(), Notice::NotSaved(&why)),
+            Ok(why) => render(&viewer, &current, updated_at.as_deref(), Notice::NotSaved(&why), Some(&form)),
             Err(page_error) => page_error.with_lang(lang).into_response(),
         },
     }

@@ -171,6 +171,8 @@ pub async fn show(
             }
             form method="post" action=(action("delete")) {
                 input type="hidden" name="csrf" value=(viewer.csrf);
+                label.check { input #confirm-delete type="checkbox" name="confirm" value="yes" required;
+                    " " (Msg::DeleteConfirm.text(lang)) }
                 button.danger #delete-endpoint type="submit" { (Msg::DeleteEndpoint.text(lang)) }
             }
         }
@@ -237,6 +239,12 @@ pub async fn act(
         "test" => webhooks::send_test(&state, &actor, &id)
             .await
             .map(|event_id| format!("/dashboard/webhooks/{id}?queued={event_id}")),
+        // Its delivery log goes with it: the box must be ticked.
+        "delete" if !form.ticked("confirm") => {
+            let refused =
+                PageError::new(StatusCode::BAD_REQUEST, "confirmation_required", Msg::DeleteConfirm.text(viewer.lang));
+            return refused.with_lang(viewer.lang).into_response();
+        }
         "delete" => webhooks::delete(&state, &actor, &id).await.map(|_| format!("/dashboard/webhooks?deleted={id}")),
         _ => {
             return PageError::new(StatusCode::NOT_FOUND, "not_found", "no such action")

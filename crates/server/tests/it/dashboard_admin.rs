@@ -191,7 +191,10 @@ async fn an_admin_adds_an_endpoint_tests_it_and_redelivers_a_failed_delivery() {
         assert_eq!(disabled.status, StatusCode::SEE_OTHER);
         assert_eq!(server.get("/api/identity/webhooks").await.1["data"][0]["enabled"], false);
         assert_eq!(root.post(&format!("{page}/nonsense"), &[("csrf", &csrf)]).await.status, StatusCode::NOT_FOUND);
-        let deleted = root.post(&format!("{page}/delete"), &[("csrf", &csrf)]).await;
+        let unconfirmed = root.post(&format!("{page}/delete"), &[("csrf", &csrf)]).await;
+        assert_eq!(unconfirmed.status, StatusCode::BAD_REQUEST);
+        assert_eq!(server.get("/api/identity/webhooks").await.1["data"].as_array().unwrap().len(), 1);
+        let deleted = root.post(&format!("{page}/delete"), &[("csrf", &csrf), ("confirm", "yes")]).await;
         assert_eq!(deleted.headers[LOCATION], format!("/dashboard/webhooks?deleted={id}").as_str());
         assert_eq!(server.get("/api/identity/webhooks").await.1["data"], json!([]));
         assert_eq!(root.get(&page).await.status, StatusCode::NOT_FOUND);
@@ -227,6 +230,8 @@ async fn settings_change_within_bounds_only_and_exports_download_between_picked_
         let refused = post_fields(&mut root, "/dashboard/settings", &form("much", "2555")).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
         assert!(refused.body.contains("matchThreshold: must be a number"), "{}", refused.body);
+        // The form shows what was typed, to correct it, not what is saved.
+        assert!(refused.body.contains("value=\"much\""), "{}", refused.body);
         assert_eq!(server.get("/api/identity/org/settings").await.1, before);
 
         let saved = post_fields(&mut root, "/dashboard/settings", &form("0.62", "2555")).await;
