@@ -253,6 +253,32 @@ pub fn open_embedding(data_key: &DataKey, enrollment: &EnrollmentRow) -> Result<
         .ok_or_else(|| Error::internal(format!("embedding of {} is malformed", enrollment.id)))
 }
 
+/// A stored capture's image, fetched and opened with the customer's key: its id, media type
+/// and bytes.
+pub async fn open_capture(
+    blobs: &crate::blobs::BlobStore,
+    data_key: &DataKey,
+    capture: crate::store::faces::StoredCapture,
+) -> Result<(String, &'static str, Vec<u8>), Error> {
+    let media_type = capture.served_media_type();
+    let bytes = open_sealed(blobs, data_key, capture.image, &format!("capture/{}", capture.id)).await?;
+    Ok((capture.id, media_type, bytes))
+}
+
+/// A sealed image, from the blob store or its row, opened under `context`.
+pub async fn open_sealed(
+    blobs: &crate::blobs::BlobStore,
+    data_key: &DataKey,
+    image: crate::store::faces::SealedAt,
+    context: &str,
+) -> Result<Vec<u8>, Error> {
+    let sealed = match image {
+        crate::store::faces::SealedAt::Object(object) => blobs.get(&object).await?,
+        crate::store::faces::SealedAt::Row(bytes) => bytes,
+    };
+    data_key.open(&sealed, context).map_err(|e| Error::internal(format!("opening {context}: {e}")))
+}
+
 /// The live selfie of the customer's most recent allowed step-up: the verification that
 /// decided it and the selfie's embedding, read again from the sealed frame. `None` when the
 /// customer never passed a step-up or its frame is gone (erased, expired by retention).
@@ -288,14 +314,7 @@ pub async fn last_step_up_selfie(
     else {
         return Ok(None);
     };
-    let sealed = match capture.image {
-        crate::store::faces::SealedAt::Object(object) => blobs.get(&object).await?,
-        crate::store::faces::SealedAt::Row(bytes) => bytes,
-    };
-    let bytes = data_key
-        .open(&sealed, &format!("capture/{}", capture.id))
-        .map_err(|e| Error::internal(format!("opening capture {}: {e}", capture.id)))?;
-    let media_type = if capture.media_type == "image/png" { "image/png" } else { "image/jpeg" };
+    let (_, media_type, bytes) = open_capture(blobs, data_key, capture).await?;
     let input = ImageInput { bytes: Bytes::from(bytes), media_type, sha256: sha256.clone() };
     let analyzed = service.analyze("stepUpSelfie", input).await?;
     Ok(Some(StepUpSelfie { match_verification_id, sha256, embedding: analyzed.face.embedding }))

@@ -7,11 +7,12 @@ use kenali_core::seal::DataKey;
 use serde_json::{json, Value};
 
 use super::{Error, Result};
+use crate::faces::{open_capture, open_sealed};
 use crate::ledger::{self, Actor, Pii};
 use crate::state::AppState;
 use crate::store::customers;
 use crate::store::dukcapil as dukcapil_store;
-use crate::store::faces::{self, CaptureSummary, EnrollmentRow, SealedAt, StoredCapture};
+use crate::store::faces::{self, CaptureSummary, EnrollmentRow, StoredCapture};
 use crate::store::ktp::{self as ktp_store, ReviewItemRow};
 use crate::store::Page;
 
@@ -138,7 +139,8 @@ pub async fn evidence(state: &AppState, actor: &Actor, id: &str) -> Result<Revie
     let mut reading = Vec::new();
     let mut bundle = None;
     let mut portrait = None;
-    if item.kind == kenali_core::verification::ReviewSubject::KtpCapture.as_str() {
+    let is_ktp = item.kind == kenali_core::verification::ReviewSubject::KtpCapture.as_str();
+    if is_ktp {
         if let Some(found) = ktp_store::find_bundle_reading(&mut conn, org_id, &item.subject_id).await? {
             if let (Some(key), Some(portrait_id)) = (&key, &found.face_enrollment_id) {
                 portrait = compare_portrait(&mut conn, key, org_id, &customer.id, portrait_id).await?;
@@ -158,7 +160,7 @@ pub async fn evidence(state: &AppState, actor: &Actor, id: &str) -> Result<Revie
         None => Vec::new(),
     };
     let mut voters = voter_lines(&serde_json::from_str(&item.voters).unwrap_or(Value::Null));
-    if item.kind == kenali_core::verification::ReviewSubject::KtpCapture.as_str() {
+    if is_ktp {
         for voter in &mut voters {
             voter.threshold = single_threshold(&voter.name);
         }
@@ -224,7 +226,7 @@ pub async fn capture_image(
         (item, customer, capture)
     };
     let key = ledger::data_key(&state.keys, &customer)?;
-    let (capture_id, media_type, bytes) = open_capture(state, &key, capture).await?;
+    let (capture_id, media_type, bytes) = open_capture(&state.blobs, &key, capture).await?;
     let details = json!({"reviewItemId": item.id, "customerId": item.customer_id});
     audit_view(state, actor, &capture_id, details).await?;
     Ok((media_type, bytes))
@@ -247,27 +249,32 @@ pub async fn enrollment_image(
             .await?
             .filter(|e| e.customer_id == customer.id)
             .ok_or(Error::NotFound("enrollment"))?;
-        let no_image = || Error::NotFound("enrollment image");
-        let sha256 = enrollment.image_sha256.as_deref().ok_or_else(no_image)?;
-        // A selfie or a frame is a capture; a Dukcapil photo is kept with its verdict.
-        match faces::find_capture(&mut conn, org_id, &customer.id, None, sha256).await? {
-            Some(capture) => {
-                let context = format!("capture/{}", capture.id);
-                (customer, capture, context)
-            }
-            None => {
-                let (photo, context) =
-                    dukcapil_store::find_photo(&mut conn, org_id, &customer.id, sha256).await?.ok_or_else(no_image)?;
-                (customer, photo, context)
-            }
-        }
+        let (capture, context) =
+            source_image(&mut conn, &enrollment).await?.ok_or(Error::NotFound("enrollment image"))?;
+        (customer, capture, context)
     };
     let key = ledger::data_key(&state.keys, &customer)?;
-    let (capture_id, media_type) = (capture.id.clone(), media_type_of(&capture));
-    let bytes = open_sealed(state, &key, capture.image, &context).await?;
+    let (capture_id, media_type) = (capture.id.clone(), capture.served_media_type());
+    let bytes = open_sealed(&state.blobs, &key, capture.image, &context).await?;
     let details = json!({"enrollmentId": enrollment_id, "customerId": customer.id});
     audit_view(state, actor, &capture_id, details).await?;
     Ok((media_type, bytes))
+}
+
+/// The stored image `enrollment` was made from, with the context it was sealed under: a
+/// selfie or a frame is a capture; a Dukcapil photo is kept with its verdict. `None` when no
+/// stored image is left or none was kept.
+async fn source_image(
+    conn: &mut sqlx::AnyConnection,
+    enrollment: &EnrollmentRow,
+) -> Result<Option<(StoredCapture, String)>> {
+    let (org_id, customer_id) = (enrollment.org_id.as_str(), enrollment.customer_id.as_str());
+    let Some(sha256) = enrollment.image_sha256.as_deref() else { return Ok(None) };
+    if let Some(capture) = faces::find_capture(conn, org_id, customer_id, None, sha256).await? {
+        let context = format!("capture/{}", capture.id);
+        return Ok(Some((capture, context)));
+    }
+    Ok(dukcapil_store::find_photo(conn, org_id, customer_id, sha256).await?)
 }
 
 /// The card as the pipeline read it: the frame the fields were read from, the card located
@@ -276,7 +283,7 @@ pub async fn enrollment_image(
 pub async fn rectified_card(state: &AppState, actor: &Actor, item_id: &str) -> Result<Vec<u8>> {
     let org_id = actor.org_id.as_str();
     let no_card = || Error::NotFound("rectified card");
-    let (item, customer, capture) = {
+    let (item, customer, (capture, context)) = {
         let mut conn = state.store.reader().acquire().await?;
         let item = find_item(&mut conn, org_id, item_id).await?;
         if item.kind != kenali_core::verification::ReviewSubject::KtpCapture.as_str() {
@@ -288,12 +295,12 @@ pub async fn rectified_card(state: &AppState, actor: &Actor, item_id: &str) -> R
         // The portrait's enrollment names the frame the card was read from.
         let portrait_id = bundle.face_enrollment_id.ok_or_else(no_card)?;
         let portrait = faces::find_enrollment(&mut conn, org_id, &portrait_id).await?.ok_or_else(no_card)?;
-        let sha256 = portrait.image_sha256.ok_or_else(no_card)?;
-        let capture = faces::find_capture(&mut conn, org_id, &customer.id, None, &sha256).await?.ok_or_else(no_card)?;
-        (item, customer, capture)
+        let source = source_image(&mut conn, &portrait).await?.ok_or_else(no_card)?;
+        (item, customer, source)
     };
     let key = ledger::data_key(&state.keys, &customer)?;
-    let (capture_id, _, bytes) = open_capture(state, &key, capture).await?;
+    let capture_id = capture.id.clone();
+    let bytes = open_sealed(&state.blobs, &key, capture.image, &context).await?;
     let jpeg = tokio::task::spawn_blocking(move || {
         let frame = kenali_vision::decode_image(&bytes, kenali_vision::DecodeLimits::default()).ok()?;
         let quad = kenali_vision::card::locate_card(&frame)?;
@@ -306,36 +313,6 @@ pub async fn rectified_card(state: &AppState, actor: &Actor, item_id: &str) -> R
     let details = json!({"reviewItemId": item.id, "customerId": item.customer_id, "rectified": true});
     audit_view(state, actor, &capture_id, details).await?;
     Ok(jpeg)
-}
-
-/// A capture's image, fetched and opened with the customer's key: its id, media type and
-/// bytes.
-async fn open_capture(
-    state: &AppState,
-    key: &DataKey,
-    capture: StoredCapture,
-) -> Result<(String, &'static str, Vec<u8>)> {
-    let media_type = media_type_of(&capture);
-    let context = format!("capture/{}", capture.id);
-    let bytes = open_sealed(state, key, capture.image, &context).await?;
-    Ok((capture.id, media_type, bytes))
-}
-
-/// A sealed image, from the blob store or its row, opened under `context`.
-async fn open_sealed(state: &AppState, key: &DataKey, image: SealedAt, context: &str) -> Result<Vec<u8>> {
-    let sealed = match image {
-        SealedAt::Object(object) => state.blobs.get(&object).await?,
-        SealedAt::Row(bytes) => bytes,
-    };
-    key.open(&sealed, context).map_err(|e| Error::internal(format!("opening {context}: {e}")))
-}
-
-fn media_type_of(capture: &StoredCapture) -> &'static str {
-    if capture.media_type == "image/png" {
-        "image/png"
-    } else {
-        "image/jpeg"
-    }
 }
 
 /// A person looked at a biometric image: `capture.viewed`, with what led them to it.

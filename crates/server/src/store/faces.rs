@@ -279,6 +279,17 @@ pub struct StoredCapture {
     pub image: SealedAt,
 }
 
+impl StoredCapture {
+    /// The image's type as served: PNG, else JPEG (the only two Kenali accepts).
+    pub fn served_media_type(&self) -> &'static str {
+        if self.media_type == "image/png" {
+            "image/png"
+        } else {
+            "image/jpeg"
+        }
+    }
+}
+
 /// Where a sealed image is: in the blob store, or (written before the store, not yet moved by
 /// `kenali blobs migrate`) in the row itself.
 pub enum SealedAt {
