@@ -142,6 +142,9 @@ pub fn app(state: AppState) -> Router {
     if state.config.metrics_listen.is_none() {
         open = open.route("/metrics", get(api::health::metrics));
     }
+    if let Some(demo) = crate::demo::routes(&state) {
+        open = open.merge(demo);
+    }
     open.merge(api)
         .merge(crate::dashboard::routes(&state))
         .fallback(route_not_found)
@@ -199,8 +202,11 @@ pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceSe
         faces,
         clock: crate::state::Clock::default(),
         webauthn,
+        demo: None,
     };
     apply_bootstrap_key(&state).await?;
+    let state =
+        if state.config.demo { AppState { demo: Some(crate::demo::prepare(&state).await?), ..state } } else { state };
     crate::search_index::rebuild_stale(&state)
         .await
         .map_err(|e| anyhow::anyhow!("building the name search index: {e}"))?;

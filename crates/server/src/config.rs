@@ -87,6 +87,10 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` names the client: addresses or CIDR blocks,
     /// comma-separated (`10.0.0.0/8, 192.168.1.5`). Unset: the socket's peer is the client.
     pub trusted_proxies: Option<String>,
+    /// Serve the demo page `/demo` (issue 20): an open page that creates customers in org
+    /// `demo`. Off by default; refused on PostgreSQL unless `demo_force`.
+    pub demo: bool,
+    pub demo_force: bool,
     /// `trusted_proxies`, parsed when the configuration is loaded.
     #[serde(skip)]
     pub trusted_proxy_nets: Vec<ipnet::IpNet>,
@@ -126,6 +130,8 @@ impl Default for Config {
             session_idle_secs: 1800,
             session_max_secs: 12 * 3600,
             trusted_proxies: None,
+            demo: false,
+            demo_force: false,
             trusted_proxy_nets: Vec::new(),
         }
     }
@@ -187,6 +193,13 @@ impl Config {
         }
         if !(300..=604_800).contains(&config.session_max_secs) {
             return Err(ConfigError::Invalid("session_max_secs must be from 300 to 604800 seconds".into()));
+        }
+        if config.demo && config.database_url().starts_with("postgres") && !config.demo_force {
+            return Err(ConfigError::Invalid(
+                "demo (KENALI_DEMO) serves an open page that creates customers; it is refused on PostgreSQL, \
+                 which is for real deployments (set KENALI_DEMO_FORCE=true to serve it anyway)"
+                    .into(),
+            ));
         }
         config.trusted_proxy_nets = parse_trusted_proxies(config.trusted_proxies.as_deref().unwrap_or(""))?;
         Ok(config)
@@ -296,6 +309,18 @@ mod tests {
         assert_eq!(config.master_key.as_ref().unwrap().expose(), "c2VjcmV0");
         assert!(!format!("{config:?}").contains("c2VjcmV0"));
         assert_eq!(config.database_url(), "sqlite://./data/kenali.db");
+    }
+
+    #[test]
+    fn the_demo_is_refused_on_postgresql_unless_forced() {
+        let layered =
+            |env: serde_json::Value| Config::layered(None, Serialized::defaults(env), &FlagOverrides::default());
+        assert!(layered(serde_json::json!({"demo": true})).unwrap().demo);
+        let postgres = "postgres://postgres@127.0.0.1:5432/test";
+        let refused = layered(serde_json::json!({"demo": true, "database_url": postgres})).unwrap_err();
+        assert!(refused.to_string().contains("KENALI_DEMO_FORCE"), "{refused}");
+        assert!(layered(serde_json::json!({"demo": true, "demo_force": true, "database_url": postgres})).is_ok());
+        assert!(layered(serde_json::json!({"database_url": postgres})).is_ok());
     }
 
     #[test]

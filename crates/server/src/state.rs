@@ -25,6 +25,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The WebAuthn relying party of dashboard passkeys.
     pub webauthn: Arc<webauthn_rs::Webauthn>,
+    /// The demo page's API key, when `KENALI_DEMO` is on.
+    pub demo: Option<Arc<crate::demo::DemoKey>>,
 }
 
 /// The time as the server sees it: the system clock plus an offset that tests move forward,

@@ -95,6 +95,18 @@ pub async fn revoke(conn: &mut AnyConnection, org_id: &str, id: &str, at: &str) 
     Ok(done.rows_affected() == 1)
 }
 
+/// The org's keys named `name` that are not revoked.
+pub async fn active_named(conn: &mut AnyConnection, org_id: &str, name: &str) -> StoreResult<Vec<ApiKeyRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE org_id = $1 AND name = $2 AND revoked_at IS NULL ORDER BY id"
+    ))
+    .bind(org_id)
+    .bind(name)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 pub async fn count_all(conn: &mut AnyConnection) -> StoreResult<i64> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM api_keys").fetch_one(conn).await?;
     col(&row, "n")

@@ -52,6 +52,11 @@ fn screenshot_dir(name: &str) -> PathBuf {
 impl Browser {
     /// Starts chromedriver and a headless Chromium session; `name` names the screenshot folder.
     pub async fn start(name: &str) -> Browser {
+        Self::start_with(name, &[]).await
+    }
+
+    /// [`Browser::start`] with more Chromium switches (a fake camera, a permission answer).
+    pub async fn start_with(name: &str, switches: &[&str]) -> Browser {
         assert!(
             Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
             "the dashboard tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
@@ -73,11 +78,16 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({"binary": CHROMIUM, "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--window-size=1280,1100", "--lang=en-US"]}),
-        );
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,1100",
+            "--lang=en-US",
+        ];
+        args.extend_from_slice(switches);
+        capabilities.insert("goog:chromeOptions".into(), json!({"binary": CHROMIUM, "args": args}));
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
             .connect(&url)
@@ -153,6 +163,11 @@ impl Browser {
 
     pub async fn script(&self, script: &str) -> Value {
         self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Runs `script` with `arguments[0]` = `argument`.
+    pub async fn script_with(&self, script: &str, argument: Value) -> Value {
+        self.client.execute(script, vec![argument]).await.unwrap()
     }
 
     /// Saves the page as `NN-name.png` under the test's screenshot folder.

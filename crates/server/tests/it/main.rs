@@ -26,6 +26,7 @@ mod liveness;
 mod oauth;
 mod openapi;
 mod retention;
+mod sdk;
 mod search;
 mod settings;
 mod sign_in;

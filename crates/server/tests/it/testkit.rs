@@ -178,6 +178,17 @@ pub async fn servers() -> Vec<TestServer> {
     servers
 }
 
+/// [`servers`] with `configure` applied to each server's configuration.
+pub async fn servers_configured(configure: impl Fn(&mut Config)) -> Vec<TestServer> {
+    let mut servers = vec![TestServer::start_configured(None, &configure).await];
+    if let Ok(url) = std::env::var("KENALI_TEST_DATABASE_URL") {
+        if !url.is_empty() {
+            servers.push(TestServer::start_configured(Some(&url), &configure).await);
+        }
+    }
+    servers
+}
+
 /// A valid male NIK of Cibinong, Kabupaten Bogor, born 1990-01-01.
 pub const NIK_MALE: &str = "3201010101900001";
 /// The same person's NIK shape for a woman born 1992-03-15 (day + 40).
