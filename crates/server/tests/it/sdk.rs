@@ -201,6 +201,21 @@ async fn chromiums_fake_camera_and_a_denied_permission_take_the_sdks_own_paths()
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["allow"], false, "{answer}");
 
+    // A dark room: the guidance says so before any flash, and the capture can be cancelled there.
+    let challenge = server.face_challenge(id).await;
+    let mut dark = face_camera(&jpeg(&upright_live_face()), 0, false);
+    dark["dim"] = json!(0.12);
+    browser.install_camera(dark).await;
+    browser.script_with(START_CAPTURE, json!({"kind": "face", "challenge": challenge})).await;
+    browser.click("[data-kenali-action=start]").await;
+    let hint = browser.wait_for("[data-kenali-hint=fix]").await.text().await.unwrap();
+    browser.screenshot("too-dark").await;
+    assert!(hint.contains("too dark"), "{hint}");
+    browser.click("[data-kenali-capture] [data-kenali-action=cancel]").await;
+    assert_eq!(browser.capture_result().await["error"]["code"], "cancelled");
+    assert_eq!(browser.count("[data-kenali-flash]").await, 0, "no flash in a dark room");
+    browser.goto(&format!("{}/demo", server.base)).await;
+
     // Cancel on the warning: nothing was filmed.
     let challenge = server.face_challenge(id).await;
     browser.script_with(START_CAPTURE, json!({"kind": "face", "challenge": challenge})).await;

@@ -10,7 +10,7 @@
 //   frames: {colour: [data URL, ...]} pre-lit scenes (KTP cards from the test kit, lit and
 //         posed per colour by kenali_testkit::ktp_scene): a colour's n-th appearance shows its
 //         n-th pose, drifting by a fraction of a pixel; "ambient" when no colour is on,
-//   ignoresFlash, strength, rotate (degrees, for the face)
+//   ignoresFlash, strength, rotate (degrees, for the face), dim (0..1: a dark room)
 // }
 (function installTestCamera(config) {
   const W = 1280;
@@ -58,6 +58,10 @@
     ctx.rotate(rotate);
     ctx.drawImage(face, (-face.naturalWidth * scale) / 2, (-face.naturalHeight * scale) / 2, face.naturalWidth * scale, face.naturalHeight * scale);
     ctx.restore();
+    if (config.dim !== undefined) {
+      ctx.fillStyle = `rgba(0, 0, 0, ${1 - config.dim})`;
+      ctx.fillRect(0, 0, W, H);
+    }
   }
 
   function draw() {
