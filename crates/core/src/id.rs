@@ -74,6 +74,11 @@ pub fn new_id(kind: IdKind) -> String {
     format!("{}_{}", kind.prefix(), ulid)
 }
 
+/// The smallest id of `kind` made at `unix_ms` or later: ids sort by their creation time.
+pub fn id_floor(kind: IdKind, unix_ms: u64) -> String {
+    format!("{}_{}", kind.prefix(), Ulid::from_parts(unix_ms, 0))
+}
+
 /// Whether `value` is a well-formed id of `kind` (prefix plus a valid ULID).
 pub fn is_id_of(kind: IdKind, value: &str) -> bool {
     value
@@ -101,6 +106,17 @@ mod tests {
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(ids, sorted);
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn the_floor_of_a_time_sorts_before_every_id_made_then_or_later() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        let floor = id_floor(IdKind::FaceEnrollment, now - 1);
+        let id = new_id(IdKind::FaceEnrollment);
+        assert!(floor < id, "{floor} {id}");
+        assert!(id_floor(IdKind::FaceEnrollment, now + 60_000) > id);
+        assert!(is_id_of(IdKind::FaceEnrollment, &floor));
     }
 
     #[test]

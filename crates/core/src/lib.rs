@@ -5,6 +5,7 @@ pub mod audit;
 pub mod challenge;
 pub mod document;
 pub mod face;
+pub mod face_index;
 pub mod id;
 pub mod ktp;
 pub mod liveness;

@@ -90,6 +90,7 @@ pub fn api_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(images(routes!(api::integrations::dry_run)))
         .routes(images(routes!(api::integrations::receive)))
         .routes(images(routes!(api::faces::face_match)))
+        .routes(images(routes!(api::faces::face_search)))
         .routes(routes!(api::liveness::face_challenge))
         .routes(images(routes!(api::liveness::face_liveness)))
         .routes(images(routes!(api::liveness::step_up)))
@@ -202,6 +203,7 @@ pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceSe
         faces,
         clock: crate::state::Clock::default(),
         webauthn,
+        face_index: Arc::default(),
         demo: None,
     };
     apply_bootstrap_key(&state).await?;
@@ -274,6 +276,15 @@ pub async fn serve(
         })
     });
     let store = state.store.clone();
+    // The 1:N face index is built before the first search needs it.
+    let warming = state.clone();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match warming.face_index.warm(&warming).await {
+            Ok(faces) => tracing::info!(faces, ms = started.elapsed().as_millis() as u64, "face index built"),
+            Err(e) => tracing::warn!(error = %e, "building the face index; it is built on first search instead"),
+        }
+    });
     let worker = tokio::spawn(crate::webhooks::run_worker(state.clone(), rx.clone()));
     let sweeper = tokio::spawn(crate::retention::run_sweeper(state.clone(), rx.clone()));
     let jobs = tokio::spawn(crate::submission_worker::run_worker(state.clone(), rx.clone()));

@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod face_index;
 pub mod faces;
 pub mod keys;
 pub mod ledger;

@@ -33,6 +33,8 @@ pub const FACE_MATCH_SUBMISSION: Limit =
 pub const FACE_MATCH: Limit = Limit { name: "face_match", max: 120, window_secs: 60, per: "organization" };
 /// A Dukcapil verdict with a photo decodes and embeds it (and may re-read a step-up selfie).
 pub const DUKCAPIL_PHOTO: Limit = Limit { name: "dukcapil_photo", max: 60, window_secs: 60, per: "organization" };
+/// `/face/search` embeds one image and scans every enrolled face of the org.
+pub const FACE_SEARCH: Limit = Limit { name: "face_search", max: 60, window_secs: 60, per: "organization" };
 /// Customers the open demo page (`KENALI_DEMO`) creates, per visitor's address.
 pub const DEMO_CUSTOMER: Limit = Limit { name: "demo_customer", max: 10, window_secs: 600, per: "address" };
 

@@ -25,6 +25,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The WebAuthn relying party of dashboard passkeys.
     pub webauthn: Arc<webauthn_rs::Webauthn>,
+    /// Every org's live enrolled faces, for 1:N search.
+    pub face_index: Arc<crate::face_index::FaceIndexes>,
     /// The demo page's API key, when `KENALI_DEMO` is on.
     pub demo: Option<Arc<crate::demo::DemoKey>>,
 }

@@ -12,6 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery, Auth, ClientAddress, PageQuery};
 use crate::ledger::Actor;
 use crate::service::face_match::{self, MatchRequest, MatchResult};
+use crate::service::face_search::{self, FaceSearchAnswer, FaceSearchRequest};
 use crate::state::AppState;
 use crate::store::faces::{self, AttemptRow, EnrollmentRow};
 use crate::views::ListView;
@@ -26,6 +27,17 @@ pub async fn face_match(
 ) -> ApiResult<Json<MatchResult>> {
     let actor = Actor::from_principal(auth.require(Scope::Public)?);
     Ok(Json(face_match::face_match(&state, &actor, client, body).await?))
+}
+
+/// 1:N: the org's customers whose enrolled faces are most like the image's (internal scope).
+#[utoipa::path(post, path = "/api/identity/face/search", tag = "faces", request_body = FaceSearchRequest, responses((status = 200, description = "the most similar customers, best first", body = FaceSearchAnswer), crate::error::ErrorResponse))]
+pub async fn face_search(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<FaceSearchRequest>,
+) -> ApiResult<Json<FaceSearchAnswer>> {
+    let actor = Actor::from_principal(auth.require(Scope::Internal)?);
+    Ok(Json(face_search::search(&state, &actor, body).await?))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -52,6 +52,7 @@ pub async fn erase(state: &AppState, actor: &Actor, customer_id: &str, reason: O
     .await?;
     tx.commit().await?;
     state.store.flush_erased().await;
+    state.face_index.forget_customer(&actor.org_id, &customer.id).await;
     // The data key is gone, so the objects are unreadable already; what cannot be deleted
     // now stays queued for the retention sweeper.
     if let Err(e) = crate::blobs::drain_deletions(&state.store, &state.blobs, state.clock.now()).await {

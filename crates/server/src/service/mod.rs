@@ -12,6 +12,7 @@ pub mod erasure;
 pub mod error;
 pub mod face_match;
 pub mod face_match_job;
+pub mod face_search;
 pub mod faces;
 pub mod integrations;
 pub mod ktp;

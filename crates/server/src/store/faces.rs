@@ -434,3 +434,74 @@ pub async fn capture_and_step_up_attempts(
     samples.reverse();
     Ok(samples)
 }
+
+/// An enrolled face the 1:N index may hold: its ids and status, its sealed embedding, and its
+/// customer's wrapped data key (to open it with).
+#[derive(Debug, Clone)]
+pub struct IndexableFace {
+    pub enrollment_id: String,
+    pub customer_id: String,
+    pub status: String,
+    pub embedding_sealed: Vec<u8>,
+    pub wrapped_data_key: Vec<u8>,
+}
+
+const INDEXABLE: &str = "SELECT e.id AS id, e.customer_id AS customer_id, e.status AS status, \
+     e.embedding_sealed AS embedding_sealed, c.wrapped_data_key AS wrapped_data_key \
+     FROM face_enrollments e JOIN customers c ON c.id = e.customer_id AND c.org_id = e.org_id \
+     WHERE e.org_id = $1 AND e.model_id = $2 AND e.retired_at IS NULL AND e.embedding_sealed IS NOT NULL \
+     AND e.status IN ('active', 'pending_review') AND c.erased_at IS NULL AND c.wrapped_data_key IS NOT NULL";
+
+fn indexable(row: &AnyRow) -> StoreResult<IndexableFace> {
+    Ok(IndexableFace {
+        enrollment_id: col(row, "id")?,
+        customer_id: col(row, "customer_id")?,
+        status: col(row, "status")?,
+        embedding_sealed: col(row, "embedding_sealed")?,
+        wrapped_data_key: col(row, "wrapped_data_key")?,
+    })
+}
+
+/// The org's live faces of `model_id` (active or awaiting review) whose id is `from_id` or
+/// later (ids begin with their creation time), oldest first.
+pub async fn indexable_faces_since(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    model_id: &str,
+    from_id: &str,
+) -> StoreResult<Vec<IndexableFace>> {
+    let rows = sqlx::query(&format!("{INDEXABLE} AND e.id >= $3 ORDER BY e.id"))
+        .bind(org_id)
+        .bind(model_id)
+        .bind(from_id)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(indexable).collect()
+}
+
+/// Those of `ids` that are still live faces of the org (an erased customer's or a retired
+/// enrollment's are not).
+pub async fn indexable_faces_among(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    model_id: &str,
+    ids: &[String],
+) -> StoreResult<Vec<IndexableFace>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!("{INDEXABLE} AND e.id IN ({})", placeholders.join(", "));
+    let mut query = sqlx::query(&sql).bind(org_id).bind(model_id);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(indexable).collect()
+}
+
+/// The orgs that have enrolled faces (the 1:N index is warmed for each at start).
+pub async fn orgs_with_faces(conn: &mut AnyConnection) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query("SELECT DISTINCT org_id FROM face_enrollments").fetch_all(conn).await?;
+    rows.iter().map(|row| col(row, "org_id")).collect()
+}

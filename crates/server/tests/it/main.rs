@@ -16,6 +16,7 @@ mod dashboard_admin;
 mod decisions;
 mod erasure;
 mod export;
+mod face_search;
 mod faces;
 mod garage;
 mod idempotency;
