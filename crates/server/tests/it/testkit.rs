@@ -169,13 +169,7 @@ fn rand_bytes() -> [u8; 32] {
 
 /// A server per configured backend: SQLite, and PostgreSQL when configured.
 pub async fn servers() -> Vec<TestServer> {
-    let mut servers = vec![TestServer::start(None).await];
-    if let Ok(url) = std::env::var("KENALI_TEST_DATABASE_URL") {
-        if !url.is_empty() {
-            servers.push(TestServer::start(Some(&url)).await);
-        }
-    }
-    servers
+    servers_configured(|config| config.webhook_allow_private = true).await
 }
 
 /// [`servers`] with `configure` applied to each server's configuration.
