@@ -207,8 +207,6 @@ pub async fn state_with_store(config: Config, store: Store, faces: Option<FaceSe
         demo: None,
     };
     apply_bootstrap_key(&state).await?;
-    let state =
-        if state.config.demo { AppState { demo: Some(crate::demo::prepare(&state).await?), ..state } } else { state };
     crate::search_index::rebuild_stale(&state)
         .await
         .map_err(|e| anyhow::anyhow!("building the name search index: {e}"))?;

@@ -37,7 +37,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => None,
             };
             let faces = load_faces(&config).await?;
-            let state = build_state(config, Some(faces)).await?;
+            let state = kenali_server::demo::enable(build_state(config, Some(faces)).await?).await?;
             tracing::info!(address = %listener.local_addr()?, "listening");
             if let Some(metrics) = &metrics_listener {
                 tracing::info!(address = %metrics.local_addr()?, "metrics listening");

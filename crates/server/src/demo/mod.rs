@@ -68,6 +68,16 @@ pub async fn prepare(state: &AppState) -> anyhow::Result<Arc<DemoKey>> {
     Ok(Arc::new(DemoKey(Secret::new(secret))))
 }
 
+/// `state` with the demo's key when `KENALI_DEMO` is on: for `serve` only (a command run beside
+/// a serving process must not revoke the key its page holds).
+pub async fn enable(state: AppState) -> anyhow::Result<AppState> {
+    if !state.config.demo {
+        return Ok(state);
+    }
+    let demo = prepare(&state).await?;
+    Ok(AppState { demo: Some(demo), ..state })
+}
+
 /// The API the demo routes forward to, built once.
 #[derive(Clone)]
 struct Api(Router);

@@ -73,6 +73,7 @@ impl TestServer {
         }
         configure(&mut config);
         let state = state_with_store(config, store, Some(test_faces())).await.expect("state");
+        let state = kenali_server::demo::enable(state).await.expect("the demo's key");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
