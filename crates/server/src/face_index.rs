@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kenali_core::face::embedding_from_bytes;
 use kenali_core::face_index::FaceIndex;
 use kenali_core::id::{id_floor, IdKind};
 use kenali_vision::embed::cosine;
@@ -19,8 +18,9 @@ use kenali_vision::engine::MODEL_ID;
 use time::OffsetDateTime;
 use tokio::sync::RwLock;
 
-use crate::faces::embedding_context;
+use crate::faces::open_sealed_embedding;
 use crate::keys::Keys;
+use crate::ledger::unwrap_data_key;
 use crate::service::Error;
 use crate::state::AppState;
 use crate::store::faces::{self, IndexableFace, ENROLLMENT_ACTIVE};
@@ -56,15 +56,8 @@ pub struct FaceIndexes {
 }
 
 fn open_face(keys: &Keys, face: &IndexableFace) -> Result<Vec<f32>, Error> {
-    let key = keys
-        .master
-        .unwrap_key(&face.wrapped_data_key, &face.customer_id)
-        .map_err(|e| Error::internal(format!("unwrapping data key of {}: {e}", face.customer_id)))?;
-    let bytes = key
-        .open(&face.embedding_sealed, &embedding_context(&face.enrollment_id))
-        .map_err(|e| Error::internal(format!("embedding of {}: {e}", face.enrollment_id)))?;
-    embedding_from_bytes(&bytes)
-        .ok_or_else(|| Error::internal(format!("embedding of {} is malformed", face.enrollment_id)))
+    let key = unwrap_data_key(keys, &face.customer_id, &face.wrapped_data_key)?;
+    open_sealed_embedding(&key, &face.enrollment_id, &face.embedding_sealed)
 }
 
 impl FaceIndexes {

@@ -245,12 +245,15 @@ pub fn new_enrollment(
 /// Opens an enrollment's embedding; `None` when retired.
 pub fn open_embedding(data_key: &DataKey, enrollment: &EnrollmentRow) -> Result<Option<Vec<f32>>, Error> {
     let Some(sealed) = &enrollment.embedding_sealed else { return Ok(None) };
+    open_sealed_embedding(data_key, &enrollment.id, sealed).map(Some)
+}
+
+/// Enrollment `enrollment_id`'s sealed embedding, opened.
+pub fn open_sealed_embedding(data_key: &DataKey, enrollment_id: &str, sealed: &[u8]) -> Result<Vec<f32>, Error> {
     let bytes = data_key
-        .open(sealed, &embedding_context(&enrollment.id))
-        .map_err(|e| Error::internal(format!("embedding of {}: {e}", enrollment.id)))?;
-    embedding_from_bytes(&bytes)
-        .map(Some)
-        .ok_or_else(|| Error::internal(format!("embedding of {} is malformed", enrollment.id)))
+        .open(sealed, &embedding_context(enrollment_id))
+        .map_err(|e| Error::internal(format!("embedding of {enrollment_id}: {e}")))?;
+    embedding_from_bytes(&bytes).ok_or_else(|| Error::internal(format!("embedding of {enrollment_id} is malformed")))
 }
 
 /// A stored capture's image, fetched and opened with the customer's key: its id, media type

@@ -68,9 +68,14 @@ pub fn pii_context(customer_id: &str) -> String {
 pub fn data_key(keys: &Keys, customer: &CustomerRow) -> Result<DataKey, Error> {
     let wrapped =
         customer.wrapped_data_key.as_deref().ok_or_else(|| Error::CustomerErased("this customer was erased"))?;
+    unwrap_data_key(keys, &customer.id, wrapped)
+}
+
+/// A customer's data key from its wrapped form, as read beside another row.
+pub fn unwrap_data_key(keys: &Keys, customer_id: &str, wrapped: &[u8]) -> Result<DataKey, Error> {
     keys.master
-        .unwrap_key(wrapped, &customer.id)
-        .map_err(|e| Error::internal(format!("unwrapping data key of {}: {e}", customer.id)))
+        .unwrap_key(wrapped, customer_id)
+        .map_err(|e| Error::internal(format!("unwrapping data key of {customer_id}: {e}")))
 }
 
 pub fn open_pii(keys: &Keys, customer: &CustomerRow) -> Result<Pii, Error> {
